@@ -1,0 +1,95 @@
+/**
+ * One model-checking run: instantiate, explore, rebuild the shortest trace of
+ * each violation, and collect statistics, coverage and vacuity warnings.
+ */
+import { instantiate, type CompiledModel } from './compile.js';
+import { explore, type CheckOptions, type LimitHit } from './explore.js';
+import type { ModelDef, ParamValueAny, Verdict } from './model.js';
+import { pathTo, replayInstances, type TraceStep } from './trace.js';
+
+export interface Violation {
+  readonly invariant: string;
+  readonly kind: 'invariant' | 'deadlock';
+  /** Why it failed in the last state (from the invariant's explain(), if any). */
+  readonly reason: string;
+  readonly trace: TraceStep[];
+}
+
+export interface CheckResult {
+  readonly model: string;
+  readonly params: Record<string, ParamValueAny>;
+  readonly verdict: Verdict;
+  readonly states: number;
+  readonly transitions: number;
+  readonly depth: number;
+  readonly elapsedMs: number;
+  readonly statesPerSec: number;
+  readonly bytesPerState: number;
+  readonly peakRssBytes: number;
+  readonly limit: LimitHit | undefined;
+  readonly violations: Violation[];
+  readonly invariants: string[];
+  readonly warnings: string[];
+  readonly stateWords: number;
+}
+
+export interface RunOptions extends CheckOptions {
+  invariants?: readonly string[];
+}
+
+export function check(def: ModelDef, params: Record<string, ParamValueAny> = {}, opts: RunOptions = {}): CheckResult {
+  const model = instantiate(def, params, { invariants: opts.invariants });
+  return checkCompiled(model, opts);
+}
+
+export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): CheckResult {
+  const ex = explore(model, opts);
+  const violations: Violation[] = ex.violations.map((v) => {
+    const { steps, last } = replayInstances(model, pathTo(ex.store, v.stateId), { store: ex.store, stateId: v.stateId });
+    let reason: string;
+    if (v.kind === 'deadlock') reason = 'no action is enabled and this is not a valid end state';
+    else {
+      const inv = model.invariants.find((i) => i.name === v.name)!;
+      reason = inv.explain ? safe(() => inv.explain!(last)) : (inv.doc?.split('\n')[0] ?? `${v.name} is false`);
+    }
+    return { invariant: v.name, kind: v.kind, reason, trace: steps };
+  });
+  const verdict: Verdict = violations.length ? 'violated' : ex.limit ? 'incomplete' : 'holds';
+  return {
+    model: model.def.name,
+    params: model.params,
+    verdict,
+    states: ex.states,
+    transitions: ex.transitions,
+    depth: ex.depth,
+    elapsedMs: ex.elapsedMs,
+    statesPerSec: ex.elapsedMs > 0 ? (ex.states / ex.elapsedMs) * 1000 : 0,
+    bytesPerState: ex.states ? ex.storeBytes / ex.states : 0,
+    peakRssBytes: process.memoryUsage.rss(),
+    limit: ex.limit,
+    violations,
+    invariants: model.invariants.map((i) => i.name),
+    warnings: verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : [],
+    stateWords: model.layout.words,
+  };
+}
+
+function safe(f: () => string): string {
+  try {
+    return f();
+  } catch (e) {
+    return `(explain() threw: ${(e as Error).message})`;
+  }
+}
+
+/** Actions never enabled and invariants whose premise never held: a property that cannot fail is a defect. */
+export function coverageWarnings(model: CompiledModel, fired: Uint8Array, premiseCounts: number[]): string[] {
+  const out: string[] = [];
+  const firedAction = new Map<string, boolean>();
+  for (const inst of model.instances) firedAction.set(inst.action, (firedAction.get(inst.action) ?? false) || fired[inst.id] === 1);
+  for (const [name, f] of firedAction) if (!f) out.push(`action ${name} was never enabled`);
+  model.invariants.forEach((inv, i) => {
+    if (premiseCounts[i] === 0) out.push(`invariant ${inv.name} is vacuous: its premise never held in any reachable state`);
+  });
+  return out;
+}
