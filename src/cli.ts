@@ -1,0 +1,184 @@
+/**
+ * The `tlbcheck` command line.
+ *
+ * Exit status: 0 every invariant holds on the full state space; 1 a violation
+ * was found; 2 usage or model error (one line on stderr); 3 incomplete.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { checkCompiled, type CheckResult } from './engine/check.js';
+import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
+import type { Progress } from './engine/explore.js';
+import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
+import { loadModel, UsageError } from './load.js';
+import { fmtCount, summaryLine, verdictLine, violationText } from './report/text.js';
+
+export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  isTTY: Boolean(process.stdout.isTTY && process.stderr.isTTY),
+};
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** `--set NAME=VALUE` strings → typed overrides, validated against the model's parameters. */
+export function parseSets(def: ModelDef, sets: readonly string[]): Record<string, ParamValueAny> {
+  const out: Record<string, ParamValueAny> = {};
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set expects NAME=VALUE, got ${JSON.stringify(s)}`);
+    const name = s.slice(0, eq).trim();
+    const spec = def.params[name];
+    if (!spec) {
+      const known = Object.keys(def.params);
+      throw new UsageError(`unknown parameter ${name} for model ${def.name} (known: ${known.length ? known.join(', ') : 'none'})`);
+    }
+    out[name] = parseParamValue(name, spec, s.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+interface CheckFlags {
+  set: string[];
+  invariant: string[];
+  all?: boolean;
+  maxStates?: number;
+  maxDepth?: number;
+  timeLimit?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function progressLine(p: Progress): string {
+  return (
+    `  ${fmtCount(p.states)} states  ${fmtCount(Math.round(p.statesPerSec))}/s  depth ${p.depth}  queue ${fmtCount(p.queue)}  ` +
+    `${(p.memoryBytes / 2 ** 20).toFixed(0)} MiB  ${(p.elapsedMs / 1000).toFixed(1)} s`
+  );
+}
+
+export function resultJson(r: CheckResult, modelFile: string): Record<string, unknown> {
+  return { version: 1, modelFile, ...r };
+}
+
+async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number> {
+  const def = await loadModel(file);
+  const overrides = parseSets(def, flags.set);
+  const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
+  const showProgress = io.isTTY && !flags.json && !flags.quiet;
+  let lastLen = 0;
+  const result = checkCompiled(model, {
+    all: flags.all,
+    maxStates: flags.maxStates,
+    maxDepth: flags.maxDepth,
+    timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
+    progressIntervalMs: 100,
+    onProgress: showProgress
+      ? (p) => {
+          const line = progressLine(p);
+          io.err(`\r${line.padEnd(lastLen)}`);
+          lastLen = line.length;
+        }
+      : undefined,
+  });
+  if (showProgress && lastLen) io.err(`\r${' '.repeat(lastLen)}\r`);
+  if (flags.json) {
+    io.out(JSON.stringify(resultJson(result, file)) + '\n');
+  } else {
+    const params = Object.entries(result.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    if (!flags.quiet) io.out(`model ${result.model}${params ? ` (${params})` : ''}\n`);
+    for (const v of result.violations) io.out(`\n${violationText(model, v)}\n\n`);
+    io.out(summaryLine(result) + '\n');
+    io.out(verdictLine(result) + '\n');
+    if (!flags.quiet) for (const w of result.warnings) io.out(`warning: ${w}\n`);
+  }
+  return EXIT[result.verdict];
+}
+
+function describeModel(def: ModelDef): string {
+  const lines = [`${def.name}: ${def.description}`, '', 'parameters:'];
+  for (const [name, spec] of Object.entries(def.params)) lines.push(`  ${name} (${describeParam(spec)}, default ${String(spec.default)}): ${spec.doc}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const program = new Command();
+  let code: number = EXIT.usage;
+  program
+    .name('tlbcheck')
+    .description('Explicit-state model checker for TLB-flush protocols')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: () => {}, outputError: () => {} })
+    .showHelpAfterError(false);
+
+  program
+    .command('check', { isDefault: true })
+    .description('explore every reachable state of a model and check its invariants')
+    .argument('<model>', 'model file (TypeScript), e.g. models/async.ts')
+    .option('--set <NAME=VALUE>', 'override a model parameter (repeatable)', collect, [])
+    .option('--invariant <NAME>', 'check only this invariant (repeatable)', collect, [])
+    .option('--all', 'keep going after the first violation: one shortest trace per violated invariant')
+    .addOption(new Option('--max-states <N>', 'stop after N states (verdict incomplete)').argParser(positiveInt('--max-states')))
+    .addOption(new Option('--max-depth <N>', 'explore paths of at most N steps (verdict incomplete if deeper states exist)').argParser(positiveInt('--max-depth')))
+    .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit')))
+    .option('--json', 'print one JSON document on stdout')
+    .option('--quiet', 'no progress, no warnings')
+    .option('--describe', 'print the model description and its parameters, then exit')
+    .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
+      if (flags.describe) {
+        io.out(describeModel(await loadModel(file)) + '\n');
+        code = 0;
+        return;
+      }
+      code = await runCheck(file, flags, io);
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'node' });
+    return code;
+  } catch (e) {
+    return handleError(e, io);
+  }
+}
+
+function handleError(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    // Errors thrown by our own argParsers arrive wrapped by commander.
+    const msg = e.message.replace(/^error: /, '');
+    io.err(`tlbcheck: ${msg}\n`);
+    return EXIT.usage;
+  }
+  if (e instanceof UsageError || e instanceof ModelError || e instanceof ParamError) {
+    io.err(`tlbcheck: ${e.message}\n`);
+    return EXIT.usage;
+  }
+  const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  io.err(`tlbcheck: internal error: ${msg}\n`);
+  return EXIT.usage;
+}
