@@ -1,0 +1,113 @@
+/**
+ * The command line as a user meets it: exit codes, the JSON document, and a
+ * one-line error with exit status 2 for every kind of bad input.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const SHOOT = 'models/bench/shootdown.ts';
+const COUNTER = 'test/fixtures/counter.ts';
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/tlbcheck.js', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, GITHUB_ACTIONS: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Exit 2, nothing on stdout, exactly one line on stderr that contains `text`, no stack trace. */
+function expectUsageError(r: ReturnType<typeof run>, text: string | RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.err.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(text);
+  expect(r.err).not.toMatch(/\n\s+at /);
+}
+
+describe('exit codes and output', () => {
+  it('prints the 4-step NMI race and exits 1', () => {
+    const r = run(SHOOT, '--set', 'N=2', '--set', 'P=1', '--set', 'K=1', '--set', 'VARIANT=async', '--set', 'NMI=1');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/no-stale-access/);
+    expect(r.out).toMatch(/walk/);
+    expect(r.out).toMatch(/ack/);
+    expect(r.out).toMatch(/finish|returns/);
+    expect(r.out).toMatch(/verdict: violated/);
+  });
+
+  it('exits 0 when every invariant holds', () => {
+    const r = run(SHOOT, '--set', 'N=3', '--set', 'P=2', '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/5,056 states, 39,552 transitions, depth 14/);
+    expect(r.out).toMatch(/verdict: holds/);
+  });
+
+  it('exits 3 when a limit stops the run', () => {
+    expect(run(SHOOT, '--set', 'N=4', '--set', 'P=2', '--max-states', '100').code).toBe(3);
+    expect(run(SHOOT, '--set', 'N=4', '--set', 'P=2', '--max-depth', '3').code).toBe(3);
+    const t = run(SHOOT, '--set', 'N=6', '--set', 'P=2', '--time-limit', '0.05', '--json');
+    expect(t.code).toBe(3);
+    expect(JSON.parse(t.out)).toMatchObject({ verdict: 'incomplete', limit: 'time-limit' });
+  });
+
+  it('--max-depth that covers the whole state space is complete', () => {
+    const r = run(SHOOT, '--max-depth', '5', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ verdict: 'holds', states: 28, depth: 5 });
+    const cut = JSON.parse(run(SHOOT, '--max-depth', '4', '--json').out);
+    expect(cut).toMatchObject({ verdict: 'incomplete', limit: 'max-depth', depth: 4 });
+    expect(cut.states).toBeLessThan(28);
+  });
+
+  it('--json prints exactly one JSON document with the documented fields', () => {
+    const r = run(SHOOT, '--set', 'VARIANT=async', '--set', 'NMI=1', '--json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out);
+    expect(doc).toMatchObject({ model: 'shootdown', verdict: 'violated', params: { N: 2, VARIANT: 'async', NMI: 1 } });
+    for (const k of ['states', 'transitions', 'depth', 'elapsedMs']) expect(typeof doc[k]).toBe('number');
+    const v = doc.violations[0];
+    expect(v.invariant).toBe('no-stale-access');
+    expect(v.trace).toHaveLength(5);
+    expect(v.trace[1]).toMatchObject({ action: 'walk', args: expect.any(Array) });
+    expect(v.trace[4].state).toHaveProperty('tlb');
+  });
+
+  it('--all reports one trace per violated invariant, --invariant restricts the check', () => {
+    const all = JSON.parse(run(COUNTER, '--set', 'FAULT=deadlock', '--all', '--json').out);
+    expect(all.violations.map((v: { invariant: string }) => v.invariant)).toEqual(['deadlock']);
+    const r = run(SHOOT, '--invariant', 'no-stale-access', '--quiet');
+    expect(r.code).toBe(0);
+  });
+
+  it('reports a deadlock as a violation of kind deadlock', () => {
+    const r = run(COUNTER, '--set', 'FAULT=deadlock', '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).violations[0]).toMatchObject({ invariant: 'deadlock', kind: 'deadlock' });
+  });
+});
+
+describe('bad input: one line, exit 2', () => {
+  it('missing model file', () => expectUsageError(run('models/nope.ts'), /model file not found: models\/nope\.ts/));
+  it('no model argument', () => expectUsageError(run(), /missing required argument/));
+  it('TypeScript syntax error with file:line', () =>
+    expectUsageError(run('test/fixtures/bad-syntax.ts'), /bad-syntax\.ts:3:\d+: syntax error/));
+  it('file without a model export', () => expectUsageError(run('test/fixtures/bad-noexport.ts'), /no default export/));
+  it('file that throws while loading', () => expectUsageError(run('test/fixtures/bad-throws.ts'), /loading the model threw: boom at load/));
+  it('unknown --set name', () => expectUsageError(run(SHOOT, '--set', 'X=1'), /unknown parameter X .*known: N, P, K, VARIANT, NMI/));
+  it('out-of-range --set value', () => expectUsageError(run(SHOOT, '--set', 'N=9'), /N=9 is out of range 2\.\.6/));
+  it('malformed --set value', () => expectUsageError(run(SHOOT, '--set', 'N=two'), /not an integer/));
+  it('--set without =', () => expectUsageError(run(SHOOT, '--set', 'N'), /NAME=VALUE/));
+  it('bad enum value', () => expectUsageError(run(SHOOT, '--set', 'VARIANT=lazy'), /not one of sync, async/));
+  it('unknown invariant', () => expectUsageError(run(SHOOT, '--invariant', 'no-such'), /unknown invariant no-such/));
+  it('limit too small', () => expectUsageError(run(SHOOT, '--max-states', '0'), /--max-states must be a positive integer/));
+  it('limit not a number', () => expectUsageError(run(SHOOT, '--time-limit', 'soon'), /--time-limit must be a positive number/));
+  it('unknown option', () => expectUsageError(run(SHOOT, '--frobnicate'), /unknown option/));
+  it('guard that throws: action, arguments and state', () =>
+    expectUsageError(run(COUNTER, '--set', 'FAULT=guard'), /guard of inc\(0\) threw guard exploded; state: \{"n":\[2,0\]/));
+  it('effect that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=effect'), /effect of inc\(0\) threw TypeError: effect exploded; state:/));
+  it('effect writing outside the declared range', () =>
+    expectUsageError(run(COUNTER, '--set', 'FAULT=range'), /action inc\(0\) wrote n\[0\] = 8, outside its declared range/));
+  it('effect replacing a state array', () => expectUsageError(run(COUNTER, '--set', 'FAULT=replace'), /replaces an array of the state/));
+  it('invariant that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=invariant'), /invariant bounded threw RangeError: invariant exploded/));
+  it('build() that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=build'), /build\(\) threw: bad parameter combination/));
+});
