@@ -10,6 +10,8 @@ import { instantiate, ModelError, type CompiledModel } from './engine/compile.js
 import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
+import { raceDiagram } from './report/diagram.js';
+import { sliceViolation } from './report/slice.js';
 import { fmtCount, summaryLine, verdictLine, violationText } from './report/text.js';
 
 export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
@@ -71,6 +73,21 @@ interface CheckFlags {
   timeLimit?: number;
   json?: boolean;
   quiet?: boolean;
+  slice?: boolean;
+  steps?: boolean;
+}
+
+/** A violation as text: the race diagram (default), sliced with --slice, or the old step list with --steps. */
+function violationOut(model: CompiledModel, v: CheckResult['violations'][number], flags: CheckFlags): string {
+  if (flags.steps) return violationText(model, v);
+  if (!flags.slice) return raceDiagram(v);
+  const sl = sliceViolation(model, v);
+  const n = v.trace.length - 1;
+  const title =
+    `${v.kind === 'deadlock' ? 'deadlock' : `${v.invariant} violated`}: slice of ${sl.kept.length} of ${n} steps` +
+    (sl.dropped.length ? ` (dropped ${sl.dropped.join(', ')}: the violation does not depend on them)` : ' (every step is needed)') +
+    ':';
+  return raceDiagram(sl.violation, { stepNumbers: sl.kept, title });
 }
 
 function progressLine(p: Progress): string {
@@ -112,7 +129,7 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     if (!flags.quiet) io.out(`model ${result.model}${params ? ` (${params})` : ''}\n`);
-    for (const v of result.violations) io.out(`\n${violationText(model, v)}\n\n`);
+    for (const v of result.violations) io.out(`\n${violationOut(model, v, flags)}\n\n`);
     io.out(summaryLine(result) + '\n');
     io.out(verdictLine(result) + '\n');
     if (!flags.quiet) for (const w of result.warnings) io.out(`warning: ${w}\n`);
@@ -148,6 +165,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit')))
     .option('--json', 'print one JSON document on stdout')
     .option('--quiet', 'no progress, no warnings')
+    .option('--slice', 'show only the steps the violation depends on')
+    .option('--steps', 'print violations as a numbered step list with the variables each step changed')
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
       if (flags.describe) {
