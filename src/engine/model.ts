@@ -98,7 +98,8 @@ export interface ModelDef<PS extends ParamSpecs = ParamSpecs> {
   readonly name: string;
   readonly description: string;
   readonly params: PS;
-  readonly build: (p: ParamValues<PS>) => unknown;
+  /** Method syntax on purpose: parameters stay bivariant, so a ModelDef<{N: ...}> is a ModelDef. */
+  build(p: ParamValues<PS>): unknown;
   readonly expect?: readonly Expectation<PS>[];
 }
 
