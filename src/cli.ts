@@ -11,7 +11,11 @@ import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
-import { sliceViolation } from './report/slice.js';
+import { compactJson, numberedFile, writeFileMkdir } from './report/files.js';
+import { traceDoc, TraceFormatError } from './report/json.js';
+import { sliceViolation, TraceError } from './report/slice.js';
+import { runReplay } from './replay.js';
+import { runCi, type CiFlags } from './ci.js';
 import { fmtCount, summaryLine, verdictLine, violationText } from './report/text.js';
 
 export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
@@ -75,6 +79,7 @@ interface CheckFlags {
   quiet?: boolean;
   slice?: boolean;
   steps?: boolean;
+  traceOut?: string;
 }
 
 /** A violation as text: the race diagram (default), sliced with --slice, or the old step list with --steps. */
@@ -122,6 +127,12 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
       : undefined,
   });
   if (showProgress && lastLen) io.err(`\r${' '.repeat(lastLen)}\r`);
+  if (flags.traceOut)
+    result.violations.forEach((v, i) => {
+      const sl = flags.slice ? sliceViolation(model, v) : undefined;
+      const doc = traceDoc(model, sl ? sl.violation : v, { modelFile: file, warnings: result.warnings, slice: sl && { of: v.trace.length - 1, kept: sl.kept } });
+      writeFileMkdir(numberedFile(flags.traceOut!, i), compactJson(doc) + '\n');
+    });
   if (flags.json) {
     io.out(JSON.stringify(resultJson(result, file)) + '\n');
   } else {
@@ -167,6 +178,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .option('--quiet', 'no progress, no warnings')
     .option('--slice', 'show only the steps the violation depends on')
     .option('--steps', 'print violations as a numbered step list with the variables each step changed')
+    .option('--trace-out <FILE>', 'write the counterexample as a JSON trace (schema/trace.schema.json); more violations go to FILE.2, …')
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
       if (flags.describe) {
@@ -175,6 +187,32 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return;
       }
       code = await runCheck(file, flags, io);
+    });
+
+  program
+    .command('replay')
+    .description('re-execute a JSON trace against a model: is it still a valid path, does it still violate? (exit 0 if it reproduces, 1 if not)')
+    .argument('<trace>', 'trace file (--trace-out or --json output)')
+    .argument('<model>', 'model file')
+    .option('--json', 'print the replay report as JSON')
+    .addOption(new Option('--violation <N>', 'which violation of a --json result to replay (default 1)').argParser(positiveInt('--violation')))
+    .action(async (trace: string, file: string, flags: { json?: boolean; violation?: number }) => {
+      code = await runReplay(trace, file, flags, io);
+    });
+
+  program
+    .command('ci')
+    .description('run every model with each parameter set of its expect block and compare verdicts (exit 1 on any mismatch)')
+    .argument('[glob...]', 'model files, directories or globs (default models/**/*.ts)')
+    .option('--junit <FILE>', 'also write JUnit XML')
+    .option('--baseline <FILE>', 'report what changed since an earlier summary.json (e.g. reports/summary.json)')
+    .option('--out <DIR>', 'report directory for summary.md, summary.json and traces/', 'reports')
+    .addOption(new Option('--time-limit <SECONDS>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveNumber('--time-limit')))
+    .addOption(new Option('--max-states <N>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveInt('--max-states')))
+    .option('--strict', 'coverage and vacuity warnings fail the gate too')
+    .option('--quiet', 'no progress, no warnings in the output')
+    .action(async (globs: string[], flags: CiFlags) => {
+      code = await runCi(globs, flags, { ...io, env: process.env });
     });
 
   try {
@@ -193,7 +231,7 @@ function handleError(e: unknown, io: Io): number {
     io.err(`tlbcheck: ${msg}\n`);
     return EXIT.usage;
   }
-  if (e instanceof UsageError || e instanceof ModelError || e instanceof ParamError) {
+  if (e instanceof UsageError || e instanceof ModelError || e instanceof ParamError || e instanceof TraceFormatError || e instanceof TraceError) {
     io.err(`tlbcheck: ${e.message}\n`);
     return EXIT.usage;
   }
