@@ -15,7 +15,7 @@ const shipped = readdirSync(TRACES).filter((f) => f.endsWith('.json')).sort();
 const tmp = mkdtempSync(join(tmpdir(), 'tlbcheck-replay-'));
 const cli = (...args: string[]) => spawnSync('node', ['bin/tlbcheck.js', ...args], { cwd: process.cwd(), encoding: 'utf8' });
 const load = (f: string) => JSON.parse(readFileSync(join(TRACES, f), 'utf8')) as Record<string, any>;
-const modelOf = async (doc: { modelFile: string }) => ((await import(pathToFileURL(resolve(doc.modelFile)).href)) as { default: ModelDef }).default;
+const modelOf = async (doc: Record<string, any>) => ((await import(pathToFileURL(resolve(doc.modelFile)).href)) as { default: ModelDef }).default;
 const SHOOTDOWN = 'shootdown-async-nmi.json';
 
 describe('shipped counterexamples (test/traces/*.json)', () => {
