@@ -1,0 +1,182 @@
+/**
+ * "x86/mm/tlb: Use async and inline messages for flushing" (Nadav Amit, RFC
+ * v2 11/12, May 2019; shared/seeds/002). flush_tlb_mm_range() queues the
+ * remote CSDs, flushes locally while they are in flight, and then waits only
+ * until every target has COPIED the flush_tlb_info and csd_unlock()ed it; the
+ * target runs flush_tlb_func() afterwards, still in its IPI handler.
+ *
+ *   CPU0                                   CPU1
+ *   munmap: ptep_get_and_clear [pmd_clear]
+ *   flush_tlb_mm_range: tlb_gen++,
+ *     lock csd, send IPI
+ *   local flush_tlb_func                   [interrupt]
+ *   wait for csd unlock                    copy csd info to stack, csd_unlock
+ *   flush returns; free pages (**)         flush_tlb_func (IRQs still off)
+ *
+ * Claimed safe if (1) no page tables are freed and (2) nothing touches user
+ * memory on the target between its ack and its flush. Options `freeTables`
+ * and `nmiUaccess` (NMI handlers such as perf's copy_from_user_nmi) break one
+ * condition each.
+ */
+import { bits, defineModel, machine } from '../src/index.js';
+import { accessAction, defaultHwOptions, hwParams, hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, type HwOptions } from '../src/hw/index.js';
+import {
+  csdAllUnlocked,
+  csdLockable,
+  csdQueue,
+  csdUnlock,
+  deferFlush,
+  deferredFlushFields,
+  describeFlushInfo,
+  describeZap,
+  flushReturned,
+  flushTargets,
+  flushTlbFunc,
+  incMmTlbGen,
+  ipiDeliverable,
+  mapped,
+  maskNames,
+  MM0,
+  nmiUaccessOkay,
+  peekDeferredFlush,
+  phraseOf,
+  readFlushInfo,
+  takeDeferredFlush,
+  tlbFinishMmuFree,
+  unmapOpFields,
+  unmapZap,
+  world,
+  writeFlushInfo,
+  type WorldView,
+} from '../src/kernel/index.js';
+import { enumOf, array } from '../src/index.js';
+import { coreProperties } from '../properties/index.js';
+
+export default defineModel({
+  name: 'async',
+  description:
+    'Nadav Amit 2019 async shootdown: targets acknowledge (csd_unlock) before they flush; ' +
+    'unsafe if an NMI touches user memory in between (nmiUaccess) or page tables are freed (freeTables).',
+  params: {
+    N: { default: 2, min: 2, max: 3, doc: 'CPUs' },
+    P: { default: 1, min: 1, max: 2, doc: 'user pages' },
+    OPS: { default: 1, min: 1, max: 2, doc: 'munmap operations (each one flush_tlb_mm_range)' },
+    nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
+    freeTables: { default: false, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    ...hwParams,
+  },
+  build: (p) => {
+    const w = world({ N: p.N, P: p.P, OPS: Math.min(p.OPS, p.P) });
+    const { CPU, PAGE, hwShape: sh, k } = w;
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const state = {
+      ...w.fields,
+      ...unmapOpFields(sh, Math.min(p.OPS, p.P)),
+      ...deferredFlushFields(k),
+      /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
+      pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
+    };
+    type S = typeof state;
+    const v = (s: unknown) => s as WorldView & import('../src/engine/types.js').View<S>;
+    const inHandler = (s: unknown, c: number) => v(s).dfPending[c]!;
+    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && !inHandler(s, c);
+    const idle = (s: unknown) => {
+      const x = v(s);
+      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.dfPending[c] || x.csd[c]!.includes('queued')) return false;
+      return true;
+    };
+    return machine(state, {
+      init: w.init,
+      actions: {
+        // ---------------------------------------------------------- initiator
+        munmap: {
+          over: [CPU, PAGE],
+          guard: (s, c, va) => userMode(s, c!) && s.opsLeft > 0 && mapped(hw(s), MM0, va!),
+          effect: (s, c, va) => {
+            unmapZap(v(s), c!, MM0, va!, p.freeTables);
+            s.pc[c!] = 'zapped';
+          },
+          describe: (s, c, va) => describeZap(v(s), MM0, va!, p.freeTables),
+        },
+        flush_tlb_mm_range: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
+          effect: (s, c) => {
+            const x = v(s);
+            const f = { mm: MM0, va: x.opVa[c!]!, newGen: incMmTlbGen(x, MM0), freedTables: x.opTable[c!] !== -1 };
+            writeFlushInfo(x, c!, f);
+            csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
+            x.pc[c!] = 'ipis-sent';
+          },
+          describe: (s, c) =>
+            phraseOf(v(s), (x) => {
+              const f = { mm: MM0, va: x.opVa[c!]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c!] !== -1 };
+              x.tlbGen[MM0] = f.newGen;
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }), p.N)}`;
+            }),
+        },
+        local_flush: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'ipis-sent',
+          effect: (s, c) => {
+            flushTlbFunc(v(s), c!, readFlushInfo(v(s), c!), k);
+            s.pc[c!] = 'waiting';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}`),
+        },
+        flush_returns: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
+          effect: (s, c) => {
+            flushReturned(v(s), readFlushInfo(v(s), c!), w.tablesOf(MM0));
+            s.pc[c!] = 'returned';
+          },
+          describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${s.opVa[c!]}) returns`,
+        },
+        tlb_finish_mmu: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'returned',
+          effect: (s, c) => {
+            tlbFinishMmuFree(v(s), c!);
+            s.pc[c!] = 'user';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+        },
+        // ------------------------------------------------------------ targets
+        ipi_ack: {
+          over: [CPU, CPU],
+          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!) && !inHandler(s, t!),
+          effect: (s, t, from) => {
+            deferFlush(v(s), t!, readFlushInfo(v(s), from!));
+            csdUnlock(v(s), from!, t!);
+            s.irqOff[t!] = true;
+          },
+          describe: (s, t, from) => `IPI from CPU${from}: copy flush_tlb_info (${describeFlushInfo(readFlushInfo(v(s), from!))}), csd_unlock (ack)`,
+        },
+        ipi_flush: {
+          over: [CPU],
+          guard: (s, t) => inHandler(s, t!),
+          effect: (s, t) => {
+            flushTlbFunc(v(s), t!, takeDeferredFlush(v(s), t!), k);
+            s.irqOff[t!] = false;
+          },
+          describe: (s, t) => phraseOf(v(s), (x) => flushTlbFunc(x, t!, peekDeferredFlush(x, t!), k)),
+        },
+        // --------------------------------------------------- hardware, users
+        user_access: accessAction<S>(sh, o, (s, c) => userMode(s, c), { who: 'user ' }),
+        nmi_uaccess: accessAction<S>(sh, o, (s, c) => p.nmiUaccess && nmiUaccessOkay(v(s), c, MM0), { who: 'NMI: ', kinds: ['read'] }),
+        speculative_walk: speculativeWalkAction<S>(sh),
+        tlb_evict: tlbEvictAction<S>(sh),
+        psc_evict: pscEvictAction<S>(sh),
+      },
+      invariants: coreProperties<S>(),
+      endState: idle,
+    });
+  },
+  expect: [
+    { params: {}, verdict: 'violated', invariant: 'no-stale-access', note: 'NMI reads through the entry between ack and flush' },
+    { params: { nmiUaccess: true }, verdict: 'violated', invariant: 'no-stale-access' },
+    { params: { nmiUaccess: false, freeTables: true }, verdict: 'violated', invariant: 'no-freed-table-walk' },
+    { params: { nmiUaccess: false, freeTables: false }, verdict: 'holds' },
+  ],
+});

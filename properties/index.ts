@@ -1,0 +1,20 @@
+/** Generic TLB-protocol properties over the ghost interface of src/hw and src/kernel. */
+import type { StateDecl } from '../src/engine/types.js';
+import type { InvariantDef } from '../src/engine/model.js';
+import { noFreedTableWalk } from './no-freed-table-walk.js';
+import { noLostDirty } from './no-lost-dirty.js';
+import { noStaleAccess } from './no-stale-access.js';
+import { noUseAfterFree } from './no-use-after-free.js';
+
+export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree };
+export { DEADLOCK } from './deadlock.js';
+
+/** The four core invariants, under their canonical names (no-stale-access first). */
+export function coreProperties<D extends StateDecl>(): Record<string, InvariantDef<D>> {
+  return {
+    'no-stale-access': noStaleAccess<D>(),
+    'no-lost-dirty': noLostDirty<D>(),
+    'no-freed-table-walk': noFreedTableWalk<D>(),
+    'no-use-after-free': noUseAfterFree<D>(),
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Ghost bookkeeping shared by hardware and kernel blocks and read by the
+ * generic properties in properties/. None of it influences behaviour.
+ *
+ * - flushedUpTo[t][va] = v: a flush covering this PTE has RETURNED to its
+ *   initiator after the PTE reached version v, so every entry filled from a
+ *   version < v is dead (must never be used again).
+ * - frameFreed / frameWritten: data frame freed to the allocator; some write
+ *   landed in the frame.
+ * - staleUse, uafUse, freedTableWalk: the first CPU that accessed memory
+ *   through a dead translation / a freed frame, or walked a freed
+ *   page-table page (NONE = never). Latched, so the trace ends at the access.
+ */
+import { array, bool, int, NONE } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import type { HwShape } from './shape.js';
+
+export function ghostFields(sh: HwShape) {
+  const { CPU, PAGE, tables, frames, versions } = sh;
+  const who = () => int(NONE, CPU.size - 1, { init: NONE });
+  return {
+    flushedUpTo: array(tables, array(PAGE, int(0, versions))),
+    frameFreed: array(frames, bool()),
+    frameWritten: array(frames, bool()),
+    staleUse: who(),
+    uafUse: who(),
+    freedTableWalk: who(),
+  };
+}
+export type GhostView = View<ReturnType<typeof ghostFields>>;
+
+export const latch = (cur: number, c: number): number => (cur === NONE ? c : cur);

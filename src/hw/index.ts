@@ -1,0 +1,10 @@
+/** x86 hardware building blocks: what a CPU may cache, when, and what drops it. */
+export * from './shape.js';
+export * from './options.js';
+export * from './pagetable.js';
+export * from './tlb.js';
+export * from './cpu.js';
+export * from './ghost.js';
+export * from './invalidate.js';
+export * from './walk.js';
+export * from './access.js';

@@ -1,0 +1,46 @@
+/**
+ * Hardware behaviours where the sources disagree or vary between CPUs
+ * (see docs/x86-semantics-review.md §1 and §3). Each is a model parameter.
+ */
+export interface HwOptions {
+  /**
+   * A write through a TLB entry whose cached D bit is clear re-reads the PTE
+   * in memory and faults (#PF, entry dropped) if it is no longer present and
+   * writable (SDM §4.8; kernel commit "x86/mm: Introduce _PAGE_SAVED_DIRTY").
+   * false = the D update is a blind store into whatever PTE the walk finds
+   * and the write proceeds (what a model must NOT assume on x86, kept as the
+   * adversarial variant).
+   */
+  readonly dirtySetRechecksPte: boolean;
+  /**
+   * Pre-shadow-stack (pre-CET) CPUs may set D=1 in the PTE and still fault
+   * when the PTE is no longer writable (same commit). Only meaningful with
+   * dirtySetRechecksPte.
+   */
+  readonly dirtySetOnFaultingWrite: boolean;
+  /**
+   * AMD EFER.TCE: INVLPG/INVPCID drop only the paging-structure-cache entries
+   * that cover the address, not every PSC entry of the current PCID. In this
+   * abstraction every page lives under the one upper entry, so the two agree
+   * for user pages; the option is kept so models state what they assume.
+   */
+  readonly amdTce: boolean;
+}
+
+export const defaultHwOptions: HwOptions = {
+  dirtySetRechecksPte: true,
+  dirtySetOnFaultingWrite: false,
+  amdTce: false,
+};
+
+/** Parameter specs a model can spread into its `params`. */
+export const hwParams = {
+  dirtySetRechecksPte: {
+    default: true,
+    doc: 'hw: a write through a clean (D=0) TLB entry re-reads the PTE and faults unless it is still present+writable (x86)',
+  },
+  dirtySetOnFaultingWrite: {
+    default: false,
+    doc: 'hw: pre-CET quirk, such a faulting write may still set D in the PTE',
+  },
+} as const;

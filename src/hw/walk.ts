@@ -1,0 +1,132 @@
+/**
+ * The page walker (SDM §4.10.2.3, §4.10.3.1). A walk may happen at any time
+ * while a root is loaded, for prefetch or never-retired speculation too:
+ * - it starts from the cached upper entry (PSC) of the current PCID if there
+ *   is one, else reads the root's PMD from memory and may cache it;
+ * - it then reads the leaf PTE from the page-table page IN MEMORY — through a
+ *   stale PSC entry that page may already be unhooked or freed;
+ * - a present leaf gets A=1 in memory first, then is cached in the TLB,
+ *   tagged with the current PCID, with the leaf's D as it is now.
+ */
+import { NONE, type StateDecl, type View } from '../engine/types.js';
+import type { ActionDef } from '../engine/model.js';
+import type { CpuView } from './cpu.js';
+import { latch, type GhostView } from './ghost.js';
+import type { PageTableView } from './pagetable.js';
+import type { HwShape } from './shape.js';
+import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
+
+export type HwView = PageTableView & TlbView & CpuView & GhostView;
+/** Building-block actions are written against HwView; a model's view has (at least) those fields. */
+export const hw = (s: unknown): HwView => s as HwView;
+
+export interface WalkPlan {
+  /** The page-table page the leaf is read from. */
+  table: number;
+  /** The walk started from a cached PSC entry (else from the PMD in memory). */
+  viaPsc: boolean;
+  /** That page-table page has been freed: the walk reads garbage. */
+  freed: boolean;
+  present: boolean;
+}
+
+/** Where a walk of va on CPU c would go now; null = upper entry not present. */
+export function walkPlan(s: HwView, c: number, va: number): WalkPlan | null {
+  const pcid = s.cr3Pcid[c]!;
+  let table = s.psc[c]![pcid]!;
+  const viaPsc = table !== NONE;
+  if (!viaPsc) table = s.pmd[s.cr3Root[c]!]!;
+  if (table === NONE) return null;
+  const freed = s.tableFreed[table]!;
+  return { table, viaPsc, freed, present: !freed && s.ptePresent[table]![va]! };
+}
+
+/** Would a walk of va change anything (so a speculative walk is worth a step)? */
+export function walkChanges(s: HwView, c: number, va: number): boolean {
+  const w = walkPlan(s, c, va);
+  if (!w) return false;
+  if (w.freed) return s.freedTableWalk === NONE;
+  if (!w.viaPsc) return true;
+  if (!w.present) return false;
+  const t = w.table;
+  if (!s.pteAccessed[t]![va]) return true;
+  const e = tlbEntry(s, c, s.cr3Pcid[c]!, va);
+  return (
+    !e ||
+    e.ver !== s.pteVer[t]![va] ||
+    e.table !== t ||
+    e.frame !== s.pteFrame[t]![va] ||
+    e.writable !== s.pteWritable[t]![va] ||
+    e.dirty !== s.pteDirty[t]![va]
+  );
+}
+
+/**
+ * Perform a walk of va on CPU c. Returns the plan it followed (null: nothing
+ * to walk). Walking a freed page-table page latches the ghost
+ * `freedTableWalk` and fills nothing (the contents are garbage).
+ */
+export function walk(s: HwView, c: number, va: number): WalkPlan | null {
+  const w = walkPlan(s, c, va);
+  if (!w) return null;
+  const pcid = s.cr3Pcid[c]!;
+  if (!w.viaPsc) s.psc[c]![pcid] = w.table;
+  if (w.freed) {
+    s.freedTableWalk = latch(s.freedTableWalk, c);
+    return w;
+  }
+  if (!w.present) return w;
+  const t = w.table;
+  s.pteAccessed[t]![va] = true;
+  tlbFill(s, c, pcid, va, {
+    ver: s.pteVer[t]![va]!,
+    table: t,
+    frame: s.pteFrame[t]![va]!,
+    writable: s.pteWritable[t]![va]!,
+    dirty: s.pteDirty[t]![va]!,
+    global: false, // user PTEs are never global
+  });
+  return w;
+}
+
+export function describeWalk(s: HwView, c: number, va: number): string {
+  const w = walkPlan(s, c, va);
+  if (!w) return `walk va${va}: PMD not present`;
+  const from = w.viaPsc ? `cached PMD → PT page ${w.table}` : `PMD → PT page ${w.table}`;
+  if (w.freed) return `speculative walk va${va} via ${from}: reads FREED page-table page`;
+  if (!w.present) return `walk va${va} via ${from}: PTE not present${w.viaPsc ? '' : ' (PSC filled)'}`;
+  const t = w.table;
+  return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${s.pteFrame[t]![va]}${s.pteWritable[t]![va] ? ' W' : ''}${s.pteDirty[t]![va] ? ' D' : ''} (pte v${s.pteVer[t]![va]})`;
+}
+
+// ------------------------------------------------------------------ actions
+
+/** Speculative/prefetch page walks: any CPU, any page, at any time a root is loaded. */
+export function speculativeWalkAction<D extends StateDecl>(sh: HwShape, allowed?: (s: View<D>, c: number) => boolean): ActionDef<D> {
+  return {
+    over: [sh.CPU, sh.PAGE],
+    guard: (s, c, va) => (allowed ? allowed(s, c!) : true) && walkChanges(hw(s), c!, va!),
+    effect: (s, c, va) => void walk(hw(s), c!, va!),
+    describe: (s, c, va) => describeWalk(hw(s), c!, va!),
+  };
+}
+
+/** The CPU may drop any TLB entry at any time (SDM §4.10.2.2). */
+export function tlbEvictAction<D extends StateDecl>(sh: HwShape): ActionDef<D> {
+  return {
+    over: [sh.CPU, sh.pcids, sh.PAGE],
+    guard: (s, c, p, va) => hw(s).tlbVer[c!]![p!]![va!] !== NONE,
+    effect: (s, c, p, va) => tlbDrop(hw(s), c!, p!, va!),
+    describe: (s, c, p, va) => `TLB drops va${va} (pcid${p}, pte v${hw(s).tlbVer[c!]![p!]![va!]})`,
+  };
+}
+
+/** ... and any paging-structure-cache entry. */
+export function pscEvictAction<D extends StateDecl>(sh: HwShape): ActionDef<D> {
+  return {
+    over: [sh.CPU, sh.pcids],
+    guard: (s, c, p) => hw(s).psc[c!]![p!] !== NONE,
+    effect: (s, c, p) => pscDrop(hw(s), c!, p!),
+    describe: (s, c, p) => `PSC drops cached PMD (pcid${p})`,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * arch/x86/mm/tlb.c flush machinery (recent tree, review §2.1-2.2):
+ * struct flush_tlb_info, flush_tlb_func() with its generation logic,
+ * should_flush_tlb() and native_flush_tlb_multi()'s choice of targets.
+ * PTI, global ASIDs/INVLPGB and trim_cpumask are not modelled.
+ */
+import { array, bits, bool, int } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import { cr3Write, invlpg } from '../hw/invalidate.js';
+import type { HwView } from '../hw/walk.js';
+import { initMm, type KernelShape } from './shape.js';
+import { switchMmIrqsOff, type KView } from './switch.js';
+import { LOADED_MM_SWITCHING } from './tlbstate.js';
+
+export const TLB_FLUSH_ALL = -1;
+
+/** The per-CPU static flush_tlb_info of each initiating CPU. */
+export function flushInfoFields(k: KernelShape) {
+  const { CPU, PAGE, mms, maxGen } = k;
+  return {
+    fiMm: array(CPU, int(0, mms - 1)),
+    /** start (one page) or TLB_FLUSH_ALL. */
+    fiVa: array(CPU, int(TLB_FLUSH_ALL, PAGE.size - 1)),
+    fiNewGen: array(CPU, int(0, maxGen)),
+    fiFreedTables: array(CPU, bool()),
+  };
+}
+export type FlushInfoView = View<ReturnType<typeof flushInfoFields>>;
+
+export interface FlushInfo {
+  mm: number;
+  va: number;
+  newGen: number;
+  freedTables: boolean;
+}
+
+export function readFlushInfo(s: FlushInfoView, cpu: number): FlushInfo {
+  return { mm: s.fiMm[cpu]!, va: s.fiVa[cpu]!, newGen: s.fiNewGen[cpu]!, freedTables: s.fiFreedTables[cpu]! };
+}
+export function writeFlushInfo(s: FlushInfoView, cpu: number, f: FlushInfo): void {
+  s.fiMm[cpu] = f.mm;
+  s.fiVa[cpu] = f.va;
+  s.fiNewGen[cpu] = f.newGen;
+  s.fiFreedTables[cpu] = f.freedTables;
+}
+
+const vaName = (va: number) => (va === TLB_FLUSH_ALL ? 'all' : `va${va}`);
+export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${vaName(f.va)} new_tlb_gen=${f.newGen}${f.freedTables ? ' freed_tables' : ''}`;
+
+/**
+ * flush_tlb_func(info) on CPU c (IRQs off). Returns a trace phrase.
+ * Order (review item 19): other mm loaded → clear own mm_cpumask bit;
+ * init_mm → nothing; lazy → switch to init_mm; up to date → nothing;
+ * partial flush only if new_tlb_gen == local+1 == mm gen, else full flush;
+ * then ctxs[asid].tlb_gen = mm gen.
+ */
+export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>): string {
+  const lm = s.loadedMm[c]!;
+  if (f.mm !== lm) {
+    s.mmCpumask[f.mm] = bits.del(s.mmCpumask[f.mm]!, c);
+    return `flush_tlb_func: mm${f.mm} not loaded → clear own mm_cpumask bit`;
+  }
+  if (lm === initMm(k)) return 'flush_tlb_func: init_mm loaded: nothing';
+  if (s.isLazy[c]) return `flush_tlb_func: lazy → ${switchMmIrqsOff(s, c, initMm(k), k)}`;
+  const asid = s.loadedAsid[c]!;
+  const local = s.ctxTlbGen[c]![asid]!;
+  if (f.newGen !== 0 && f.newGen <= local) return `flush_tlb_func: local tlb_gen ${local} ≥ ${f.newGen}: already flushed`;
+  const mmGen = s.tlbGen[lm]!;
+  if (local === mmGen) return `flush_tlb_func: local tlb_gen ${local} = mm tlb_gen: nothing`;
+  let what: string;
+  if (f.va !== TLB_FLUSH_ALL && f.newGen === local + 1 && f.newGen === mmGen) {
+    invlpg(s, c, f.va); // flush_tlb_one_user()
+    what = `INVLPG va${f.va}`;
+  } else {
+    cr3Write(s, c, s.cr3Root[c]!, s.cr3Pcid[c]!, false); // flush_tlb_local(): reload CR3, flushing
+    what = `full flush (CR3 reload, pcid${s.cr3Pcid[c]})`;
+  }
+  s.ctxTlbGen[c]![asid] = mmGen;
+  return `flush_tlb_func: ${what}, tlb_gen ${local}→${mmGen}`;
+}
+
+/** should_flush_tlb(cpu, info), evaluated by the sender on the target's state. */
+export function shouldFlushTlb(s: KView, cpu: number, f: FlushInfo): boolean {
+  if (s.isLazy[cpu]) return false;
+  const lm = s.loadedMm[cpu]!;
+  if (lm === LOADED_MM_SWITCHING) return true;
+  return lm === f.mm; // trim_cpumask not modelled (false)
+}
+
+/**
+ * native_flush_tlb_multi(): the remote CPUs of mm_cpumask that get the IPI.
+ * With freed_tables every CPU of the mask, lazy ones included — unless
+ * `ipiLazyOnFreedTables` is off (the bug the lazy model demonstrates).
+ */
+export function flushTargets(s: KView, self: number, f: FlushInfo, o: { ipiLazyOnFreedTables: boolean }): number {
+  let m = 0;
+  const mask = s.mmCpumask[f.mm]!;
+  const n = s.loadedMm.length;
+  for (let c = 0; c < n; c++) {
+    if (c === self || !bits.has(mask, c)) continue;
+    if ((f.freedTables && o.ipiLazyOnFreedTables) || shouldFlushTlb(s, c, f)) m = bits.add(m, c);
+  }
+  return m;
+}
+
+/** Some other CPU in mm_cpumask (flush_tlb_mm_range's test before flush_tlb_multi). */
+export function othersInMask(s: KView, self: number, mm: number): boolean {
+  return bits.del(s.mmCpumask[mm]!, self) !== 0;
+}
+
+/**
+ * Ghost: the flush `f` has returned to its initiator. Every PTE it covers in
+ * the page-table pages `tables` (mm's, unhooked ones included) is now
+ * "flushed up to" its current version.
+ */
+export function flushReturned(s: HwView, f: FlushInfo, tables: readonly number[]): void {
+  const P = s.flushedUpTo[0]!.length;
+  for (const t of tables)
+    for (let va = 0; va < P; va++)
+      if (f.va === TLB_FLUSH_ALL || f.va === va) s.flushedUpTo[t]![va] = s.pteVer[t]![va]!;
+}

@@ -1,0 +1,42 @@
+/**
+ * The kernel's page-table updates (mm/memory.c zap path, free_pgtables) and
+ * the folio dirty flag they feed.
+ * - ptep_get_and_clear(): atomic xchg of the PTE with 0; the old D bit is
+ *   transferred to the folio (zap_pte_range: if pte_dirty → folio_mark_dirty).
+ * - pmd_clear() + pte_free_tlb(): unhook the page-table page; it is freed only
+ *   after the TLB flush (tlb_finish_mmu → tlb_remove_table), see free.ts.
+ */
+import { array, bool, NONE } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import type { HwShape } from '../hw/shape.js';
+import { pteStore, type PageTableView } from '../hw/pagetable.js';
+
+export function folioFields(sh: HwShape) {
+  return {
+    /** PG_dirty of the folio in each data frame (the kernel's knowledge that it must be written back). */
+    pageDirty: array(sh.frames, bool()),
+  };
+}
+export type FolioView = View<ReturnType<typeof folioFields>>;
+
+/** ptep_get_and_clear(mm, va): returns the old frame, or NONE if nothing was mapped. */
+export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: number): number {
+  const t = s.pmd[mm]!;
+  if (t === NONE || !s.ptePresent[t]![va]) return NONE;
+  const frame = s.pteFrame[t]![va]!;
+  if (s.pteDirty[t]![va]) s.pageDirty[frame] = true;
+  pteStore(s, t, va, { present: false, writable: false, accessed: false, dirty: false, frame: 0 });
+  return frame;
+}
+
+/** free_pgtables → pmd_clear: unhook mm's page-table page; returns it (to be freed after the flush). */
+export function pmdClear(s: PageTableView, mm: number): number {
+  const t = s.pmd[mm]!;
+  s.pmd[mm] = NONE;
+  return t;
+}
+
+/** No PTE of the page-table page is present any more (free_pgtables may unhook it). */
+export function tableEmpty(s: PageTableView, t: number): boolean {
+  return !s.ptePresent[t]!.includes(true);
+}

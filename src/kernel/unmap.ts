@@ -1,0 +1,68 @@
+/**
+ * munmap()/zap of one page as the flush operations of the models use it:
+ *   unmap_region(): zap_pte_range → ptep_get_and_clear (old D → folio dirty);
+ *                   free_pgtables → pmd_clear if the page-table page is now empty
+ *                   (only when `freeTables`);
+ *   tlb_finish_mmu(): flush_tlb_mm_range(mm, va, va+PAGE, freed_tables), then free
+ *                   the data frame and the unhooked page-table page.
+ * The initiator's per-CPU record of the operation in flight lives here.
+ */
+import { array, int, NONE } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import type { HwShape } from '../hw/shape.js';
+import type { HwView } from '../hw/walk.js';
+import { freeFrame, freeTable } from './free.js';
+import { ptepGetAndClear, pmdClear, tableEmpty, type FolioView } from './pgtable.js';
+
+export function unmapOpFields(sh: HwShape, OPS: number) {
+  const { CPU, PAGE, tables, frames } = sh;
+  return {
+    /** Flush operations left in this run (the budget). */
+    opsLeft: int(0, OPS, { init: OPS }),
+    opVa: array(CPU, int(0, PAGE.size - 1)),
+    opFrame: array(CPU, int(NONE, frames - 1, { init: NONE })),
+    opTable: array(CPU, int(NONE, tables - 1, { init: NONE })),
+  };
+}
+export type UnmapOpView = View<ReturnType<typeof unmapOpFields>>;
+type V = HwView & FolioView & UnmapOpView;
+
+/** va is mapped in mm (the munmap has something to do). */
+export function mapped(s: HwView, mm: number, va: number): boolean {
+  const t = s.pmd[mm]!;
+  return t !== NONE && s.ptePresent[t]![va]!;
+}
+
+/** unmap_region() up to (not including) tlb_finish_mmu(). Returns whether tables were freed. */
+export function unmapZap(s: V, c: number, mm: number, va: number, freeTables: boolean): boolean {
+  s.opsLeft = s.opsLeft - 1;
+  s.opVa[c] = va;
+  s.opFrame[c] = ptepGetAndClear(s, mm, va);
+  const t = s.pmd[mm]!;
+  if (freeTables && t !== NONE && tableEmpty(s, t)) {
+    s.opTable[c] = pmdClear(s, mm);
+    return true;
+  }
+  return false;
+}
+
+export function describeZap(s: V, mm: number, va: number, freeTables: boolean): string {
+  const t = s.pmd[mm]!;
+  const frame = s.pteFrame[t]![va]!;
+  const d = s.pteDirty[t]![va]! ? 'D=1 → folio dirty' : 'D=0';
+  const others = s.ptePresent[t]!.filter((x, i) => x && i !== va).length;
+  const pt = freeTables && others === 0 ? `; free_pgtables: pmd_clear (PT page ${t})` : '';
+  return `munmap va${va}: ptep_get_and_clear (pfn${frame}, ${d}, pte v${s.pteVer[t]![va]}→v${s.pteVer[t]![va]! + 1})${pt}`;
+}
+
+/** The part of tlb_finish_mmu() after the flush: free the frame and the page-table page. */
+export function tlbFinishMmuFree(s: V, c: number): string {
+  const f = s.opFrame[c]!;
+  const t = s.opTable[c]!;
+  freeFrame(s, f);
+  freeTable(s, t);
+  s.opVa[c] = 0;
+  s.opFrame[c] = NONE;
+  s.opTable[c] = NONE;
+  return `tlb_finish_mmu: free pfn${f}${t !== NONE ? ` and PT page ${t}` : ''}`;
+}
