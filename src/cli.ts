@@ -12,6 +12,7 @@ import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamVa
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
 import { compactJson, numberedFile, writeFileMkdir } from './report/files.js';
+import { htmlReport } from './report/html.js';
 import { traceDoc, TraceFormatError } from './report/json.js';
 import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
@@ -80,6 +81,7 @@ interface CheckFlags {
   slice?: boolean;
   steps?: boolean;
   traceOut?: string;
+  html?: string;
 }
 
 /** A violation as text: the race diagram (default), sliced with --slice, or the old step list with --steps. */
@@ -127,12 +129,12 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
       : undefined,
   });
   if (showProgress && lastLen) io.err(`\r${' '.repeat(lastLen)}\r`);
-  if (flags.traceOut)
-    result.violations.forEach((v, i) => {
-      const sl = flags.slice ? sliceViolation(model, v) : undefined;
-      const doc = traceDoc(model, sl ? sl.violation : v, { modelFile: file, warnings: result.warnings, slice: sl && { of: v.trace.length - 1, kept: sl.kept } });
-      writeFileMkdir(numberedFile(flags.traceOut!, i), compactJson(doc) + '\n');
-    });
+  const docs = result.violations.map((v) => {
+    const sl = flags.slice ? sliceViolation(model, v) : undefined;
+    return traceDoc(model, sl ? sl.violation : v, { modelFile: file, warnings: result.warnings, slice: sl && { of: v.trace.length - 1, kept: sl.kept } });
+  });
+  if (flags.traceOut) docs.forEach((doc, i) => writeFileMkdir(numberedFile(flags.traceOut!, i), compactJson(doc) + '\n'));
+  if (flags.html) writeFileMkdir(flags.html, htmlReport({ run: { ...result, modelFile: file }, traces: docs }));
   if (flags.json) {
     io.out(JSON.stringify(resultJson(result, file)) + '\n');
   } else {
@@ -178,6 +180,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .option('--quiet', 'no progress, no warnings')
     .option('--slice', 'show only the steps the violation depends on')
     .option('--steps', 'print violations as a numbered step list with the variables each step changed')
+    .option('--html <FILE>', 'write a self-contained HTML report (swimlanes, step through the trace, state diffs)')
     .option('--trace-out <FILE>', 'write the counterexample as a JSON trace (schema/trace.schema.json); more violations go to FILE.2, …')
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
