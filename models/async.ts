@@ -18,8 +18,8 @@
  * and `nmiUaccess` (NMI handlers such as perf's copy_from_user_nmi) break one
  * condition each.
  */
-import { bits, defineModel, machine } from '../src/index.js';
-import { accessAction, defaultHwOptions, hwParams, hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, type HwOptions } from '../src/hw/index.js';
+import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, hw, type HwOptions } from '../src/hw/index.js';
 import {
   csdAllUnlocked,
   csdLockable,
@@ -49,7 +49,6 @@ import {
   writeFlushInfo,
   type WorldView,
 } from '../src/kernel/index.js';
-import { enumOf, array } from '../src/index.js';
 import { coreProperties } from '../properties/index.js';
 
 export default defineModel({
@@ -77,7 +76,7 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & import('../src/engine/types.js').View<S>;
+    const v = (s: unknown) => s as WorldView & View<S>;
     const inHandler = (s: unknown, c: number) => v(s).dfPending[c]!;
     const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && !inHandler(s, c);
     const idle = (s: unknown) => {
@@ -163,11 +162,10 @@ export default defineModel({
           describe: (s, t) => phraseOf(v(s), (x) => flushTlbFunc(x, t!, peekDeferredFlush(x, t!), k)),
         },
         // --------------------------------------------------- hardware, users
-        user_access: accessAction<S>(sh, o, (s, c) => userMode(s, c), { who: 'user ' }),
-        nmi_uaccess: accessAction<S>(sh, o, (s, c) => p.nmiUaccess && nmiUaccessOkay(v(s), c, MM0), { who: 'NMI: ', kinds: ['read'] }),
-        speculative_walk: speculativeWalkAction<S>(sh),
-        tlb_evict: tlbEvictAction<S>(sh),
-        psc_evict: pscEvictAction<S>(sh),
+        ...hardwareActions<S>(sh, o, {
+          userMode: (s, c) => userMode(s, c),
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+        }),
       },
       invariants: coreProperties<S>(),
       endState: idle,

@@ -20,7 +20,7 @@ import { latch } from './ghost.js';
 import { pageFaultInvalidate } from './invalidate.js';
 import type { HwOptions } from './options.js';
 import { tlbLookup, type TlbEntry } from './tlb.js';
-import { hw, walk, walkPlan, type HwView } from './walk.js';
+import { hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, walk, walkPlan, type HwView } from './walk.js';
 
 export type AccessKind = 'read' | 'write';
 export const ACCESS_KINDS: readonly AccessKind[] = ['read', 'write'];
@@ -128,5 +128,25 @@ export function accessAction<D extends StateDecl>(
     guard: (s, c, va) => allowed(s, c!) && accessPossible(hw(s), c!, va!),
     effect: (s, c, va, k) => void access(hw(s), c!, va!, kinds[k!]!, o),
     describe: (s, c, va, k) => describeAccess(hw(s), c!, va!, kinds[k!]!, o, opts.who ?? ''),
+  };
+}
+
+/**
+ * The hardware's background behaviour plus user-memory accesses, as one
+ * bundle for a protocol model: user-mode reads/writes while `userMode`,
+ * NMI-handler reads while `nmiUaccess` (omitted when not given), speculative walks, TLB and PSC
+ * evictions.
+ */
+export function hardwareActions<D extends StateDecl>(
+  sh: HwShape,
+  o: HwOptions,
+  when: { userMode: (s: View<D>, c: number) => boolean; nmiUaccess?: ((s: View<D>, c: number) => boolean) | undefined },
+): Record<string, ActionDef<D>> {
+  return {
+    user_access: accessAction<D>(sh, o, when.userMode, { who: 'user ' }),
+    ...(when.nmiUaccess ? { nmi_uaccess: accessAction<D>(sh, o, when.nmiUaccess, { who: 'NMI: ', kinds: ['read'] }) } : {}),
+    speculative_walk: speculativeWalkAction<D>(sh),
+    tlb_evict: tlbEvictAction<D>(sh),
+    psc_evict: pscEvictAction<D>(sh),
   };
 }

@@ -93,7 +93,7 @@ export function describeWalk(s: HwView, c: number, va: number): string {
   const w = walkPlan(s, c, va);
   if (!w) return `walk va${va}: PMD not present`;
   const from = w.viaPsc ? `cached PMD → PT page ${w.table}` : `PMD → PT page ${w.table}`;
-  if (w.freed) return `speculative walk va${va} via ${from}: reads FREED page-table page`;
+  if (w.freed) return `walk va${va} via ${from}: reads FREED page-table page`;
   if (!w.present) return `walk va${va} via ${from}: PTE not present${w.viaPsc ? '' : ' (PSC filled)'}`;
   const t = w.table;
   return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${s.pteFrame[t]![va]}${s.pteWritable[t]![va] ? ' W' : ''}${s.pteDirty[t]![va] ? ' D' : ''} (pte v${s.pteVer[t]![va]})`;
@@ -107,7 +107,7 @@ export function speculativeWalkAction<D extends StateDecl>(sh: HwShape, allowed?
     over: [sh.CPU, sh.PAGE],
     guard: (s, c, va) => (allowed ? allowed(s, c!) : true) && walkChanges(hw(s), c!, va!),
     effect: (s, c, va) => void walk(hw(s), c!, va!),
-    describe: (s, c, va) => describeWalk(hw(s), c!, va!),
+    describe: (s, c, va) => `speculative ${describeWalk(hw(s), c!, va!)}`,
   };
 }
 

@@ -1,0 +1,159 @@
+/**
+ * "x86/mm/tlb: Flush remote and local TLBs concurrently" (Nadav Amit, 2019
+ * series, patch 1; later merged as flush_tlb_multi()): flush_tlb_mm_range() bumps tlb_gen,
+ * queues the remote CSDs and sends the IPIs FIRST, then runs the local
+ * flush_tlb_func() (IRQs off) while the remote ones run, and then waits
+ * (IRQs on) until every target has flushed and csd_unlock()ed (SYNC CSDs).
+ * This is also the mainline order (smp_call_function_many_cond with
+ * SCF_RUN_LOCAL). Expected to hold every property.
+ */
+import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, hw, type HwOptions } from '../src/hw/index.js';
+import {
+  csdAllUnlocked,
+  csdLockable,
+  csdQueue,
+  csdUnlock,
+  describeFlushInfo,
+  describeZap,
+  flushReturned,
+  flushTargets,
+  flushTlbFunc,
+  incMmTlbGen,
+  ipiDeliverable,
+  mapped,
+  maskNames,
+  MM0,
+  nmiUaccessOkay,
+  phraseOf,
+  readFlushInfo,
+  tlbFinishMmuFree,
+  unmapOpFields,
+  unmapZap,
+  world,
+  writeFlushInfo,
+  type WorldView,
+} from '../src/kernel/index.js';
+import { coreProperties } from '../properties/index.js';
+
+export default defineModel({
+  name: 'concurrent',
+  description: 'Concurrent shootdown: IPIs first, local flush while they run, then wait until every target has flushed (SYNC CSDs).',
+  params: {
+    N: { default: 2, min: 2, max: 3, doc: 'CPUs' },
+    P: { default: 1, min: 1, max: 2, doc: 'user pages' },
+    OPS: { default: 1, min: 1, max: 2, doc: 'munmap operations (each one flush_tlb_mm_range)' },
+    nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
+    freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    waitIrqsOff: { default: false, doc: 'BUG: the initiator waits for the CSDs with IRQs disabled' },
+    ...hwParams,
+  },
+  build: (p) => {
+    const OPS = Math.min(p.OPS, p.P);
+    const w = world({ N: p.N, P: p.P, OPS });
+    const { CPU, PAGE, hwShape: sh, k } = w;
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const state = {
+      ...w.fields,
+      ...unmapOpFields(sh, OPS),
+      /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
+      pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
+    };
+    type S = typeof state;
+    const v = (s: unknown) => s as WorldView & View<S>;
+    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
+    const idle = (s: unknown) => {
+      const x = v(s);
+      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c]!.includes('queued')) return false;
+      return true;
+    };
+    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c] !== -1 });
+    return machine(state, {
+      init: w.init,
+      actions: {
+        // ---------------------------------------------------------- initiator
+        munmap: {
+          over: [CPU, PAGE],
+          guard: (s, c, va) => userMode(s, c!) && s.opsLeft > 0 && mapped(hw(s), MM0, va!),
+          effect: (s, c, va) => {
+            unmapZap(v(s), c!, MM0, va!, p.freeTables);
+            s.pc[c!] = 'zapped';
+          },
+          describe: (s, c, va) => describeZap(v(s), MM0, va!, p.freeTables),
+        },
+        flush_tlb_mm_range: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
+          effect: (s, c) => {
+            const x = v(s);
+            const f = info(x, c!);
+            incMmTlbGen(x, MM0);
+            writeFlushInfo(x, c!, f);
+            csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
+            x.pc[c!] = 'ipis-sent';
+          },
+          describe: (s, c) =>
+            phraseOf(v(s), (x) => {
+              const f = info(x, c!);
+              incMmTlbGen(x, MM0);
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }), p.N)}`;
+            }),
+        },
+        local_flush: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'ipis-sent',
+          effect: (s, c) => {
+            const x = v(s);
+            flushTlbFunc(x, c!, readFlushInfo(x, c!), k); // IRQs off around it
+            if (p.waitIrqsOff) x.irqOff[c!] = true;
+            x.pc[c!] = 'waiting';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
+        },
+        flush_returns: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
+          effect: (s, c) => {
+            flushReturned(v(s), readFlushInfo(v(s), c!), w.tablesOf(MM0));
+            s.irqOff[c!] = false;
+            s.pc[c!] = 'returned';
+          },
+          describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${s.opVa[c!]}) returns`,
+        },
+        tlb_finish_mmu: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'returned',
+          effect: (s, c) => {
+            tlbFinishMmuFree(v(s), c!);
+            s.pc[c!] = 'user';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+        },
+        // ------------------------------------------------------------ targets
+        flush_ipi: {
+          over: [CPU, CPU],
+          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
+          effect: (s, t, from) => {
+            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
+            csdUnlock(v(s), from!, t!);
+          },
+          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
+        },
+        // --------------------------------------------------- hardware, users
+        ...hardwareActions<S>(sh, o, {
+          userMode: (s, c) => userMode(s, c),
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+        }),
+      },
+      invariants: coreProperties<S>(),
+      endState: idle,
+    });
+  },
+  expect: [
+    { params: {}, verdict: 'holds' },
+    { params: { N: 3 }, verdict: 'holds' },
+    { params: { freeTables: false }, verdict: 'holds' },
+    { params: { dirtySetRechecksPte: false }, verdict: 'violated', invariant: 'no-lost-dirty', note: 'write through a clean entry sets D in the already harvested PTE' },
+    { params: { waitIrqsOff: true, P: 2, OPS: 2 }, verdict: 'violated', invariant: 'deadlock' },
+  ],
+});

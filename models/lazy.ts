@@ -1,0 +1,182 @@
+/**
+ * Lazy TLB mode (arch/x86/mm/tlb.c: enter_lazy_tlb(), should_flush_tlb(),
+ * native_flush_tlb_multi(), switch_mm_irqs_off()). A CPU that switches from
+ * a task of mm0 to a kernel thread keeps mm0's CR3 loaded (and so its
+ * paging-structure caches and speculative walks) and only sets is_lazy. The
+ * initiator's should_flush_tlb() skips lazy CPUs; they catch up on their next
+ * switch_mm_irqs_off() back to mm0 by comparing ctxs[asid].tlb_gen with
+ * mm->tlb_gen, or, if IPI'd anyway, flush_tlb_func() switches them to init_mm.
+ * Skipping them is unsafe when page-table pages are freed: the lazy CPU may
+ * still walk through its cached PMD into the freed page. Mainline therefore
+ * IPIs every CPU of mm_cpumask when freed_tables (`ipiLazyOnFreedTables`).
+ * Flush flow as in models/concurrent.ts (the mainline order).
+ */
+import { array, bits, defineModel, enumOf, machine, NONE, type View } from '../src/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, hw, type HwOptions } from '../src/hw/index.js';
+import {
+  csdAllUnlocked,
+  csdLockable,
+  csdQueue,
+  csdUnlock,
+  describeFlushInfo,
+  describeZap,
+  flushReturned,
+  flushTargets,
+  flushTlbFunc,
+  incMmTlbGen,
+  ipiDeliverable,
+  mapped,
+  maskNames,
+  MM0,
+  enterLazyTlb,
+  switchMmIrqsOff,
+  nmiUaccessOkay,
+  phraseOf,
+  readFlushInfo,
+  tlbFinishMmuFree,
+  unmapOpFields,
+  unmapZap,
+  world,
+  writeFlushInfo,
+  type WorldView,
+} from '../src/kernel/index.js';
+import { coreProperties } from '../properties/index.js';
+
+export default defineModel({
+  name: 'lazy',
+  description: 'Lazy-TLB CPUs are skipped by the flush IPIs and catch up through tlb_gen on their next switch_mm; unsafe with freed page tables unless lazy CPUs are IPI\'d too.',
+  params: {
+    N: { default: 2, min: 2, max: 3, doc: 'CPUs' },
+    P: { default: 1, min: 1, max: 2, doc: 'user pages' },
+    OPS: { default: 1, min: 1, max: 2, doc: 'munmap operations (each one flush_tlb_mm_range)' },
+    nmiUaccess: { default: false, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
+    freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    ipiLazyOnFreedTables: { default: true, doc: 'native_flush_tlb_multi: with freed_tables IPI lazy CPUs too (mainline); false = skip them' },
+    ...hwParams,
+  },
+  build: (p) => {
+    const OPS = Math.min(p.OPS, p.P);
+    const w = world({ N: p.N, P: p.P, OPS });
+    const { CPU, PAGE, hwShape: sh, k } = w;
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const state = {
+      ...w.fields,
+      ...unmapOpFields(sh, OPS),
+      /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
+      pc: array(CPU, enumOf(['user', 'kthread', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
+    };
+    type S = typeof state;
+    const v = (s: unknown) => s as WorldView & View<S>;
+    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && v(s).loadedMm[c] === MM0;
+    const idle = (s: unknown) => {
+      const x = v(s);
+      for (let c = 0; c < p.N; c++) if ((x.pc[c] !== 'user' && x.pc[c] !== 'kthread') || x.csd[c]!.includes('queued')) return false;
+      return true;
+    };
+    const lazyOpt = { ipiLazyOnFreedTables: p.ipiLazyOnFreedTables };
+    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c] !== -1 });
+    return machine(state, {
+      init: w.init,
+      actions: {
+        // ---------------------------------------------------------- initiator
+        munmap: {
+          over: [CPU, PAGE],
+          guard: (s, c, va) => userMode(s, c!) && s.opsLeft > 0 && mapped(hw(s), MM0, va!),
+          effect: (s, c, va) => {
+            unmapZap(v(s), c!, MM0, va!, p.freeTables);
+            s.pc[c!] = 'zapped';
+          },
+          describe: (s, c, va) => describeZap(v(s), MM0, va!, p.freeTables),
+        },
+        flush_tlb_mm_range: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
+          effect: (s, c) => {
+            const x = v(s);
+            const f = info(x, c!);
+            incMmTlbGen(x, MM0);
+            writeFlushInfo(x, c!, f);
+            csdQueue(x, c!, flushTargets(x, c!, f, lazyOpt));
+            x.pc[c!] = 'ipis-sent';
+          },
+          describe: (s, c) =>
+            phraseOf(v(s), (x) => {
+              const f = info(x, c!);
+              incMmTlbGen(x, MM0);
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, lazyOpt), p.N)}`;
+            }),
+        },
+        local_flush: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'ipis-sent',
+          effect: (s, c) => {
+            const x = v(s);
+            flushTlbFunc(x, c!, readFlushInfo(x, c!), k); // IRQs off around it
+            x.pc[c!] = 'waiting';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs`),
+        },
+        flush_returns: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
+          effect: (s, c) => {
+            flushReturned(v(s), readFlushInfo(v(s), c!), w.tablesOf(MM0));
+            s.pc[c!] = 'returned';
+          },
+          describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${s.opVa[c!]}) returns`,
+        },
+        tlb_finish_mmu: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'returned',
+          effect: (s, c) => {
+            tlbFinishMmuFree(v(s), c!);
+            s.pc[c!] = 'user';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+        },
+        // ------------------------------------------------------------ scheduler
+        schedule_kthread: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'user',
+          effect: (s, c) => {
+            enterLazyTlb(v(s), c!, k);
+            s.pc[c!] = 'kthread';
+          },
+          describe: () => 'schedule → kernel thread: enter_lazy_tlb (CR3 stays mm0, is_lazy=1)',
+        },
+        schedule_user: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'kthread',
+          effect: (s, c) => {
+            switchMmIrqsOff(v(s), c!, MM0, k);
+            s.pc[c!] = 'user';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => `schedule → task of mm0: ${switchMmIrqsOff(x, c!, MM0, k)}`),
+        },
+        // ------------------------------------------------------------ targets
+        flush_ipi: {
+          over: [CPU, CPU],
+          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
+          effect: (s, t, from) => {
+            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
+            csdUnlock(v(s), from!, t!);
+          },
+          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
+        },
+        // --------------------------------------------------- hardware, users
+        ...hardwareActions<S>(sh, o, {
+          userMode: (s, c) => userMode(s, c),
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, s.pc[c] === 'kthread' ? NONE : MM0) : undefined,
+        }),
+      },
+      invariants: coreProperties<S>(),
+      endState: idle,
+    });
+  },
+  expect: [
+    { params: {}, verdict: 'holds' },
+    { params: { ipiLazyOnFreedTables: true, N: 3 }, verdict: 'holds' },
+    { params: { ipiLazyOnFreedTables: false }, verdict: 'violated', invariant: 'no-freed-table-walk', note: 'lazy CPU walks its cached PMD into the freed page-table page' },
+    { params: { ipiLazyOnFreedTables: false, freeTables: false }, verdict: 'holds', note: 'skipping lazy CPUs is fine when no tables are freed' },
+  ],
+});

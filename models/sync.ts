@@ -1,0 +1,164 @@
+/**
+ * Baseline Linux x86 shootdown before the 2019 series (arch/x86/mm/tlb.c,
+ * ~v5.1): munmap → tlb_finish_mmu → flush_tlb_mm_range():
+ *   tlb_gen++; local flush_tlb_func() with IRQs off; then
+ *   flush_tlb_multi() = smp_call_function_many(mm_cpumask, flush_tlb_func,
+ *   wait=1, cond=should_flush_tlb): each target runs flush_tlb_func() in its
+ *   IPI handler and only then csd_unlock()s (SYNC CSD);
+ *   the initiator spins (IRQs on) until every CSD is unlocked;
+ *   then the data frame and the emptied page-table page are freed.
+ * Expected to hold every property. Option `waitIrqsOff` is the classic bug of
+ * calling smp_call_function_many() with IRQs disabled: two CPUs flushing at
+ * once wait for each other forever (N=2, P=2, OPS=2).
+ */
+import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, hw, type HwOptions } from '../src/hw/index.js';
+import {
+  csdAllUnlocked,
+  csdLockable,
+  csdQueue,
+  csdUnlock,
+  describeFlushInfo,
+  describeZap,
+  flushReturned,
+  flushTargets,
+  flushTlbFunc,
+  incMmTlbGen,
+  ipiDeliverable,
+  mapped,
+  maskNames,
+  MM0,
+  nmiUaccessOkay,
+  phraseOf,
+  readFlushInfo,
+  tlbFinishMmuFree,
+  unmapOpFields,
+  unmapZap,
+  world,
+  writeFlushInfo,
+  type WorldView,
+} from '../src/kernel/index.js';
+import { coreProperties } from '../properties/index.js';
+
+export default defineModel({
+  name: 'sync',
+  description: 'Baseline shootdown: local flush, then IPIs whose handlers flush before csd_unlock; the initiator waits for all of them.',
+  params: {
+    N: { default: 2, min: 2, max: 3, doc: 'CPUs' },
+    P: { default: 1, min: 1, max: 2, doc: 'user pages' },
+    OPS: { default: 1, min: 1, max: 2, doc: 'munmap operations (each one flush_tlb_mm_range)' },
+    nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
+    freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    waitIrqsOff: { default: false, doc: 'BUG: the initiator waits for the CSDs with IRQs disabled' },
+    ...hwParams,
+  },
+  build: (p) => {
+    const OPS = Math.min(p.OPS, p.P);
+    const w = world({ N: p.N, P: p.P, OPS });
+    const { CPU, PAGE, hwShape: sh, k } = w;
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const state = {
+      ...w.fields,
+      ...unmapOpFields(sh, OPS),
+      /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
+      pc: array(CPU, enumOf(['user', 'zapped', 'local-flushed', 'waiting', 'returned'])),
+    };
+    type S = typeof state;
+    const v = (s: unknown) => s as WorldView & View<S>;
+    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
+    const idle = (s: unknown) => {
+      const x = v(s);
+      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c]!.includes('queued')) return false;
+      return true;
+    };
+    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c] !== -1 });
+    return machine(state, {
+      init: w.init,
+      actions: {
+        // ---------------------------------------------------------- initiator
+        munmap: {
+          over: [CPU, PAGE],
+          guard: (s, c, va) => userMode(s, c!) && s.opsLeft > 0 && mapped(hw(s), MM0, va!),
+          effect: (s, c, va) => {
+            unmapZap(v(s), c!, MM0, va!, p.freeTables);
+            s.pc[c!] = 'zapped';
+          },
+          describe: (s, c, va) => describeZap(v(s), MM0, va!, p.freeTables),
+        },
+        flush_tlb_mm_range: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'zapped',
+          effect: (s, c) => {
+            const x = v(s);
+            const f = info(x, c!);
+            incMmTlbGen(x, MM0);
+            writeFlushInfo(x, c!, f);
+            flushTlbFunc(x, c!, f, k); // local, IRQs off
+            x.pc[c!] = 'local-flushed';
+          },
+          describe: (s, c) =>
+            phraseOf(v(s), (x) => {
+              const f = info(x, c!);
+              incMmTlbGen(x, MM0);
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c!, f, k)}`;
+            }),
+        },
+        flush_tlb_multi: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'local-flushed' && csdLockable(v(s), c!, bits.all(p.N)),
+          effect: (s, c) => {
+            const x = v(s);
+            csdQueue(x, c!, flushTargets(x, c!, readFlushInfo(x, c!), { ipiLazyOnFreedTables: true }));
+            if (p.waitIrqsOff) x.irqOff[c!] = true;
+            x.pc[c!] = 'waiting';
+          },
+          describe: (s, c) =>
+            `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(v(s), c!, readFlushInfo(v(s), c!), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
+        },
+        flush_returns: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
+          effect: (s, c) => {
+            flushReturned(v(s), readFlushInfo(v(s), c!), w.tablesOf(MM0));
+            s.irqOff[c!] = false;
+            s.pc[c!] = 'returned';
+          },
+          describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${s.opVa[c!]}) returns`,
+        },
+        tlb_finish_mmu: {
+          over: [CPU],
+          guard: (s, c) => s.pc[c!] === 'returned',
+          effect: (s, c) => {
+            tlbFinishMmuFree(v(s), c!);
+            s.pc[c!] = 'user';
+          },
+          describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+        },
+        // ------------------------------------------------------------ targets
+        flush_ipi: {
+          over: [CPU, CPU],
+          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
+          effect: (s, t, from) => {
+            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
+            csdUnlock(v(s), from!, t!);
+          },
+          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
+        },
+        // --------------------------------------------------- hardware, users
+        ...hardwareActions<S>(sh, o, {
+          userMode: (s, c) => userMode(s, c),
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+        }),
+      },
+      invariants: coreProperties<S>(),
+      endState: idle,
+    });
+  },
+  expect: [
+    { params: {}, verdict: 'holds' },
+    { params: { N: 3 }, verdict: 'holds' },
+    { params: { freeTables: false }, verdict: 'holds' },
+    { params: { dirtySetRechecksPte: false }, verdict: 'violated', invariant: 'no-lost-dirty', note: 'write through a clean entry sets D in the already harvested PTE' },
+    { params: { waitIrqsOff: true, P: 2, OPS: 2 }, verdict: 'violated', invariant: 'deadlock' },
+  ],
+});
