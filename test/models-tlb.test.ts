@@ -41,7 +41,7 @@ describe('verdict table (expect blocks)', () => {
 
 describe('sync and concurrent hold every property', () => {
   for (const m of [syncModel, concurrentModel] as unknown as ModelDef[])
-    for (const params of [{}, { N: 3 }, { nmiUaccess: false, freeTables: false }])
+    for (const params of [{}, { N: 3 }, { nmiUaccess: false, freeTables: false }] as Record<string, number | boolean>[])
       it(`${m.name} ${JSON.stringify(params)}`, () => {
         const r = run(m, params);
         expect(r.verdict).toBe('holds');
