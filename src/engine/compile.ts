@@ -4,7 +4,10 @@
  * and generates the successor function with every instance unrolled, so each
  * guard/effect call site is monomorphic and V8 can inline it.
  */
-import { compileLayout, type Layout } from './layout.js';
+import { compileLayout, genInlineEmit, type Layout } from './layout.js';
+
+/** Instances × leaves per generated expand function. */
+const INLINE_EMIT_BUDGET = 400;
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
 
@@ -30,8 +33,19 @@ export interface CompiledInvariant {
  * its packed words. Each enabled instance's successor is packed into
  * out[n*W..] with its instance id in ks[n]. Returns n, or -1 when an effect
  * wrote an out-of-range value (fault[0] = instance, fault[1] = leaf).
+ * With `n0`, successors are appended at out[n0*W..] / ks[n0..] and the
+ * result is n0 + n (the explorer expands a batch of states into one buffer).
  */
-export type Expand = (b: View<StateDecl>, w: View<StateDecl>, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array) => number;
+export type Expand = (
+  b: View<StateDecl>,
+  w: View<StateDecl>,
+  bw: Uint32Array,
+  bo: number,
+  out: Uint32Array,
+  ks: Uint32Array,
+  fault: Int32Array,
+  n0?: number,
+) => number;
 
 export interface CompiledModel {
   readonly def: ModelDef;
@@ -156,15 +170,73 @@ function generateExpand(
     fnParams.push(`G${i}`, `E${i}`);
     fnValues.push(a.guard ?? null, a.effect);
   });
-  const body: string[] = [];
-  for (const inst of instances) {
-    const i = inst.actionIndex;
-    const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
-    const cond = actions[inst.action]!.guard ? `G${i}(b${args}) === true` : 'true';
-    body.push(
-      `if (${cond}) { E${i}(w${args}); r = emit(w, b, bw, bo, out, n * ${W}); if (r >= 0) { fault[0] = ${inst.id}; fault[1] = r; return -1; } ks[n++] = ${inst.id}; }`,
-    );
+  // One generated function per action (split when large): the emit code is
+  // pasted after every effect and diffs only the leaves of the fields the
+  // effect can write, with the views' containers and the base state's values
+  // of those leaves loaded once per function call.
+  const groups: unknown[] = [];
+  names.forEach((name, ai) => {
+    const insts = instances.filter((x) => x.actionIndex === ai);
+    const fields = writtenFields(actions[name]!.effect);
+    const ie = genInlineEmit(layout.leaves, W, fields ? (l) => fields.has(l.field) : undefined);
+    const nLeaves = fields ? layout.leaves.filter((l) => fields.has(l.field)).length : layout.leaves.length;
+    const per = Math.max(1, Math.floor(INLINE_EMIT_BUDGET / Math.max(1, nLeaves)));
+    for (let g0 = 0; g0 < insts.length; g0 += per) {
+      const body: string[] = [ie.prelude];
+      for (const inst of insts.slice(g0, g0 + per)) {
+        const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
+        const cond = actions[inst.action]!.guard ? `G${ai}(b${args}) === true` : 'true';
+        body.push(
+          `if (${cond}) { E${ai}(w${args}); const oo = n * ${W};\n${ie.emit((leaf) => `fault[0] = ${inst.id}; fault[1] = ${leaf}; return -1;`)}\nks[n++] = ${inst.id}; }`,
+        );
+      }
+      body.push('return n;');
+      groups.push(
+        new Function(...fnParams, `return function expand_${name.replace(/\W/g, '_')}_${g0}(b, w, bw, bo, out, ks, fault, n) {\n${body.join('\n')}\n};`)(
+          ...fnValues,
+        ),
+      );
+    }
+  });
+  if (groups.length === 1) {
+    const g = groups[0] as Expand;
+    return (b, w, bw, bo, out, ks, fault, n0) => g(b, w, bw, bo, out, ks, fault, n0 ?? 0);
   }
-  body.push('return n;');
-  return new Function(...fnParams, `return function expand(b, w, bw, bo, out, ks, fault) {\nlet n = 0, r;\n${body.join('\n')}\n};`)(...fnValues) as Expand;
+  const calls = groups.map((_, k) => `n = X${k}(b, w, bw, bo, out, ks, fault, n); if (n < 0) return -1;`).join('\n');
+  return new Function(...groups.map((_, k) => `X${k}`), `return function expand(b, w, bw, bo, out, ks, fault, n0) {\nlet n = n0 | 0;\n${calls}\nreturn n;\n};`)(
+    ...groups,
+  ) as Expand;
+}
+
+/**
+ * The state fields an effect may write, read conservatively off its source:
+ * every field named as `s.F` / `s["F"]` through the effect's first parameter.
+ * Any other use of that parameter (passing the whole view on, aliasing it,
+ * destructuring, `arguments`, `eval`, `this`) gives undefined = all fields.
+ * Over-approximating only costs speed; the emit still diffs leaf values.
+ */
+export function writtenFields(effect: (...a: never[]) => unknown): Set<string> | undefined {
+  let src: string;
+  try {
+    src = Function.prototype.toString.call(effect);
+  } catch {
+    return undefined;
+  }
+  if (/\b(arguments|eval|this|Function)\b/.test(src)) return undefined;
+  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(?\s*([A-Za-z_$][\w$]*)\s*[,)=]/.exec(src);
+  if (!m) return undefined;
+  const s = m[1]!;
+  // Drop the parameter list so the parameter's own declaration is not a "use".
+  const bodyStart = src.indexOf(m[0]) + m[0].length;
+  const body = src.slice(bodyStart);
+  const fields = new Set<string>();
+  const esc = s.replace(/\$/g, '\\$');
+  const use = new RegExp(`(?<![\\w$.])${esc}(?![\\w$])`, 'g');
+  for (let u = use.exec(body); u; u = use.exec(body)) {
+    const rest = body.slice(u.index + s.length);
+    const f = /^\s*(?:\?\.|\.)\s*([A-Za-z_$][\w$]*)/.exec(rest) ?? /^\s*\[\s*(["'])([A-Za-z_$][\w$]*)\1\s*\]/.exec(rest);
+    if (!f) return undefined;
+    fields.add(f[2] ?? f[1]!);
+  }
+  return fields;
 }

@@ -11,6 +11,7 @@ import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
+import os from 'node:os';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -60,12 +61,16 @@ export interface Exploration {
   readonly storeBytes: number;
 }
 
+/** States expanded together: their successors are hashed and their home slots touched in one pass. */
+const BATCH = 48;
+
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
   const t0 = performance.now();
   const { layout, expand, invariants } = model;
   const W = layout.words;
   const nInst = model.instances.length;
-  const store = createExactStore(W, layout.hash, { actionCount: nInst, memoryLimitBytes: opts.memoryLimitBytes });
+  const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
+  const store = createExactStore(W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
   const base = layout.makeView();
   const work = layout.makeView();
   const fresh = layout.makeView();
@@ -75,9 +80,11 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
     return now.length === shape.length && now.every((x, i) => x === shape[i]);
   };
   const bw = new Uint32Array(W);
-  const out = new Uint32Array(Math.max(nInst, 1) * W);
-  const ks = new Uint32Array(Math.max(nInst, 1));
-  const hs = new Uint32Array(Math.max(nInst, 1));
+  const maxSucc = Math.max(nInst, 1) * BATCH;
+  const out = new Uint32Array(maxSucc * W);
+  const ks = new Uint32Array(maxSucc);
+  const hs = new Uint32Array(maxSucc);
+  const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
   const fired = new Uint8Array(nInst);
   const maxStates = opts.maxStates ?? Infinity;
@@ -91,18 +98,20 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   const premises = invariants.map((i) => i.premise);
   const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
   const anyPremise = premises.some((p) => p);
+  const hash = layout.hash;
   let limit: LimitHit | undefined;
   let transitions = 0;
   let depth = 0;
 
   /** Invariants on a new state; true = stop now. */
-  const checkNew = (v: View<StateDecl>, id: number): boolean => {
+  const checkNew = (v: View<StateDecl>, id: number, words: Uint32Array, wo: number): boolean => {
     for (let i = 0; i < holds.length; i++) {
       if (!holds[i]!(v)) {
         const name = invariants[i]!.name;
         if (!violated.has(name)) {
           violated.add(name);
           violations.push({ name, kind: 'invariant', stateId: id });
+          store.keep(id, words, wo);
           if (!opts.all) return true;
         }
       }
@@ -124,93 +133,139 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   }
   const r0 = layout.pack(init, bw, 0);
   if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} = ${fmt(readPath(init, r0, model))} is outside its declared range`);
-  store.insert(bw, 0, layout.hash(bw, 0, HASH_SEED), -1, 0);
+  store.insert(bw, 0, hash(bw, 0, HASH_SEED), -1, 0);
   let stop = false;
   try {
-    stop = checkNew(init, 0);
+    stop = checkNew(init, 0, bw, 0);
   } catch (e) {
     throw diagnoseInvariant(model, init, e) ?? e;
   }
 
-  let levelEnd = 1;
+  // The BFS frontier as packed states: `cur` holds the level being expanded
+  // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
+  let cur = new Uint32Array(Math.max(W, 1024 * W));
+  let next = new Uint32Array(cur.length);
+  cur.set(bw);
+  let curN = 1;
+  let nextN = 0;
+  let levelStart = 0;
+  let frontierPeak = cur.byteLength + next.byteLength;
   let lastProgress = t0;
-  let id = 0;
+  let sinceCheck = 0;
+  let j = 0;
   let phase: 'expand' | 'invariant' = 'expand';
   try {
-    while (!stop && id < store.count()) {
-      if (id === levelEnd) {
-        depth++;
-        levelEnd = store.count();
-      }
-      const tab = store.table();
-      const off = store.offsetOf(id);
-      for (let k = 0; k < W; k++) bw[k] = tab[off + k]!;
-      layout.unpack(bw, 0, base);
-      layout.unpack(bw, 0, work);
-      phase = 'expand';
-      const n = expand(base, work, bw, 0, out, ks, fault);
-      if (n < 0) throw new RangeFault(fault[0]!, fault[1]!);
-      if ((id & 255) === 0 && !sameShape()) throw new ShapeFault();
-      transitions += n;
-      if (n === 0) {
-        if (!opts.noDeadlock && !(endState && endState(base)) && !violated.has('deadlock')) {
-          violated.add('deadlock');
-          violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id });
-          if (!opts.all) break;
+    level: while (!stop) {
+      for (let b0 = 0; b0 < curN; b0 += BATCH) {
+        const b1 = Math.min(curN, b0 + BATCH);
+        // 1. Expand the batch into one buffer.
+        phase = 'expand';
+        let total = 0;
+        for (j = b0; j < b1; j++) {
+          layout.unpack2(cur, j * W, base, work);
+          total = expand(base, work, cur, j * W, out, ks, fault, total);
+          if (total < 0) throw new RangeFault(fault[0]!, fault[1]!);
+          ends[j - b0] = total;
         }
-      } else {
-        for (let i = 0; i < n; i++) hs[i] = layout.hash(out, i * W, HASH_SEED);
-        store.touch(hs, n);
-        for (let i = 0; i < n; i++) {
-          const k = ks[i]!;
-          fired[k] = 1;
-          const nid = store.insert(out, i * W, hs[i]!, id, k);
-          if (nid < 0) continue;
-          if (depth >= maxDepth) {
-            limit = 'max-depth';
-            stop = true;
-            break;
+        if (!sameShape()) throw new ShapeFault();
+        // 2. Hash every successor and touch its home slot (overlapped misses).
+        for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
+        store.touch(hs, total);
+        // 3. Insert in order: ids stay in BFS discovery order.
+        let i = 0;
+        for (j = b0; j < b1; j++) {
+          const id = levelStart + j;
+          const e = ends[j - b0]!;
+          if (i === e) {
+            if (!opts.noDeadlock && !violated.has('deadlock')) {
+              layout.unpack(cur, j * W, base);
+              if (!(endState && endState(base))) {
+                violated.add('deadlock');
+                violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id });
+                store.keep(id, cur, j * W);
+                if (!opts.all) {
+                  stop = true;
+                  break level;
+                }
+              }
+            }
+            continue;
           }
-          layout.unpack(out, i * W, fresh);
-          phase = 'invariant';
-          if (checkNew(fresh, nid)) {
-            stop = true;
-            break;
+          transitions += e - i;
+          for (; i < e; i++) {
+            const k = ks[i]!;
+            fired[k] = 1;
+            const nid = store.insert(out, i * W, hs[i]!, id, k);
+            if (nid < 0) continue;
+            if (depth >= maxDepth) {
+              limit = 'max-depth';
+              stop = true;
+              break level;
+            }
+            if ((nextN + 1) * W > next.length) {
+              const nn = new Uint32Array(next.length * 2);
+              nn.set(next);
+              next = nn;
+              frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
+            }
+            const no = nextN * W;
+            for (let k2 = 0; k2 < W; k2++) next[no + k2] = out[i * W + k2]!;
+            nextN++;
+            layout.unpack(out, i * W, fresh);
+            phase = 'invariant';
+            if (checkNew(fresh, nid, out, i * W)) {
+              stop = true;
+              break level;
+            }
+            phase = 'expand';
+            if (nid + 1 >= maxStates) {
+              limit = 'max-states';
+              stop = true;
+              break level;
+            }
           }
-          if (nid + 1 >= maxStates) {
-            limit = 'max-states';
+        }
+        sinceCheck += b1 - b0;
+        if (sinceCheck >= 1024) {
+          sinceCheck = 0;
+          const now = performance.now();
+          if (store.full() || (memoryLimit > 0 && process.memoryUsage.rss() > memoryLimit)) {
+            limit = 'memory';
             stop = true;
-            break;
+            break level;
+          }
+          if (now - t0 > timeLimit) {
+            limit = 'time-limit';
+            stop = true;
+            break level;
+          }
+          if (opts.onProgress && now - lastProgress >= progressEvery) {
+            lastProgress = now;
+            const el = now - t0;
+            opts.onProgress({
+              states: store.count(),
+              transitions,
+              depth,
+              queue: curN - b1 + nextN,
+              elapsedMs: el,
+              statesPerSec: (store.count() / el) * 1000,
+              memoryBytes: store.stats().bytes + cur.byteLength + next.byteLength,
+            });
           }
         }
       }
-      id++;
-      if ((id & 1023) === 0) {
-        const now = performance.now();
-        if (store.full()) {
-          limit = 'memory';
-          break;
-        }
-        if (now - t0 > timeLimit) {
-          limit = 'time-limit';
-          break;
-        }
-        if (opts.onProgress && now - lastProgress >= progressEvery) {
-          lastProgress = now;
-          const el = now - t0;
-          opts.onProgress({
-            states: store.count(),
-            transitions,
-            depth,
-            queue: store.count() - id,
-            elapsedMs: el,
-            statesPerSec: (store.count() / el) * 1000,
-            memoryBytes: store.stats().bytes,
-          });
-        }
-      }
+      if (nextN === 0) break;
+      depth++;
+      levelStart += curN;
+      const t = cur;
+      cur = next;
+      next = t.length >= cur.length ? t : new Uint32Array(cur.length);
+      curN = nextN;
+      nextN = 0;
+      frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
     }
   } catch (e) {
+    for (let k = 0; k < W; k++) bw[k] = cur[j * W + k]!;
     if (e instanceof RangeFault) {
       const inst = model.instances[e.instance]!;
       layout.unpack(bw, 0, base);
@@ -225,6 +280,7 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
     layout.unpack(bw, 0, base);
     throw diagnose(model, base, e);
   }
+  const levelEnd = levelStart + curN;
   // With --max-depth, states deeper than the limit are not reported.
   const states = limit === 'max-depth' ? levelEnd : store.count();
   const elapsedMs = performance.now() - t0;
@@ -238,8 +294,13 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
     limit,
     fired,
     premiseCounts,
-    storeBytes: store.stats().bytes,
+    storeBytes: store.stats().bytes + frontierPeak,
   };
+}
+
+/** Default memory budget: 75% of the machine's RAM. */
+export function defaultMemoryLimit(): number {
+  return Math.floor(os.totalmem() * 0.75);
 }
 
 class ShapeFault extends Error {}

@@ -41,6 +41,8 @@ export interface Layout<D extends StateDecl = StateDecl> {
   readonly bitsUsed: number;
   readonly pack: (v: View<D>, out: Uint32Array, off: number) => number;
   readonly unpack: (w: Uint32Array, off: number, v: View<D>) => void;
+  /** unpack into two views at once. */
+  readonly unpack2: (w: Uint32Array, off: number, v: View<D>, u: View<D>) => void;
   readonly copy: (src: View<D>, dst: View<D>) => void;
   /**
    * The successor fast path. Precondition: `w` equals `b`, whose packed words
@@ -181,17 +183,110 @@ function genPack(leaves: readonly Leaf[], words: number): string {
   return lines.join('\n');
 }
 
+/**
+ * Diff-based emit: `w` starts equal to `b` (whose packed words are bw[bo..]),
+ * so only the leaves an effect changed need converting, range-checking and
+ * patching into the words; each of those is restored to `b`'s value at once.
+ * Per unchanged leaf this costs two loads and a compare.
+ */
 function genEmit(leaves: readonly Leaf[], words: number): string {
-  const lines = [genPack(leaves, words).replace(/\nreturn -1;$/, '').replace(/out\[off \+/g, 'out[oo +')];
+  const p = hoist(leaves, 'v', 'a');
   const b = hoist(leaves, 'b', 'b');
-  lines.push(b.prelude);
-  for (let k = 0; k < words; k++) lines.push(`const d${k} = w${k} ^ bw[bo + ${k}];`);
-  const p = hoist(leaves, 'v', 'a'); // same names genPack used for w's containers
+  const lines: string[] = [p.prelude, b.prelude, 'let t, x;'];
+  for (let w = 0; w < words; w++) lines.push(`let w${w} = bw[bo + ${w}];`);
   leaves.forEach((l, i) => {
+    const e = p.exprs[i]!;
+    const be = b.exprs[i]!;
     const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
-    lines.push(`if ((d${l.word} & ${m}) !== 0) ${p.exprs[i]} = ${b.exprs[i]};`);
+    const put = `w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = ${be};`;
+    let conv: string;
+    switch (l.type.kind) {
+      case 'bool':
+        conv = `if (t === true) x = 1; else if (t === false) x = 0; else return ${i};`;
+        break;
+      case 'enum': {
+        const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
+        conv = `x = ${chain}-1; if (x < 0) return ${i};`;
+        break;
+      }
+      default:
+        conv = `x = t${l.lo ? ` - (${l.lo})` : ''}; if ((x >>> 0) !== x || x > ${l.max}) return ${i};`;
+    }
+    lines.push(`t = ${e}; if (t !== ${be}) { ${conv} ${put} }`);
   });
+  for (let w = 0; w < words; w++) lines.push(`out[oo + ${w}] = w${w};`);
   lines.push('return -1;');
+  return lines.join('\n');
+}
+
+/**
+ * The emit of genEmit as code to paste into a generated successor function
+ * (compile.ts) after each effect, so the views' containers and the base
+ * state's leaf values are loaded once per expanded state instead of once per
+ * successor. The prelude expects `w`, `b`, `bw`, `bo` in scope; each emit
+ * expects `oo` (output offset) and calls `fail(leaf)` code on a range fault.
+ */
+export function genInlineEmit(
+  allLeaves: readonly Leaf[],
+  words: number,
+  only?: (l: Leaf) => boolean,
+): { prelude: string; emit: (fail: (leaf: number) => string) => string } {
+  // `only` restricts the diff to the leaves an effect may write (compile.ts
+  // derives that conservatively from the effect's source).
+  const idx = allLeaves.map((_, i) => i).filter((i) => !only || only(allLeaves[i]!));
+  const leaves = idx.map((i) => allLeaves[i]!);
+  const p = hoist(leaves, 'w', 'a');
+  const b = hoist(leaves, 'b', 'c');
+  const pre: string[] = [p.prelude, b.prelude];
+  leaves.forEach((_, i) => pre.push(`const B${i} = ${b.exprs[i]};`));
+  for (let k = 0; k < words; k++) pre.push(`const bw${k} = bw[bo + ${k}];`);
+  pre.push(`let t, x${Array.from({ length: words }, (_, k) => `, w${k}`).join('')};`);
+  const emit = (fail: (leaf: number) => string): string => {
+    const lines: string[] = [];
+    for (let k = 0; k < words; k++) lines.push(`w${k} = bw${k};`);
+    leaves.forEach((l, i) => {
+      const e = p.exprs[i]!;
+      const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
+      let conv: string;
+      switch (l.type.kind) {
+        case 'bool':
+          conv = `if (t === true) x = 1; else if (t === false) x = 0; else { ${fail(idx[i]!)} }`;
+          break;
+        case 'enum': {
+          const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
+          conv = `x = ${chain}-1; if (x < 0) { ${fail(idx[i]!)} }`;
+          break;
+        }
+        default:
+          conv = `x = t${l.lo ? ` - (${l.lo})` : ''}; if ((x >>> 0) !== x || x > ${l.max}) { ${fail(idx[i]!)} }`;
+      }
+      lines.push(`t = ${e}; if (t !== B${i}) { ${conv} w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = B${i}; }`);
+    });
+    for (let k = 0; k < words; k++) lines.push(`out[oo + ${k}] = w${k};`);
+    return lines.join('\n');
+  };
+  return { prelude: pre.join('\n'), emit };
+}
+
+/** Unpack into two views at once (the explorer's base and work views). */
+function genUnpack2(leaves: readonly Leaf[]): string {
+  const h = hoist(leaves, 'v', 'a');
+  const g = hoist(leaves, 'u', 'c');
+  const lines: string[] = [h.prelude, g.prelude, 'let x;'];
+  leaves.forEach((l, i) => {
+    const raw = `((w[off + ${l.word}] >>> ${l.shift}) & ${2 ** l.bits - 1})`;
+    switch (l.type.kind) {
+      case 'bool':
+        lines.push(`x = ${raw} === 1;`);
+        break;
+      case 'enum':
+        lines.push(`x = E${i}[${raw}];`);
+        break;
+      default:
+        lines.push(`x = ${raw}${l.lo ? ` + (${l.lo})` : ''};`);
+    }
+    lines.push(`${h.exprs[i]} = x; ${g.exprs[i]} = x;`);
+  });
   return lines.join('\n');
 }
 
@@ -253,6 +348,9 @@ export function compileLayout<D extends StateDecl>(decl: D): Layout<D> {
   const unpack = new Function(...enumParams, `return function unpack(w, off, v) {\n${genUnpack(leaves)}\n}`)(
     ...enumTables,
   ) as Layout<D>['unpack'];
+  const unpack2 = new Function(...enumParams, `return function unpack2(w, off, v, u) {\n${genUnpack2(leaves)}\n}`)(
+    ...enumTables,
+  ) as Layout<D>['unpack2'];
   const copy = new Function('s', 'd', genCopy(leaves)) as Layout<D>['copy'];
   const emit = new Function('v', 'b', 'bw', 'bo', 'out', 'oo', genEmit(leaves, words)) as Layout<D>['emit'];
   const hash = new Function('w', 'off', 'seed', genHash(words)) as Layout<D>['hash'];
@@ -289,7 +387,7 @@ export function compileLayout<D extends StateDecl>(decl: D): Layout<D> {
       else (v as Record<string, unknown>)[name] = p[name];
     }
   };
-  return { decl, leaves, words, bitsUsed, pack, unpack, copy, emit, hash, makeView, containers, toPlain, fromPlain };
+  return { decl, leaves, words, bitsUsed, pack, unpack, unpack2, copy, emit, hash, makeView, containers, toPlain, fromPlain };
 }
 
 /** Read a leaf's value from a view (slow path: traces, diffs, symmetry tests). */

@@ -1,14 +1,22 @@
 /**
  * The visited set for exact mode: open addressing with linear probing over one
  * Uint32Array that holds the full packed states inline (one cache miss per
- * probe), plus per-state chunked arrays:
- *   slot[id]   where state `id` lives in the table (also the BFS queue: ids
- *              are assigned in discovery order, so BFS order is id order),
+ * probe), plus per-state chunked arrays in discovery order:
  *   parent[id] the state it was first reached from (-1 for the initial state),
  *   action[id] the action instance that reached it.
- * Word 0 of a stored state always has bit 31 set (layout.ts), so 0 = empty.
- * The table doubles (rehash) at 70% load; a memory budget turns growth into a
- * clean "full" flag the explorer reports as an incomplete run.
+ * The table is only a set: the explorer keeps the BFS frontier as packed
+ * states of its own (explore.ts), so there is no id -> slot array (4 bytes
+ * per state saved, and growing never has to update one).
+ *
+ * The home slot is the hash's *high* bits, so doubling maps slot i to 2i or
+ * 2i+1: the rehash reads the old table and writes the new one almost
+ * sequentially. Word 0 of a stored state always has bit 31 set (layout.ts),
+ * so 0 = empty. The table doubles at 70% load; a memory budget turns growth
+ * into a clean "full" flag the explorer reports as an incomplete run.
+ *
+ * States whose words a caller needs later (violations: trace.ts verifies a
+ * replay against them) are kept aside with keep(); table()/offsetOf() answer
+ * for those ids only.
  *
  * The insert routine is generated with the word count unrolled.
  */
@@ -30,7 +38,9 @@ export interface StateStore {
   insert(b: Uint32Array, bo: number, h: number, parent: number, action: number): number;
   /** Prefetch the home slots of n pending lookups (hashes in hs). */
   touch(hs: Uint32Array, n: number): number;
-  /** The array and offset where state `id`'s words can be read. */
+  /** Remember state `id`'s words (for table()/offsetOf()). */
+  keep(id: number, b: Uint32Array, bo: number): void;
+  /** The array and offset where a kept state's words can be read. */
   table(): Uint32Array;
   offsetOf(id: number): number;
   parentOf(id: number): number;
@@ -40,12 +50,12 @@ export interface StateStore {
   stats(): StoreStats;
 }
 
-class Chunked {
-  chunks: (Int32Array | Uint32Array | Uint16Array)[] = [];
-  constructor(private readonly make: (n: number) => Int32Array | Uint32Array | Uint16Array) {}
+export class Chunked {
+  chunks: (Int32Array | Uint32Array | Uint16Array | Uint8Array)[] = [];
+  constructor(private readonly make: (n: number) => Int32Array | Uint32Array | Uint16Array | Uint8Array) {}
   set(i: number, v: number): void {
     const c = i >>> CHUNK_BITS;
-    if (c === this.chunks.length) this.chunks.push(this.make(CHUNK));
+    while (c >= this.chunks.length) this.chunks.push(this.make(CHUNK));
     this.chunks[c]![i & (CHUNK - 1)] = v;
   }
   get(i: number): number {
@@ -53,6 +63,35 @@ class Chunked {
   }
   bytes(): number {
     return this.chunks.reduce((a, c) => a + c.byteLength, 0);
+  }
+}
+
+/** The narrowest array type for action instance ids. */
+export function actionArray(actionCount: number): (n: number) => Uint8Array | Uint16Array | Uint32Array {
+  return actionCount <= 0x100 ? (n) => new Uint8Array(n) : actionCount <= 0x10000 ? (n) => new Uint16Array(n) : (n) => new Uint32Array(n);
+}
+
+/** Keeps the words of a few states by id (violating states). */
+export class Kept {
+  private ids = new Map<number, number>();
+  private buf = new Uint32Array(0);
+  constructor(private readonly W: number) {}
+  keep(id: number, b: Uint32Array, bo: number): void {
+    if (this.ids.has(id)) return;
+    const off = this.buf.length;
+    const nb = new Uint32Array(off + this.W);
+    nb.set(this.buf);
+    for (let k = 0; k < this.W; k++) nb[off + k] = b[bo + k]!;
+    this.buf = nb;
+    this.ids.set(id, off);
+  }
+  table(): Uint32Array {
+    return this.buf;
+  }
+  offsetOf(id: number): number {
+    const o = this.ids.get(id);
+    if (o === undefined) throw new Error(`state ${id} was not kept`);
+    return o;
   }
 }
 
@@ -65,33 +104,32 @@ export function createExactStore(
   const cmp = Array.from({ length: W }, (_, k) => `tab[o + ${k}] === b[bo + ${k}]`).join(' && ');
   const put = Array.from({ length: W }, (_, k) => `tab[o + ${k}] = b[bo + ${k}];`).join(' ');
   const src = `
-    let cap = initialCapacity, mask = cap - 1, limit = Math.floor(cap * MAX_LOAD);
+    let bits = initialBits, cap = 2 ** bits, shift = 32 - bits, mask = cap - 1, limit = Math.floor(cap * MAX_LOAD);
     let tab = new Uint32Array(cap * ${W});
     let count = 0, isFull = false;
     function grow() {
       const ncap = cap * 2;
       const need = ncap * ${W} * 4 + tab.byteLength + extraBytes();
-      if (memoryLimit > 0 && need > memoryLimit) { isFull = true; limit = Math.floor(cap * 0.9); return; }
+      if (bits >= 31 || (memoryLimit > 0 && need > memoryLimit)) { isFull = true; limit = Math.floor(cap * 0.9); return; }
       let nt;
       try { nt = new Uint32Array(ncap * ${W}); } catch (e) { isFull = true; limit = Math.floor(cap * 0.9); return; }
-      const nmask = ncap - 1;
-      for (let id = 0; id < count; id++) {
-        const oo = slot.get(id) * ${W};
-        let i = hash(tab, oo, SEED) & nmask;
+      const nshift = shift - 1, nmask = ncap - 1;
+      for (let o = 0; o < tab.length; o += ${W}) {
+        if (tab[o] === 0) continue;
+        let i = (hash(tab, o, SEED) >>> nshift) & nmask;
         while (nt[i * ${W}] !== 0) i = (i + 1) & nmask;
-        for (let k = 0; k < ${W}; k++) nt[i * ${W} + k] = tab[oo + k];
-        slot.set(id, i);
+        for (let k = 0; k < ${W}; k++) nt[i * ${W} + k] = tab[o + k];
       }
-      tab = nt; cap = ncap; mask = nmask; limit = Math.floor(cap * MAX_LOAD);
+      tab = nt; cap = ncap; bits++; shift = nshift; mask = nmask; limit = Math.floor(cap * MAX_LOAD);
     }
     function insert(b, bo, h, par, act) {
-      let i = h & mask;
+      let i = (h >>> shift) & mask;
       for (;;) {
         const o = i * ${W};
         if (tab[o] === 0) {
           ${put}
           const id = count++;
-          slot.set(id, i); parent.set(id, par); action.set(id, act);
+          parent.set(id, par); action.set(id, act);
           if (count > limit && !isFull) grow();
           return id;
         }
@@ -103,7 +141,7 @@ export function createExactStore(
     // the CPU overlaps, so the probes that follow mostly hit the cache.
     function touch(hs, n) {
       let acc = 0;
-      for (let i = 0; i < n; i++) acc |= tab[(hs[i] & mask) * ${W}];
+      for (let i = 0; i < n; i++) acc |= tab[((hs[i] >>> shift) & mask) * ${W}];
       return acc;
     }
     return {
@@ -111,29 +149,29 @@ export function createExactStore(
       touch,
       count: () => count,
       insert,
-      table: () => tab,
-      offsetOf: (id) => slot.get(id) * ${W},
+      keep: (id, b, bo) => kept.keep(id, b, bo),
+      table: () => kept.table(),
+      offsetOf: (id) => kept.offsetOf(id),
       parentOf: (id) => parent.get(id),
       actionOf: (id) => action.get(id),
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
     };`;
-  const slot = new Chunked((n) => new Int32Array(n));
   const parent = new Chunked((n) => new Int32Array(n));
-  const action = new Chunked((n) => (opts.actionCount <= 0xffff ? new Uint16Array(n) : new Uint32Array(n)));
-  const extraBytes = () => slot.bytes() + parent.bytes() + action.bytes();
-  let cap = 1 << 12;
-  while (cap < (opts.initialCapacity ?? 0)) cap *= 2;
-  return new Function('initialCapacity', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'slot', 'parent', 'action', 'extraBytes', src)(
-    cap,
+  const action = new Chunked(actionArray(opts.actionCount));
+  const extraBytes = () => parent.bytes() + action.bytes();
+  let bits = 12;
+  while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
+  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'kept', src)(
+    bits,
     MAX_LOAD,
     opts.memoryLimitBytes ?? 0,
     hash,
     HASH_SEED,
-    slot,
     parent,
     action,
     extraBytes,
+    new Kept(W),
   ) as StateStore;
 }
 
