@@ -54,7 +54,17 @@ export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${vaName(f.va)} ne
  * partial flush only if new_tlb_gen == local+1 == mm gen, else full flush;
  * then ctxs[asid].tlb_gen = mm gen.
  */
-export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>): string {
+/**
+ * Extra work flush_tlb_func() does under PTI (kernel/pti.ts supplies it):
+ * flush_tlb_one_user() also drops the user-PCID copy (INVPCID type 0, or
+ * marks it for the next exit to user); flush_tlb_local() marks the user PCID.
+ */
+export interface FlushHooks {
+  flushOneUser?: (s: KView, c: number, va: number, asid: number) => void;
+  flushLocal?: (s: KView, c: number, asid: number) => void;
+}
+
+export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>, hooks: FlushHooks = {}): string {
   const lm = s.loadedMm[c]!;
   if (f.mm !== lm) {
     s.mmCpumask[f.mm] = bits.del(s.mmCpumask[f.mm]!, c);
@@ -70,8 +80,10 @@ export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelSh
   let what: string;
   if (f.va !== TLB_FLUSH_ALL && f.newGen === local + 1 && f.newGen === mmGen) {
     invlpg(s, c, f.va); // flush_tlb_one_user()
+    hooks.flushOneUser?.(s, c, f.va, asid);
     what = `INVLPG va${f.va}`;
   } else {
+    hooks.flushLocal?.(s, c, asid); // invalidate_user_asid() under PTI
     cr3Write(s, c, s.cr3Root[c]!, s.cr3Pcid[c]!, false); // flush_tlb_local(): reload CR3, flushing
     what = `full flush (CR3 reload, pcid${s.cr3Pcid[c]})`;
   }

@@ -9,3 +9,4 @@ export * from './smp.js';
 export * from './free.js';
 export * from './unmap.js';
 export * from './world.js';
+export * from './pti.js';

@@ -29,7 +29,13 @@ export function loadNewMmCr3(s: KView, c: number, mm: number, asid: number, flus
 }
 
 /** switch_mm_irqs_off(NULL, next): returns a trace phrase. */
-export function switchMmIrqsOff(s: KView, c: number, next: number, k: Pick<KernelShape, 'mms'>): string {
+export function switchMmIrqsOff(
+  s: KView,
+  c: number,
+  next: number,
+  k: Pick<KernelShape, 'mms'>,
+  hooks: { onFlushingLoad?: (s: KView, c: number, asid: number) => void } = {},
+): string {
   const prev = s.loadedMm[c]!;
   const prevAsid = s.loadedAsid[c]!;
   const wasLazy = s.isLazy[c]!;
@@ -51,6 +57,7 @@ export function switchMmIrqsOff(s: KView, c: number, next: number, k: Pick<Kerne
     s.ctxCtxId[c]![ns.asid] = ctxIdOf(next);
     s.ctxTlbGen[c]![ns.asid] = gen;
   }
+  if (ns.needFlush) hooks.onFlushingLoad?.(s, c, ns.asid); // load_new_mm_cr3: invalidate_user_asid() under PTI
   loadNewMmCr3(s, c, next, ns.asid, ns.needFlush);
   s.loadedMm[c] = next; // after the CR3 write
   s.loadedAsid[c] = ns.asid;

@@ -1,0 +1,83 @@
+/**
+ * Verdict tables of the seed-strategy models (issue 4) and the key steps of
+ * each violation's shortest trace.
+ */
+import { describe, expect, it } from 'vitest';
+import { check, type ModelDef } from '../src/index.js';
+import ptiModel from '../models/pti-deferred.js';
+
+const models = [ptiModel] as unknown as ModelDef[];
+
+function run(m: ModelDef, params: Record<string, number | boolean | string>) {
+  return check(m, params, { all: true });
+}
+
+type Step = { description: string; cpu: number | undefined };
+/** Indices of the steps matching each pattern, in order (throws if one is missing). */
+function stepsInOrder(trace: Step[], pats: RegExp[]): number[] {
+  const out: number[] = [];
+  let from = 0;
+  for (const re of pats) {
+    const i = trace.findIndex((st, k) => k >= from && re.test(st.description));
+    if (i < 0) throw new Error(`no step matching ${re} after step ${from}:\n${trace.map((t) => `  [CPU${t.cpu}] ${t.description}`).join('\n')}`);
+    out.push(i);
+    from = i + 1;
+  }
+  return out;
+}
+function traceOf(m: unknown, params: Record<string, number | boolean | string>, inv: string): Step[] {
+  const r = run(m as ModelDef, params);
+  expect(r.verdict).toBe('violated');
+  const v = r.violations.find((x) => x.invariant === inv);
+  expect(v).toBeDefined();
+  return v!.trace;
+}
+
+describe('verdict table (expect blocks)', () => {
+  for (const m of models)
+    for (const row of m.expect ?? [])
+      it(`${m.name} ${JSON.stringify(row.params ?? {})} → ${row.verdict}${row.invariant ? ` (${row.invariant})` : ''}`, () => {
+        const r = run(m, (row.params ?? {}) as Record<string, number | boolean | string>);
+        expect(r.verdict).toBe(row.verdict);
+        if (row.verdict === 'violated') expect(r.violations.map((v) => v.invariant)).toContain(row.invariant);
+        if (row.verdict === 'holds') expect(r.warnings).toEqual([]);
+      });
+});
+
+describe('pti-deferred shortest traces', () => {
+  it('NMI that flushes between the exit path\'s bt and its CR3 write: the exit writes NOFLUSH, user reads the stale user-PCID entry', () => {
+    const t = traceOf(ptiModel, { nmiFlush: 'anywhere' }, 'no-stale-access');
+    stepsInOrder(t, [
+      /user read va0 via page walk/,
+      /SWITCH_TO_USER_CR3: bt 0, .* clear/,
+      /^NMI: SAVE_AND_SWITCH_TO_KERNEL_CR3 .*kernel CR3/,
+      /NMI handler: flush_tlb_mm_range.*user_pcid_flush_mask=\{0\}/,
+      /NMI exit/,
+      /write CR3 user pcid2 NOFLUSH/,
+      /^user read va0 via stale TLB entry/,
+    ]);
+  });
+  it('NMI from user restoring the user CR3 with NOFLUSH while the bit is pending', () => {
+    const t = traceOf(ptiModel, { nmiFlush: 'in-user', nmiRestoreNoflush: true }, 'no-stale-access');
+    stepsInOrder(t, [
+      /user read va0 via page walk/,
+      /NMI: SAVE_AND_SWITCH_TO_KERNEL_CR3 \(saved pcid2 = user CR3/,
+      /NMI handler: flush_tlb_mm_range/,
+      /PARANOID_RESTORE_CR3: bit pending → write user CR3 pcid2 NOFLUSH/,
+      /^user read va0 via stale TLB entry/,
+    ]);
+  });
+  it('switch_mm into a stale slot without marking the user PCID', () => {
+    const t = traceOf(ptiModel, { skipSwitchMark: true }, 'no-stale-access');
+    const [, , , back] = stepsInOrder(t, [
+      /user read va0 via page walk/,
+      /switch_mm\(mm1\)/,
+      /flush_tlb_mm_range\(mm0.*not loaded here: only tlb_gen\+\+; returns/,
+      /switch_mm\(mm0\): asid 0, CR3 write flushing pcid0/,
+      /bt 0, user_pcid_flush_mask → clear/,
+      /write CR3 user pcid2 NOFLUSH/,
+      /^user read va0 via stale TLB entry/,
+    ]);
+    expect(t[back!]!.description).toMatch(/user_pcid_flush_mask=\{\}/);
+  });
+});
