@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { check, type ModelDef } from '../src/index.js';
 import ptiModel from '../models/pti-deferred.js';
+import relaxedModel from '../models/relaxed.js';
 
-const models = [ptiModel] as unknown as ModelDef[];
+const models = [ptiModel, relaxedModel] as unknown as ModelDef[];
 
 function run(m: ModelDef, params: Record<string, number | boolean | string>) {
   return check(m, params, { all: true });
@@ -79,5 +80,22 @@ describe('pti-deferred shortest traces', () => {
       /^user read va0 via stale TLB entry/,
     ]);
     expect(t[back!]!.description).toMatch(/user_pcid_flush_mask=\{\}/);
+  });
+});
+
+describe('relaxed shortest traces', () => {
+  it('RW→RO on a clean PTE without flush, no D recheck: the write through the stale clean entry lands', () => {
+    const t = traceOf(relaxedModel, { change: 'rw-to-ro', skipCleanFlush: true, reclaim: true, dirtySetRechecksPte: false }, 'no-permission-escalation');
+    stepsInOrder(t, [/user read va\d via page walk/, /mprotect\(RW→RO\).*PTE clean: no flush/, /user write va\d via stale TLB entry.*sets D in PTE — PTE is READ-ONLY/]);
+  });
+  it('relaxed flush on a removal: the other CPU keeps writing through its dirty RW entry', () => {
+    const t = traceOf(relaxedModel, { change: 'rw-to-ro', relaxedOnRemoval: true }, 'no-permission-escalation');
+    const [wr, mp, esc] = stepsInOrder(t, [/user write va\d/, /mprotect\(RW→RO\).*relaxed: local/, /user write va\d via stale TLB entry.*READ-ONLY/]);
+    expect(t[esc!]!.cpu).toBe(t[wr!]!.cpu);
+    expect(t[mp!]!.cpu).not.toBe(t[esc!]!.cpu);
+  });
+  it('spurious-fault fixup that does not compare generations: a second stale entry faults again', () => {
+    const t = traceOf(relaxedModel, { spuriousFix: 'none' }, 'bounded-spurious-faults');
+    stepsInOrder(t, [/mprotect\(RO→RW\).*relaxed/, /#PF.*spurious/, /flush_tlb_fix_spurious_fault: no-op/, /#PF.*spurious/]);
   });
 });
