@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { check, type ModelDef } from '../src/index.js';
 import ptiModel from '../models/pti-deferred.js';
 import relaxedModel from '../models/relaxed.js';
+import nohzModel from '../models/nohz-defer.js';
 
-const models = [ptiModel, relaxedModel] as unknown as ModelDef[];
+const models = [ptiModel, relaxedModel, nohzModel] as unknown as ModelDef[];
 
 function run(m: ModelDef, params: Record<string, number | boolean | string>) {
   return check(m, params, { all: true });
@@ -97,5 +98,23 @@ describe('relaxed shortest traces', () => {
   it('spurious-fault fixup that does not compare generations: a second stale entry faults again', () => {
     const t = traceOf(relaxedModel, { spuriousFix: 'none' }, 'bounded-spurious-faults');
     stepsInOrder(t, [/mprotect\(RO→RW\).*relaxed/, /#PF.*spurious/, /flush_tlb_fix_spurious_fault: no-op/, /#PF.*spurious/]);
+  });
+});
+
+describe('nohz-defer shortest traces', () => {
+  it('freed PT page: the deferred isolated CPU walks its cached PMD into it', () => {
+    const t = traceOf(nohzModel, { freeTable: true }, 'no-freed-table-walk');
+    const [fill, , def, , last] = stepsInOrder(t, [/walk va0 via PMD/, /pmd_clear/, /CPU1 in user mode: deferred/, /free PT page 0/, /reads FREED page-table page/]);
+    expect(t[fill!]!.cpu).toBe(1);
+    expect(t[def!]!.cpu).toBe(0);
+    expect(t[last!]!.cpu).toBe(1);
+  });
+  it('NMI on the isolated CPU reads the range before any entry flush', () => {
+    const t = traceOf(nohzModel, { nmiTouches: true }, 'no-stale-access');
+    stepsInOrder(t, [/va0/, /vunmap/, /deferred/, /^NMI: read va0 via stale TLB entry/]);
+  });
+  it('entry path touching the range before the deferred flush', () => {
+    const t = traceOf(nohzModel, { entryTouchesBeforeFlush: true }, 'no-stale-access');
+    stepsInOrder(t, [/va0/, /vunmap/, /deferred/, /syscall\/IRQ entry/, /^kernel: read va0 via stale TLB entry/]);
   });
 });
