@@ -9,9 +9,11 @@
  */
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
-import { createExactStore, HASH_SEED, type StateStore } from './store.js';
+import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
+import { makeCanonicalizer, type SymmetryMode } from './symmetry.js';
+import { pathTo } from './trace.js';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -25,6 +27,8 @@ export interface CheckOptions {
   progressIntervalMs?: number;
   /** Skip deadlock detection. */
   noDeadlock?: boolean;
+  /** Symmetry reduction: 'cpu' permutes the CPUs, 'all' every symmetric sort (symmetry.ts). */
+  symmetry?: SymmetryMode;
 }
 
 export interface Progress {
@@ -59,12 +63,34 @@ export interface Exploration {
   /** Per invariant (in model.invariants order): states where its premise held (-1 = no premise). */
   readonly premiseCounts: number[];
   readonly storeBytes: number;
+  /** Sorts permuted by symmetry reduction (empty = none). */
+  readonly symmetrySorts?: readonly string[];
+  /** Set when symmetry was asked for but the model turned out not to be symmetric. */
+  readonly symmetryNote?: string;
 }
 
 /** States expanded together: their successors are hashed and their home slots touched in one pass. */
 const BATCH = 48;
+/** States on which symmetry is verified before sampling only every 4096th. */
+const SYMMETRY_SAMPLES = 2000;
 
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
+  if (!opts.symmetry || opts.symmetry === 'none') return exploreOnce(model, opts);
+  try {
+    return exploreOnce(model, opts);
+  } catch (e) {
+    if (!(e instanceof AsymmetryFault)) throw e;
+    // The model's behaviour is not invariant under the permutations its
+    // types declare (e.g. a CPU id kept in a plain int): reducing would be
+    // unsound, so explore the full state space instead and say why.
+    const ex = exploreOnce(model, { ...opts, symmetry: 'none' });
+    return { ...ex, symmetryNote: `symmetry reduction disabled: ${e.message}` };
+  }
+}
+
+class AsymmetryFault extends Error {}
+
+function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const t0 = performance.now();
   const { layout, expand, invariants } = model;
   const W = layout.words;
@@ -99,6 +125,7 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
   const anyPremise = premises.some((p) => p);
   const hash = layout.hash;
+  const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
   let limit: LimitHit | undefined;
   let transitions = 0;
   let depth = 0;
@@ -133,6 +160,7 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   }
   const r0 = layout.pack(init, bw, 0);
   if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} = ${fmt(readPath(init, r0, model))} is outside its declared range`);
+  if (sym) sym.canon(bw, 0, bw, 0);
   store.insert(bw, 0, hash(bw, 0, HASH_SEED), -1, 0);
   let stop = false;
   try {
@@ -140,6 +168,38 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   } catch (e) {
     throw diagnoseInvariant(model, init, e) ?? e;
   }
+
+  // Symmetry is only sound when the model is invariant under the
+  // permutations: on sampled states s, check that a transposition of s has
+  // the same invariant verdicts and the same canonical successors.
+  let checkedSym = 0;
+  const symOut = new Uint32Array(Math.max(nInst, 1) * W);
+  const symKs = new Uint32Array(Math.max(nInst, 1));
+  const symS = new Uint32Array(W);
+  const symV = layout.makeView();
+  const symW = layout.makeView();
+  const succKeys = (words: Uint32Array): string => {
+    layout.unpack2(words, 0, symV, symW);
+    const m = expand(symV, symW, words, 0, symOut, symKs, fault, 0);
+    if (m < 0) return '';
+    const keys: string[] = [];
+    for (let i = 0; i < m; i++) {
+      sym!.canon(symOut, i * W, symOut, i * W);
+      keys.push(Array.from(symOut.subarray(i * W, i * W + W)).join(','));
+    }
+    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(symV)).join(',');
+  };
+  const checkSymmetry = (j0: number): void => {
+    const n = sym!.mainSize;
+    const a = (checkedSym * 7) % n;
+    const b = (a + 1 + (checkedSym % (n - 1))) % n;
+    const perm = Array.from({ length: n }, (_, i) => (i === a ? b : i === b ? a : i));
+    for (let k = 0; k < W; k++) symS[k] = cur[j0 * W + k]!;
+    const k1 = succKeys(symS);
+    sym!.permute(cur, j0 * W, symS, 0, perm);
+    const k2 = succKeys(symS);
+    if (k1 !== k2) throw new AsymmetryFault(`the model is not symmetric in ${sym!.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
+  };
 
   // The BFS frontier as packed states: `cur` holds the level being expanded
   // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
@@ -168,6 +228,13 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
           ends[j - b0] = total;
         }
         if (!sameShape()) throw new ShapeFault();
+        if (sym) {
+          if (checkedSym < SYMMETRY_SAMPLES || (b0 & 4095) === 0) {
+            checkedSym++;
+            checkSymmetry(b0);
+          }
+          for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
+        }
         // 2. Hash every successor and touch its home slot (overlapped misses).
         for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
         store.touch(hs, total);
@@ -285,7 +352,8 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   const states = limit === 'max-depth' ? levelEnd : store.count();
   const elapsedMs = performance.now() - t0;
   return {
-    store,
+    store: sym && violations.length ? realPaths(model, store, violations, sym.canon) : store,
+    symmetrySorts: sym ? sym.sorts : [],
     states,
     transitions,
     depth: limit !== 'max-depth' && store.count() > levelEnd ? depth + 1 : depth,
@@ -301,6 +369,80 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
 /** Default memory budget: 75% of the machine's RAM. */
 export function defaultMemoryLimit(): number {
   return Math.floor(os.totalmem() * 0.75);
+}
+
+/**
+ * Under symmetry the parent links join canonical representatives, and the
+ * recorded action instances were applied to those. Rebuild, for each
+ * violation, a real path from the initial state: replay the canonical chain
+ * and at each step pick an enabled instance of the real state whose
+ * successor has the same canonical form. The returned store answers
+ * parentOf/actionOf/table/offsetOf for those paths (trace.ts reads them).
+ */
+function realPaths(
+  model: CompiledModel,
+  store: StateStore,
+  violations: RawViolation[],
+  canon: (src: Uint32Array, so: number, dst: Uint32Array, dof: number) => void,
+): StateStore {
+  const { layout } = model;
+  const W = layout.words;
+  const links = new Map<number, { parent: number; action: number }>();
+  const kept = new Kept(W);
+  let nextId = 2 ** 40;
+  const a = new Uint32Array(W);
+  const b = new Uint32Array(W);
+  const canonOf = (v: View<StateDecl>, out: Uint32Array) => {
+    layout.pack(v, out, 0);
+    canon(out, 0, out, 0);
+  };
+  for (const v of violations) {
+    const acts = pathTo(store, v.stateId);
+    // The canonical chain: each recorded instance was applied to the stored
+    // (canonical) state, so canonicalise after every step.
+    let c = layout.makeView();
+    canonOf(model.initial(), a);
+    layout.unpack(a, 0, c);
+    let r = model.initial();
+    let prev = nextId++;
+    links.set(prev, { parent: -1, action: 0 });
+    acts.forEach((k, step) => {
+      canonOf(model.apply(c, k), a);
+      c = layout.makeView();
+      layout.unpack(a, 0, c);
+      let found = -1;
+      for (const inst of model.instances) {
+        if (!model.enabled(r, inst.id)) continue;
+        canonOf(model.apply(r, inst.id), b);
+        if (b.every((x, i) => x === a[i])) {
+          found = inst.id;
+          break;
+        }
+      }
+      if (found < 0) throw new AsymmetryFault('the model is not symmetric (a reduced counterexample has no real counterpart)');
+      r = model.apply(r, found);
+      const id = step === acts.length - 1 ? v.stateId : nextId++;
+      links.set(id, { parent: prev, action: found });
+      prev = id;
+    });
+    if (acts.length === 0) links.set(v.stateId, { parent: -1, action: 0 });
+    layout.pack(r, a, 0);
+    kept.keep(v.stateId, a, 0);
+  }
+  return {
+    ...store,
+    words: W,
+    count: () => store.count(),
+    insert: store.insert,
+    touch: store.touch,
+    keep: () => {},
+    table: () => kept.table(),
+    offsetOf: (id) => kept.offsetOf(id),
+    parentOf: (id) => links.get(id)?.parent ?? -1,
+    actionOf: (id) => links.get(id)?.action ?? 0,
+    full: store.full,
+    stats: store.stats,
+  };
 }
 
 class ShapeFault extends Error {}
