@@ -76,6 +76,8 @@ interface CheckFlags {
   maxStates?: number;
   maxDepth?: number;
   timeLimit?: number;
+  symmetry?: 'none' | 'cpu' | 'all';
+  memoryLimit?: number;
   json?: boolean;
   quiet?: boolean;
   slice?: boolean;
@@ -119,6 +121,8 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
     maxStates: flags.maxStates,
     maxDepth: flags.maxDepth,
     timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
+    symmetry: flags.symmetry,
+    memoryLimitBytes: flags.memoryLimit !== undefined ? flags.memoryLimit * 2 ** 20 : undefined,
     progressIntervalMs: 100,
     onProgress: showProgress
       ? (p) => {
@@ -176,6 +180,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .addOption(new Option('--max-states <N>', 'stop after N states (verdict incomplete)').argParser(positiveInt('--max-states')))
     .addOption(new Option('--max-depth <N>', 'explore paths of at most N steps (verdict incomplete if deeper states exist)').argParser(positiveInt('--max-depth')))
     .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit')))
+    .addOption(new Option('--symmetry [SORTS]', 'symmetry reduction: cpu (default) permutes CPUs, all also pages, none').choices(['none', 'cpu', 'all']).preset('cpu'))
+    .addOption(new Option('--memory-limit <MIB>', 'stop (verdict incomplete) before using more memory (default 75% of RAM)').argParser(positiveNumber('--memory-limit')))
     .option('--json', 'print one JSON document on stdout')
     .option('--quiet', 'no progress, no warnings')
     .option('--slice', 'show only the steps the violation depends on')
