@@ -21,7 +21,9 @@ export default defineModel({
   },
   build: ({ N, P, K, VARIANT, NMI }) => {
     const CPU = cpus(N);
-    const PAGE = sort('page', P, { symmetric: true });
+    // Not symmetric: the spec resets fpage to the literal page 0 when idle,
+    // which a page permutation would not preserve.
+    const PAGE = sort('page', P, { symmetric: false });
     const async = VARIANT === 'async';
     const flushAll = (tlb: number[]) => tlb.fill(NONE);
     const state = {
