@@ -183,9 +183,9 @@ export function expectLine(text: string, i: number): number {
 
 function traceName(model: string, params: Record<string, ParamValueAny>): string {
   const p = Object.entries(params)
-    .map(([k, v]) => `${k}${v}`)
-    .join('-');
-  return `${model}${p ? '-' + p : ''}`.replace(/[^A-Za-z0-9_.-]+/g, '_') + '.json';
+    .map(([k, v]) => `.${k}=${v}`)
+    .join('');
+  return `${model}${p}`.replace(/[^A-Za-z0-9_.=-]+/g, '_') + '.json';
 }
 
 interface RunRow {
