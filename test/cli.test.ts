@@ -111,3 +111,14 @@ describe('bad input: one line, exit 2', () => {
   it('invariant that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=invariant'), /invariant bounded threw RangeError: invariant exploded/));
   it('build() that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=build'), /build\(\) threw: bad parameter combination/));
 });
+
+describe('pipes', () => {
+  it('a reader that closes early (| head) is not an error and prints no stack trace', () => {
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" bin/tlbcheck.js ${SHOOT} --set VARIANT=async --set NMI=1 --steps | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(r.stdout).toMatch(/rc=(0|1)/);
+  });
+});
