@@ -3,30 +3,15 @@
  * each violation's shortest trace.
  */
 import { describe, expect, it } from 'vitest';
-import { check, type ModelDef } from '../src/index.js';
+import type { ModelDef } from '../src/index.js';
+import { run, stepsInOrder, verdictTableTests, type Step } from './helpers/model-tables.js';
 import ptiModel from '../models/pti-deferred.js';
 import relaxedModel from '../models/relaxed.js';
 import nohzModel from '../models/nohz-defer.js';
 
 const models = [ptiModel, relaxedModel, nohzModel] as unknown as ModelDef[];
 
-function run(m: ModelDef, params: Record<string, number | boolean | string>) {
-  return check(m, params, { all: true });
-}
 
-type Step = { description: string; cpu: number | undefined };
-/** Indices of the steps matching each pattern, in order (throws if one is missing). */
-function stepsInOrder(trace: Step[], pats: RegExp[]): number[] {
-  const out: number[] = [];
-  let from = 0;
-  for (const re of pats) {
-    const i = trace.findIndex((st, k) => k >= from && re.test(st.description));
-    if (i < 0) throw new Error(`no step matching ${re} after step ${from}:\n${trace.map((t) => `  [CPU${t.cpu}] ${t.description}`).join('\n')}`);
-    out.push(i);
-    from = i + 1;
-  }
-  return out;
-}
 function traceOf(m: unknown, params: Record<string, number | boolean | string>, inv: string): Step[] {
   const r = run(m as ModelDef, params);
   expect(r.verdict).toBe('violated');
@@ -35,16 +20,7 @@ function traceOf(m: unknown, params: Record<string, number | boolean | string>, 
   return v!.trace;
 }
 
-describe('verdict table (expect blocks)', () => {
-  for (const m of models)
-    for (const row of m.expect ?? [])
-      it(`${m.name} ${JSON.stringify(row.params ?? {})} → ${row.verdict}${row.invariant ? ` (${row.invariant})` : ''}`, () => {
-        const r = run(m, (row.params ?? {}) as Record<string, number | boolean | string>);
-        expect(r.verdict).toBe(row.verdict);
-        if (row.verdict === 'violated') expect(r.violations.map((v) => v.invariant)).toContain(row.invariant);
-        if (row.verdict === 'holds') expect(r.warnings).toEqual([]);
-      });
-});
+verdictTableTests(models);
 
 describe('pti-deferred shortest traces', () => {
   it('NMI that flushes between the exit path\'s bt and its CR3 write: the exit writes NOFLUSH, user reads the stale user-PCID entry', () => {

@@ -3,7 +3,8 @@
  * the key steps of each violation's shortest trace.
  */
 import { describe, expect, it } from 'vitest';
-import { check, type ModelDef } from '../src/index.js';
+import type { ModelDef } from '../src/index.js';
+import { run, stepsInOrder, verdictTableTests, type Step } from './helpers/model-tables.js';
 import asyncModel from '../models/async.js';
 import concurrentModel from '../models/concurrent.js';
 import lazyModel from '../models/lazy.js';
@@ -11,33 +12,9 @@ import syncModel from '../models/sync.js';
 
 const models = [syncModel, concurrentModel, asyncModel, lazyModel] as unknown as ModelDef[];
 
-function run(m: ModelDef, params: Record<string, number | boolean | string>) {
-  return check(m, params, { all: true });
-}
 
-/** Indices of the steps matching each pattern, in order (throws if one is missing). */
-function stepsInOrder(trace: { description: string; cpu: number | undefined }[], pats: RegExp[]): number[] {
-  const out: number[] = [];
-  let from = 0;
-  for (const re of pats) {
-    const i = trace.findIndex((st, k) => k >= from && re.test(st.description));
-    if (i < 0) throw new Error(`no step matching ${re} after step ${from}:\n${trace.map((t) => `  [CPU${t.cpu}] ${t.description}`).join('\n')}`);
-    out.push(i);
-    from = i + 1;
-  }
-  return out;
-}
 
-describe('verdict table (expect blocks)', () => {
-  for (const m of models)
-    for (const row of m.expect ?? [])
-      it(`${m.name} ${JSON.stringify(row.params ?? {})} → ${row.verdict}${row.invariant ? ` (${row.invariant})` : ''}`, () => {
-        const r = run(m, (row.params ?? {}) as Record<string, number | boolean | string>);
-        expect(r.verdict).toBe(row.verdict);
-        if (row.verdict === 'violated') expect(r.violations.map((v) => v.invariant)).toContain(row.invariant);
-        if (row.verdict === 'holds') expect(r.warnings).toEqual([]);
-      });
-});
+verdictTableTests(models);
 
 describe('sync and concurrent hold every property', () => {
   for (const m of [syncModel, concurrentModel] as unknown as ModelDef[])

@@ -1,0 +1,37 @@
+/** Shared by the model test files: run with --all, find trace steps, and test every expect row. */
+import { describe, expect, it } from 'vitest';
+import { check, type ModelDef } from '../../src/index.js';
+
+export type Params = Record<string, number | boolean | string>;
+export type Step = { description: string; cpu: number | undefined };
+
+export function run(m: ModelDef, params: Params) {
+  return check(m, params, { all: true });
+}
+
+/** Indices of the steps matching each pattern, in order (throws if one is missing). */
+export function stepsInOrder(trace: Step[], pats: RegExp[]): number[] {
+  const out: number[] = [];
+  let from = 0;
+  for (const re of pats) {
+    const i = trace.findIndex((st, k) => k >= from && re.test(st.description));
+    if (i < 0) throw new Error(`no step matching ${re} after step ${from}:\n${trace.map((t) => `  [CPU${t.cpu}] ${t.description}`).join('\n')}`);
+    out.push(i);
+    from = i + 1;
+  }
+  return out;
+}
+
+/** One test per row of each model's expect block; a holding row must also be free of coverage/vacuity warnings. */
+export function verdictTableTests(models: readonly ModelDef[]): void {
+  describe('verdict table (expect blocks)', () => {
+    for (const m of models)
+      for (const row of m.expect ?? [])
+        it(`${m.name} ${JSON.stringify(row.params ?? {})} → ${row.verdict}${row.invariant ? ` (${row.invariant})` : ''}`, () => {
+          const r = run(m, (row.params ?? {}) as Params);
+          expect(r.verdict).toBe(row.verdict);
+          if (row.verdict === 'violated') expect(r.violations.map((v) => v.invariant)).toContain(row.invariant);
+          if (row.verdict === 'holds') expect(r.warnings).toEqual([]);
+        });
+  });
+}
