@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ModelDef } from '../src/index.js';
-import { run, stepsInOrder, verdictTableTests, type Step } from './helpers/model-tables.js';
+import { run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
 import asyncModel from '../models/async.js';
 import concurrentModel from '../models/concurrent.js';
 import lazyModel from '../models/lazy.js';
