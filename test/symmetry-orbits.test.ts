@@ -12,6 +12,9 @@ import syncModel from '../models/sync.ts';
 import asyncModel from '../models/async.ts';
 import lazyModel from '../models/lazy.ts';
 import concurrentModel from '../models/concurrent.ts';
+import ptiModel from '../models/pti-deferred.ts';
+import relaxedModel from '../models/relaxed.ts';
+import nohzModel from '../models/nohz-defer.ts';
 import { check, type ModelDef } from '../src/index.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
@@ -56,6 +59,9 @@ describe('symmetry on/off gives the same verdicts on every shipped model', () =>
     ['lazy', lazyModel as ModelDef],
     ['concurrent', concurrentModel as ModelDef],
     ['shootdown', shootdown as ModelDef],
+    ['pti-deferred', ptiModel as ModelDef],
+    ['relaxed', relaxedModel as ModelDef],
+    ['nohz-defer', nohzModel as ModelDef],
   ];
   for (const [name, def] of models) {
     const cases = [{}, ...((def as { expect?: { params: Record<string, unknown> }[] }).expect ?? []).map((e) => e.params)];

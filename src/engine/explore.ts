@@ -332,6 +332,8 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
       frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
     }
   } catch (e) {
+    // Not a model error: explore() answers it by exploring without reduction.
+    if (e instanceof AsymmetryFault) throw e;
     for (let k = 0; k < W; k++) bw[k] = cur[j * W + k]!;
     if (e instanceof RangeFault) {
       const inst = model.instances[e.instance]!;
