@@ -162,8 +162,8 @@ function generateExpand(
   instances: readonly Instance[],
   layout: Layout<StateDecl>,
 ): Expand {
-  const fnParams: string[] = ['emit'];
-  const fnValues: unknown[] = [layout.emit];
+  const fnParams: string[] = [];
+  const fnValues: unknown[] = [];
   const W = layout.words;
   names.forEach((n, i) => {
     const a = actions[n]!;

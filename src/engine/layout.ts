@@ -158,26 +158,29 @@ function hoist(leaves: readonly Leaf[], root: string, prefix: string): { prelude
   return { prelude: prelude.join('\n'), exprs };
 }
 
+/**
+ * Code converting the model value in `t` of leaf `l` into its stored bits in
+ * `x`; runs the `fail` code when the value is outside the declared range or
+ * of the wrong type. Shared by pack and the successor emit.
+ */
+function genConvert(l: Leaf, fail: string): string {
+  switch (l.type.kind) {
+    case 'bool':
+      return `if (t === true) x = 1; else if (t === false) x = 0; else { ${fail} }`;
+    case 'enum': {
+      const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
+      return `x = ${chain}-1; if (x < 0) { ${fail} }`;
+    }
+    default:
+      return `x = t${l.lo ? ` - (${l.lo})` : ''}; if ((x >>> 0) !== x || x > ${l.max}) { ${fail} }`;
+  }
+}
+
 function genPack(leaves: readonly Leaf[], words: number): string {
   const h = hoist(leaves, 'v', 'a');
-  const lines: string[] = [h.prelude, 'let t;'];
+  const lines: string[] = [h.prelude, 'let t, x;'];
   for (let w = 0; w < words; w++) lines.push(`let w${w} = ${w === 0 ? OCCUPIED : 0};`);
-  leaves.forEach((l, i) => {
-    const put = `w${l.word} |= t << ${l.shift};`;
-    const e = h.exprs[i]!;
-    switch (l.type.kind) {
-      case 'bool':
-        lines.push(`t = ${e}; if (t === true) t = 1; else if (t === false) t = 0; else return ${i}; ${put}`);
-        break;
-      case 'enum': {
-        const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
-        lines.push(`t = ${e}; t = ${chain}-1; if (t < 0) return ${i}; ${put}`);
-        break;
-      }
-      default:
-        lines.push(`t = ${e}${l.lo ? ` - (${l.lo})` : ''}; if ((t >>> 0) !== t || t > ${l.max}) return ${i}; ${put}`);
-    }
-  });
+  leaves.forEach((l, i) => lines.push(`t = ${h.exprs[i]}; ${genConvert(l, `return ${i};`)} w${l.word} |= x << ${l.shift};`));
   for (let w = 0; w < words; w++) lines.push(`out[off + ${w}] = w${w};`);
   lines.push('return -1;');
   return lines.join('\n');
@@ -187,43 +190,11 @@ function genPack(leaves: readonly Leaf[], words: number): string {
  * Diff-based emit: `w` starts equal to `b` (whose packed words are bw[bo..]),
  * so only the leaves an effect changed need converting, range-checking and
  * patching into the words; each of those is restored to `b`'s value at once.
- * Per unchanged leaf this costs two loads and a compare.
- */
-function genEmit(leaves: readonly Leaf[], words: number): string {
-  const p = hoist(leaves, 'v', 'a');
-  const b = hoist(leaves, 'b', 'b');
-  const lines: string[] = [p.prelude, b.prelude, 'let t, x;'];
-  for (let w = 0; w < words; w++) lines.push(`let w${w} = bw[bo + ${w}];`);
-  leaves.forEach((l, i) => {
-    const e = p.exprs[i]!;
-    const be = b.exprs[i]!;
-    const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
-    const put = `w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = ${be};`;
-    let conv: string;
-    switch (l.type.kind) {
-      case 'bool':
-        conv = `if (t === true) x = 1; else if (t === false) x = 0; else return ${i};`;
-        break;
-      case 'enum': {
-        const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
-        conv = `x = ${chain}-1; if (x < 0) return ${i};`;
-        break;
-      }
-      default:
-        conv = `x = t${l.lo ? ` - (${l.lo})` : ''}; if ((x >>> 0) !== x || x > ${l.max}) return ${i};`;
-    }
-    lines.push(`t = ${e}; if (t !== ${be}) { ${conv} ${put} }`);
-  });
-  for (let w = 0; w < words; w++) lines.push(`out[oo + ${w}] = w${w};`);
-  lines.push('return -1;');
-  return lines.join('\n');
-}
-
-/**
- * The emit of genEmit as code to paste into a generated successor function
- * (compile.ts) after each effect, so the views' containers and the base
- * state's leaf values are loaded once per expanded state instead of once per
- * successor. The prelude expects `w`, `b`, `bw`, `bo` in scope; each emit
+ * Per unchanged leaf this costs a load and a compare.
+ *
+ * Returned as code to paste into a generated successor function (compile.ts)
+ * after each effect, so the views' containers and the base state's leaf
+ * values are loaded once per expanded state instead of once per successor. The prelude expects `w`, `b`, `bw`, `bo` in scope; each emit
  * expects `oo` (output offset) and calls `fail(leaf)` code on a range fault.
  */
 export function genInlineEmit(
@@ -247,19 +218,7 @@ export function genInlineEmit(
     leaves.forEach((l, i) => {
       const e = p.exprs[i]!;
       const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
-      let conv: string;
-      switch (l.type.kind) {
-        case 'bool':
-          conv = `if (t === true) x = 1; else if (t === false) x = 0; else { ${fail(idx[i]!)} }`;
-          break;
-        case 'enum': {
-          const chain = l.type.values.map((val, k) => `t === ${JSON.stringify(val)} ? ${k} : `).join('');
-          conv = `x = ${chain}-1; if (x < 0) { ${fail(idx[i]!)} }`;
-          break;
-        }
-        default:
-          conv = `x = t${l.lo ? ` - (${l.lo})` : ''}; if ((x >>> 0) !== x || x > ${l.max}) { ${fail(idx[i]!)} }`;
-      }
+      const conv = genConvert(l, fail(idx[i]!));
       lines.push(`t = ${e}; if (t !== B${i}) { ${conv} w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = B${i}; }`);
     });
     for (let k = 0; k < words; k++) lines.push(`out[oo + ${k}] = w${k};`);
@@ -352,7 +311,8 @@ export function compileLayout<D extends StateDecl>(decl: D): Layout<D> {
     ...enumTables,
   ) as Layout<D>['unpack2'];
   const copy = new Function('s', 'd', genCopy(leaves)) as Layout<D>['copy'];
-  const emit = new Function('v', 'b', 'bw', 'bo', 'out', 'oo', genEmit(leaves, words)) as Layout<D>['emit'];
+  const ie = genInlineEmit(leaves, words);
+  const emit = new Function('w', 'b', 'bw', 'bo', 'out', 'oo', `${ie.prelude}\n${ie.emit((leaf) => `return ${leaf};`)}\nreturn -1;`) as Layout<D>['emit'];
   const hash = new Function('w', 'off', 'seed', genHash(words)) as Layout<D>['hash'];
 
   // Views are plain objects of plain arrays (freezing or sealing them would
