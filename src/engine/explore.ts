@@ -1,9 +1,10 @@
 /**
  * Explicit-state breadth-first exploration.
  *
- * States get ids in discovery order, so the BFS queue is the id range itself
- * and a level is a contiguous id interval. Every new state (the initial one
- * too) is checked against the invariants; the first violation of each
+ * States get ids in discovery order, so a level is a contiguous id interval;
+ * the frontier (the level being expanded and the next one) is kept as packed
+ * states beside the visited set. Every new state (the initial one too) is
+ * checked against the invariants; the first violation of each
  * invariant is therefore reached by a shortest path, rebuilt afterwards from
  * parent links by replaying the recorded action instances (trace.ts).
  */
@@ -433,17 +434,11 @@ function realPaths(
   }
   return {
     ...store,
-    words: W,
-    count: () => store.count(),
-    insert: store.insert,
-    touch: store.touch,
     keep: () => {},
     table: () => kept.table(),
     offsetOf: (id) => kept.offsetOf(id),
     parentOf: (id) => links.get(id)?.parent ?? -1,
     actionOf: (id) => links.get(id)?.action ?? 0,
-    full: store.full,
-    stats: store.stats,
   };
 }
 
