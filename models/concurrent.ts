@@ -8,31 +8,27 @@
  * SCF_RUN_LOCAL). Expected to hold every property.
  */
 import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
-import { defaultHwOptions, hardwareActions, hwParams, hw, type HwOptions } from '../src/hw/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, type HwOptions } from '../src/hw/index.js';
 import {
-  csdAllUnlocked,
   csdLockable,
   csdQueue,
   csdUnlock,
   describeFlushInfo,
-  describeZap,
-  flushReturned,
   flushTargets,
   flushTlbFunc,
   incMmTlbGen,
   ipiDeliverable,
-  mapped,
   maskNames,
   MM0,
   nmiUaccessOkay,
   phraseOf,
   readFlushInfo,
-  tlbFinishMmuFree,
   unmapOpFields,
   unmapZap,
   world,
   writeFlushInfo,
   type WorldView,
+  munmapSteps,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
 
@@ -72,15 +68,7 @@ export default defineModel({
       init: w.init,
       actions: {
         // ---------------------------------------------------------- initiator
-        munmap: {
-          over: [CPU, PAGE],
-          guard: (s, c, va) => userMode(s, c!) && s.opsLeft > 0 && mapped(hw(s), MM0, va!),
-          effect: (s, c, va) => {
-            unmapZap(v(s), c!, MM0, va!, p.freeTables);
-            s.pc[c!] = 'zapped';
-          },
-          describe: (s, c, va) => describeZap(v(s), MM0, va!, p.freeTables),
-        },
+        ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: true }),
         flush_tlb_mm_range: {
           over: [CPU],
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
@@ -109,25 +97,6 @@ export default defineModel({
             x.pc[c!] = 'waiting';
           },
           describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
-        },
-        flush_returns: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
-          effect: (s, c) => {
-            flushReturned(v(s), readFlushInfo(v(s), c!), w.tablesOf(MM0));
-            s.irqOff[c!] = false;
-            s.pc[c!] = 'returned';
-          },
-          describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${s.opVa[c!]}) returns`,
-        },
-        tlb_finish_mmu: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'returned',
-          effect: (s, c) => {
-            tlbFinishMmuFree(v(s), c!);
-            s.pc[c!] = 'user';
-          },
-          describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
         },
         // ------------------------------------------------------------ targets
         flush_ipi: {

@@ -10,3 +10,4 @@ export * from './free.js';
 export * from './unmap.js';
 export * from './world.js';
 export * from './pti.js';
+export * from './munmap-steps.js';

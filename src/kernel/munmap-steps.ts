@@ -1,0 +1,67 @@
+/**
+ * The initiator's munmap steps that every shootdown model shares; the models
+ * differ only in how flush_tlb_mm_range() reaches the other CPUs (local flush
+ * first, IPIs first, ack before flush), which they spell out themselves.
+ *
+ *   munmap          unmap_region(): zap the PTE (and unhook the table page)
+ *   flush_returns   all CSDs unlocked: flush_tlb_mm_range() returns
+ *   tlb_finish_mmu  free the data frame and the unhooked page-table page
+ *
+ * Each CPU's progress is the model's `pc[c]` with at least the values
+ * 'user' → 'zapped' → … → 'waiting' → 'returned' → 'user'.
+ */
+import type { ActionDef } from '../engine/model.js';
+import type { Sort, StateDecl, View } from '../engine/types.js';
+import { hw } from '../hw/walk.js';
+import { flushReturned, readFlushInfo } from './flush.js';
+import { csdAllUnlocked } from './smp.js';
+import { describeZap, mapped, tlbFinishMmuFree, unmapZap, type UnmapOpView } from './unmap.js';
+import { MM0, phraseOf, type world, type WorldView } from './world.js';
+
+type StepView = WorldView & View<ReturnType<typeof world>['fields']> & UnmapOpView & { pc: string[] };
+
+export interface MunmapStepOptions {
+  CPU: Sort;
+  PAGE: Sort;
+  freeTables: boolean;
+  /** The CPU's task may start a munmap (it is in user mode, not in a handler). */
+  userMode: (s: unknown, c: number) => boolean;
+  /** Page-table pages of mm0 whose walks the flush's return makes illegal once freed. */
+  tablesOf: (mm: number) => readonly number[];
+  /** The initiator waited with IRQs disabled and re-enables them when the flush returns. */
+  irqsOnAtReturn: boolean;
+}
+
+export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
+  const v = (s: View<D>) => s as unknown as StepView;
+  return {
+    munmap: {
+      over: [o.CPU, o.PAGE],
+      guard: (s, c, va) => o.userMode(s, c!) && v(s).opsLeft > 0 && mapped(hw(s), MM0, va!),
+      effect: (s, c, va) => {
+        unmapZap(v(s), c!, MM0, va!, o.freeTables);
+        v(s).pc[c!] = 'zapped';
+      },
+      describe: (s, c, va) => describeZap(v(s), MM0, va!, o.freeTables),
+    },
+    flush_returns: {
+      over: [o.CPU],
+      guard: (s, c) => v(s).pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
+      effect: (s, c) => {
+        flushReturned(v(s), readFlushInfo(v(s), c!), o.tablesOf(MM0));
+        if (o.irqsOnAtReturn) v(s).irqOff[c!] = false;
+        v(s).pc[c!] = 'returned';
+      },
+      describe: (s, c) => `all CSDs unlocked: flush_tlb_mm_range(va${v(s).opVa[c!]}) returns`,
+    },
+    tlb_finish_mmu: {
+      over: [o.CPU],
+      guard: (s, c) => v(s).pc[c!] === 'returned',
+      effect: (s, c) => {
+        tlbFinishMmuFree(v(s), c!);
+        v(s).pc[c!] = 'user';
+      },
+      describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+    },
+  };
+}
