@@ -15,7 +15,7 @@ import concurrentModel from '../models/concurrent.ts';
 import ptiModel from '../models/pti-deferred.ts';
 import relaxedModel from '../models/relaxed.ts';
 import nohzModel from '../models/nohz-defer.ts';
-import { check, type ModelDef } from '../src/index.ts';
+import { array, check, cpus, defineModel, int, machine, type ModelDef } from '../src/index.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
 const rows = [...spec.matchAll(/^\| (\d) \| (\d) \| (\d) \| (sync|async) \| (\d+) \| (\d+) \|(?: (\d+) \|)? (\d+) \|/gm)].map((m) => ({
@@ -80,4 +80,35 @@ describe('symmetry on/off gives the same verdicts on every shipped model', () =>
       }
     }, 120_000);
   }
+});
+
+describe('a model that is not symmetric in its CPUs', () => {
+  // CPU 0 is special through a plain int: permuting the per-CPU array alone
+  // would merge states that behave differently.
+  const lopsided = defineModel({
+    name: 'lopsided',
+    description: 'Only the CPU named by a plain int may count up.',
+    params: { strictInv: { default: true, doc: 'an invariant that names a CPU through the plain int' } },
+    build: ({ strictInv }) => {
+      const CPU = cpus(3);
+      return machine(
+        { x: array(CPU, int(0, 2)), owner: int(0, 2) },
+        {
+          actions: {
+            inc: { over: [CPU], guard: (s, c) => s.owner === c && s.x[c]! < 2, effect: (s, c) => void (s.x[c] = s.x[c]! + 1) },
+            pass: { over: [CPU], guard: (s, c) => s.owner === c && s.x[c] === 2, effect: (s, c) => void (s.owner = (c + 1) % 3) },
+          },
+          invariants: { 'owner-counts-last': (s) => !strictInv || s.x[(s.owner + 2) % 3] !== 1 },
+          endState: () => true,
+        },
+      );
+    },
+  });
+  for (const strictInv of [true, false])
+    it(`falls back to the full state space and says why (${strictInv ? 'invariant' : 'transitions'} not symmetric)`, () => {
+      const full = check(lopsided, { strictInv });
+      const r = check(lopsided, { strictInv }, { symmetry: 'cpu' });
+      expect([r.states, r.verdict, r.symmetry]).toEqual([full.states, full.verdict, []]);
+      expect(r.warnings.join('\n')).toMatch(/symmetry reduction disabled: the model is not symmetric/);
+    });
 });

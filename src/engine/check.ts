@@ -31,6 +31,8 @@ export interface CheckResult {
   readonly invariants: string[];
   readonly warnings: string[];
   readonly stateWords: number;
+  /** Sorts whose members were permuted (states are then orbit representatives); empty = full state space. */
+  readonly symmetry: readonly string[];
 }
 
 export interface RunOptions extends CheckOptions {
@@ -69,8 +71,9 @@ export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): Ch
     limit: ex.limit,
     violations,
     invariants: model.invariants.map((i) => i.name),
-    warnings: verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : [],
+    warnings: [...(ex.symmetryNote ? [ex.symmetryNote] : []), ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : [])],
     stateWords: model.layout.words,
+    symmetry: ex.symmetrySorts ?? [],
   };
 }
 

@@ -230,9 +230,11 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
         }
         if (!sameShape()) throw new ShapeFault();
         if (sym) {
-          if (checkedSym < SYMMETRY_SAMPLES || (b0 & 4095) === 0) {
+          // Every state of the first SYMMETRY_SAMPLES is checked (small
+          // models are then checked exhaustively), then one per 4096.
+          for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
             checkedSym++;
-            checkSymmetry(b0);
+            checkSymmetry(js);
           }
           for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
         }
@@ -429,6 +431,14 @@ function realPaths(
       prev = id;
     });
     if (acts.length === 0) links.set(v.stateId, { parent: -1, action: 0 });
+    // The violation was seen on a canonical representative; it must be a
+    // violation of the real state too, or the invariant (or the end-state
+    // test) is not invariant under the permutation.
+    const real =
+      v.kind === 'deadlock'
+        ? !(model.machine.endState && model.machine.endState(r)) && model.instances.every((inst) => !model.enabled(r, inst.id))
+        : !model.invariants.find((i) => i.name === v.name)!.holds(r);
+    if (!real) throw new AsymmetryFault(`the model is not symmetric (${v.name} fails on a reduced state but not on the real state it stands for)`);
     layout.pack(r, a, 0);
     kept.keep(v.stateId, a, 0);
   }

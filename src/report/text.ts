@@ -14,7 +14,8 @@ export function summaryLine(r: CheckResult): string {
   const secs = (r.elapsedMs / 1000).toFixed(2);
   return (
     `${r.model}: ${fmtCount(r.states)} states, ${fmtCount(r.transitions)} transitions, depth ${r.depth}, ` +
-    `${secs} s, ${fmtCount(Math.round(r.statesPerSec))} states/s, ${r.bytesPerState.toFixed(1)} bytes/state`
+    `${secs} s, ${fmtCount(Math.round(r.statesPerSec))} states/s, ${r.bytesPerState.toFixed(1)} bytes/state` +
+    (r.symmetry.length ? ` (symmetry: ${r.symmetry.join(', ')}; states are orbit representatives)` : '')
   );
 }
 
