@@ -16,7 +16,7 @@ import type { ActionDef } from '../engine/model.js';
 import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
 import { pmdSeen, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
-import { fence, forwarded, inFlight } from './store-buffer.js';
+import { fence, forwarded, inFlight, sbLength } from './store-buffer.js';
 import type { HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
 
@@ -100,7 +100,8 @@ export function describeWalk(s: HwView, c: number, va: number): string {
   const p = pteSeen(s, c, w.table, va);
   const l = pteLoc(w.table, va);
   const tso = forwarded(s, c, l) !== undefined ? ', forwarded from own store buffer' : inFlight(s, l) ? ', old PTE in memory: a newer store is still in a store buffer' : '';
-  return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${p.frame}${p.writable ? ' W' : ''}${p.dirty ? ' D' : ''} (pte v${p.ver}${tso})`;
+  const drains = !p.accessed && sbLength(s, c) > 0 ? '; locked A update drains own store buffer' : '';
+  return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${p.frame}${p.writable ? ' W' : ''}${p.dirty ? ' D' : ''} (pte v${p.ver}${tso})${drains}`;
 }
 
 // ------------------------------------------------------------------ actions
