@@ -19,7 +19,7 @@
  * condition each.
  */
 import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
-import { defaultHwOptions, hardwareActions, hwParams, type HwOptions } from '../src/hw/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
   csdQueue,
@@ -59,11 +59,12 @@ export default defineModel({
     nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
     freeTables: { default: false, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
     ...hwParams,
+    ...tsoParams,
   },
   build: (p) => {
-    const w = world({ N: p.N, P: p.P, OPS: Math.min(p.OPS, p.P) });
+    const w = world({ N: p.N, P: p.P, OPS: Math.min(p.OPS, p.P), tso: p.tso });
     const { CPU, PAGE, hwShape: sh, k } = w;
-    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite, storeBufferDepth: p.tso };
     const state = {
       ...w.fields,
       ...unmapOpFields(sh, Math.min(p.OPS, p.P)),
@@ -90,7 +91,7 @@ export default defineModel({
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
             const x = v(s);
-            const f = { mm: MM0, va: x.opVa[c!]!, newGen: incMmTlbGen(x, MM0), freedTables: x.opTable[c!] !== -1 };
+            const f = { mm: MM0, va: x.opVa[c!]!, newGen: incMmTlbGen(x, MM0, c!), freedTables: x.opTable[c!] !== -1 };
             writeFlushInfo(x, c!, f);
             csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
             x.pc[c!] = 'ipis-sent';
@@ -146,5 +147,6 @@ export default defineModel({
     { params: { nmiUaccess: true }, verdict: 'violated', invariant: 'no-stale-access' },
     { params: { nmiUaccess: false, freeTables: true }, verdict: 'violated', invariant: 'no-freed-table-walk' },
     { params: { nmiUaccess: false, freeTables: false }, verdict: 'holds' },
+    { params: { nmiUaccess: false, freeTables: false, tso: 1 }, verdict: 'holds', note: 'x86-TSO store buffers: the buffered csd_unlock changes nothing' },
   ],
 });

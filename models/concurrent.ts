@@ -8,7 +8,7 @@
  * SCF_RUN_LOCAL). Expected to hold every property.
  */
 import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
-import { defaultHwOptions, hardwareActions, hwParams, type HwOptions } from '../src/hw/index.js';
+import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
   csdQueue,
@@ -43,12 +43,13 @@ export default defineModel({
     freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
     waitIrqsOff: { default: false, doc: 'BUG: the initiator waits for the CSDs with IRQs disabled' },
     ...hwParams,
+    ...tsoParams,
   },
   build: (p) => {
     const OPS = Math.min(p.OPS, p.P);
-    const w = world({ N: p.N, P: p.P, OPS });
+    const w = world({ N: p.N, P: p.P, OPS, tso: p.tso });
     const { CPU, PAGE, hwShape: sh, k } = w;
-    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite, storeBufferDepth: p.tso };
     const state = {
       ...w.fields,
       ...unmapOpFields(sh, OPS),
@@ -75,7 +76,7 @@ export default defineModel({
           effect: (s, c) => {
             const x = v(s);
             const f = info(x, c!);
-            incMmTlbGen(x, MM0);
+            incMmTlbGen(x, MM0, c!);
             writeFlushInfo(x, c!, f);
             csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
             x.pc[c!] = 'ipis-sent';
@@ -122,6 +123,7 @@ export default defineModel({
     { params: {}, verdict: 'holds' },
     { params: { N: 3 }, verdict: 'holds' },
     { params: { freeTables: false }, verdict: 'holds' },
+    { params: { tso: 1 }, verdict: 'holds', note: 'x86-TSO store buffers: the locked xchg/tlb_gen/llist_add and serializing flushes order every store that matters' },
     { params: { dirtySetRechecksPte: false }, verdict: 'violated', invariant: 'no-lost-dirty', note: 'write through a clean entry sets D in the already harvested PTE' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, verdict: 'violated', invariant: 'deadlock' },
   ],

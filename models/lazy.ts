@@ -10,9 +10,18 @@
  * still walk through its cached PMD into the freed page. Mainline therefore
  * IPIs every CPU of mm_cpumask when freed_tables (`ipiLazyOnFreedTables`).
  * Flush flow as in models/concurrent.ts (the mainline order).
+ *
+ * With x86-TSO store buffers (`tso`), leaving lazy mode is a store-buffer
+ * (Dekker) pattern against the initiator: the switching CPU stores
+ * is_lazy=false and then reads mm->tlb_gen; the initiator bumps tlb_gen
+ * (LOCK XADD) and then reads is_lazy in should_flush_tlb(). Mainline's smp_mb()
+ * between the two ("The barrier synchronizes with the tlb_gen increment in the
+ * TLB shootdown code", tlb.c) keeps both from reading the old value; without
+ * it (`leaveLazyMb=false`) the CPU keeps its stale TLB (old tlb_gen, no
+ * flush) while the initiator still sees it lazy and skips it.
  */
 import { array, bits, defineModel, enumOf, machine, NONE, type View } from '../src/index.js';
-import { defaultHwOptions, hardwareActions, hwParams, type HwOptions } from '../src/hw/index.js';
+import { defaultHwOptions, describeStoreBuffer, hardwareActions, hwParams, sbLength, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
   csdQueue,
@@ -25,6 +34,7 @@ import {
   maskNames,
   MM0,
   enterLazyTlb,
+  ownLoadedMm,
   switchMmIrqsOff,
   nmiUaccessOkay,
   phraseOf,
@@ -48,13 +58,18 @@ export default defineModel({
     nmiUaccess: { default: false, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
     freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
     ipiLazyOnFreedTables: { default: true, doc: 'native_flush_tlb_multi: with freed_tables IPI lazy CPUs too (mainline); false = skip them' },
+    leaveLazyMb: {
+      default: true,
+      doc: 'switch_mm_irqs_off leaving lazy mode: smp_mb() between is_lazy=false and the tlb_gen read (mainline; matters only with tso)',
+    },
     ...hwParams,
+    ...tsoParams,
   },
   build: (p) => {
     const OPS = Math.min(p.OPS, p.P);
-    const w = world({ N: p.N, P: p.P, OPS });
+    const w = world({ N: p.N, P: p.P, OPS, tso: p.tso });
     const { CPU, PAGE, hwShape: sh, k } = w;
-    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite };
+    const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite, storeBufferDepth: p.tso };
     const state = {
       ...w.fields,
       ...unmapOpFields(sh, OPS),
@@ -63,7 +78,8 @@ export default defineModel({
     };
     type S = typeof state;
     const v = (s: unknown) => s as WorldView & View<S>;
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && v(s).loadedMm[c] === MM0;
+    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && ownLoadedMm(v(s), c) === MM0;
+    const sw = { leaveLazyMb: p.leaveLazyMb };
     const idle = (s: unknown) => {
       const x = v(s);
       for (let c = 0; c < p.N; c++) if ((x.pc[c] !== 'user' && x.pc[c] !== 'kthread') || x.csd[c]!.includes('queued')) return false;
@@ -82,7 +98,7 @@ export default defineModel({
           effect: (s, c) => {
             const x = v(s);
             const f = info(x, c!);
-            incMmTlbGen(x, MM0);
+            incMmTlbGen(x, MM0, c!);
             writeFlushInfo(x, c!, f);
             csdQueue(x, c!, flushTargets(x, c!, f, lazyOpt));
             x.pc[c!] = 'ipis-sent';
@@ -91,7 +107,10 @@ export default defineModel({
             phraseOf(v(s), (x) => {
               const f = info(x, c!);
               incMmTlbGen(x, MM0);
-              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, lazyOpt), p.N)}`;
+              const t = flushTargets(x, c!, f, lazyOpt);
+              const skipped = [...Array(p.N).keys()].filter((o) => o !== c && x.isLazy[o] && !bits.has(t, o)).map((o) => `CPU${o}`);
+              const why = skipped.length ? ` (is_lazy=1 read for ${skipped.join(',')}: skipped)` : '';
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why}`;
             }),
         },
         local_flush: {
@@ -112,16 +131,20 @@ export default defineModel({
             enterLazyTlb(v(s), c!, k);
             s.pc[c!] = 'kthread';
           },
-          describe: () => 'schedule → kernel thread: enter_lazy_tlb (CR3 stays mm0, is_lazy=1)',
+          describe: (s) => `schedule → kernel thread: enter_lazy_tlb (CR3 stays mm0, is_lazy=1${p.tso ? ', a buffered store' : ''})`,
         },
         schedule_user: {
           over: [CPU],
           guard: (s, c) => s.pc[c!] === 'kthread',
           effect: (s, c) => {
-            switchMmIrqsOff(v(s), c!, MM0, k);
+            switchMmIrqsOff(v(s), c!, MM0, k, sw);
             s.pc[c!] = 'user';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `schedule → task of mm0: ${switchMmIrqsOff(x, c!, MM0, k)}`),
+          describe: (s, c) =>
+            phraseOf(v(s), (x) => {
+              const r = switchMmIrqsOff(x, c!, MM0, k, sw);
+              return `schedule → task of mm0: ${r}${sbLength(x, c!) > 0 ? `; store buffer ${describeStoreBuffer(x, c!)}` : ''}`;
+            }),
         },
         // ------------------------------------------------------------ targets
         flush_ipi: {
@@ -148,5 +171,8 @@ export default defineModel({
     { params: { ipiLazyOnFreedTables: true, N: 3 }, verdict: 'holds' },
     { params: { ipiLazyOnFreedTables: false }, verdict: 'violated', invariant: 'no-freed-table-walk', note: 'lazy CPU walks its cached PMD into the freed page-table page' },
     { params: { ipiLazyOnFreedTables: false, freeTables: false }, verdict: 'holds', note: 'skipping lazy CPUs is fine when no tables are freed' },
+    { params: { tso: 1, freeTables: false }, verdict: 'holds', note: 'x86-TSO store buffers: the smp_mb() orders is_lazy=0 before the tlb_gen read' },
+    { params: { tso: 1, freeTables: false, leaveLazyMb: false }, verdict: 'violated', invariant: 'no-stale-access', note: 'is_lazy=0 still buffered when the initiator reads it; the CPU read the old tlb_gen and kept its TLB' },
+    { params: { freeTables: false, leaveLazyMb: false }, verdict: 'holds', note: 'without store buffers the smp_mb() is not needed' },
   ],
 });

@@ -5,8 +5,9 @@ import { noFreedTableWalk } from './no-freed-table-walk.js';
 import { noLostDirty } from './no-lost-dirty.js';
 import { noStaleAccess } from './no-stale-access.js';
 import { noUseAfterFree } from './no-use-after-free.js';
+import { nmiUaccessCurrentMm, wrongMmUaccessFields } from './nmi-uaccess-current-mm.js';
 
-export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree };
+export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree, nmiUaccessCurrentMm, wrongMmUaccessFields };
 export { DEADLOCK } from './deadlock.js';
 
 /** The four core invariants, under their canonical names (no-stale-access first). */

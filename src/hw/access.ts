@@ -8,6 +8,8 @@
  *   still present and writable (optionally still setting D, the pre-CET
  *   quirk); without it the D store lands in whatever PTE the walk finds.
  * A #PF drops the entry and the PSC entries of the current PCID (§4.10.4.1).
+ * With store buffers the PTE reads forward from the CPU's own buffer and the
+ * D update is a locked RMW that drains it first (store-buffer.ts).
  *
  * Ghost: the access records, through the entry's (page-table page, version),
  * whether it used a translation already declared dead by a returned flush
@@ -19,6 +21,8 @@ import type { HwShape } from './shape.js';
 import { latch } from './ghost.js';
 import { pageFaultInvalidate } from './invalidate.js';
 import type { HwOptions } from './options.js';
+import { pteSeen } from './pagetable.js';
+import { drainAction, fence } from './store-buffer.js';
 import { tlbLookup, type TlbEntry } from './tlb.js';
 import { hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, walk, walkPlan, type HwView } from './walk.js';
 
@@ -44,15 +48,8 @@ function entryAfterWalk(s: HwView, c: number, va: number): TlbEntry | null {
   const w = walkPlan(s, c, va);
   if (!w || !w.present) return null;
   const t = w.table;
-  return {
-    pcid: s.cr3Pcid[c]!,
-    ver: s.pteVer[t]![va]!,
-    table: t,
-    frame: s.pteFrame[t]![va]!,
-    writable: s.pteWritable[t]![va]!,
-    dirty: s.pteDirty[t]![va]!,
-    global: false,
-  };
+  const p = pteSeen(s, c, t, va);
+  return { pcid: s.cr3Pcid[c]!, ver: p.ver, table: t, frame: p.frame, writable: p.writable, dirty: p.dirty, global: false };
 }
 
 export function accessPlan(s: HwView, c: number, va: number, kind: AccessKind, o: HwOptions): AccessPlan | null {
@@ -64,7 +61,7 @@ export function accessPlan(s: HwView, c: number, va: number, kind: AccessKind, o
   if (e.dirty) return { hit, outcome: 'ok', setsDirty: false };
   if (!o.dirtySetRechecksPte) return { hit, outcome: 'ok', setsDirty: true };
   const w = walkPlan(s, c, va);
-  const ok = !!w && w.present && s.pteWritable[w.table]![va]!;
+  const ok = !!w && w.present && pteSeen(s, c, w.table, va).writable;
   return { hit, outcome: ok ? 'ok' : 'fault', setsDirty: ok || (o.dirtySetOnFaultingWrite && !!w && !w.freed) };
 }
 
@@ -81,6 +78,7 @@ export function access(s: HwView, c: number, va: number, kind: AccessKind, o: Hw
   const e = tlbLookup(s, c, s.cr3Pcid[c]!, va)!;
   if (plan.setsDirty) {
     const w = walkPlan(s, c, va);
+    fence(s, c); // the D update is a locked RMW (SDM §9.1.2.1)
     if (w && !w.freed) s.pteDirty[w.table]![va] = true;
   }
   if (plan.outcome === 'fault') {
@@ -135,7 +133,7 @@ export function accessAction<D extends StateDecl>(
  * The hardware's background behaviour plus user-memory accesses, as one
  * bundle for a protocol model: user-mode reads/writes while `userMode`,
  * NMI-handler reads while `nmiUaccess` (omitted when not given), speculative walks, TLB and PSC
- * evictions.
+ * evictions, and with store buffers their nondeterministic drains.
  */
 export function hardwareActions<D extends StateDecl>(
   sh: HwShape,
@@ -148,5 +146,6 @@ export function hardwareActions<D extends StateDecl>(
     speculative_walk: speculativeWalkAction<D>(sh),
     tlb_evict: tlbEvictAction<D>(sh),
     psc_evict: pscEvictAction<D>(sh),
+    ...(o.storeBufferDepth > 0 ? { sb_drain: drainAction<D>(sh) } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /** x86 hardware building blocks: what a CPU may cache, when, and what drops it. */
 export * from './shape.js';
 export * from './options.js';
+export * from './store-buffer.js';
 export * from './pagetable.js';
 export * from './tlb.js';
 export * from './cpu.js';

@@ -3,12 +3,14 @@
  * Vol. 2). Each drops what the SDM REQUIRES it to drop and nothing more: the
  * CPU may drop more, which a model covers with the eviction actions (walk.ts),
  * so the adversarial "drops exactly the minimum" case is the one explored.
- * All of these are serializing.
+ * All of these are serializing (SDM §9.3): with store buffers they drain the
+ * CPU's buffer first (store-buffer.ts).
  */
 import { NONE } from '../engine/types.js';
 import type { CpuView } from './cpu.js';
 import { pageCount, pcidCount, pscDrop, tlbDrop, type TlbView } from './tlb.js';
 import type { HwOptions } from './options.js';
+import { fence } from './store-buffer.js';
 
 type V = TlbView & CpuView;
 
@@ -27,6 +29,7 @@ function dropWhere(s: TlbView, c: number, keep: (pcid: number, va: number, globa
  * covering va (here: the single upper entry, so the same).
  */
 export function invlpg(s: V, c: number, va: number, _opts?: Pick<HwOptions, 'amdTce'>): void {
+  fence(s, c);
   const cur = s.cr3Pcid[c]!;
   dropWhere(s, c, (p, v, g) => !(v === va && (p === cur || g)));
   pscDrop(s, c, cur);
@@ -42,6 +45,7 @@ export type InvpcidType = 0 | 1 | 2 | 3;
  * caller passes pcid 0 then; review item 8.)
  */
 export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va = 0): void {
+  fence(s, c);
   const n = pcidCount(s);
   switch (type) {
     case 0:
@@ -70,6 +74,7 @@ export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va =
  * stay here). With PCIDE=0 pass pcid 0 and noflush=false.
  */
 export function cr3Write(s: V, c: number, root: number, pcid: number, noflush: boolean): void {
+  fence(s, c);
   s.cr3Root[c] = root;
   s.cr3Pcid[c] = pcid;
   if (noflush) return;

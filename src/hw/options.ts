@@ -25,13 +25,30 @@ export interface HwOptions {
    * for user pages; the option is kept so models state what they assume.
    */
   readonly amdTce: boolean;
+  /**
+   * x86-TSO store buffers of this depth per CPU (store-buffer.ts); 0 = off,
+   * every store is globally visible at once (sequential consistency). The
+   * model must also declare the buffers (kernel world({ tso })).
+   */
+  readonly storeBufferDepth: number;
 }
 
 export const defaultHwOptions: HwOptions = {
   dirtySetRechecksPte: true,
   dirtySetOnFaultingWrite: false,
   amdTce: false,
+  storeBufferDepth: 0,
 };
+
+/** The store-buffer parameter, for models whose building blocks are wired for TSO. */
+export const tsoParams = {
+  tso: {
+    default: 0,
+    min: 0,
+    max: 2,
+    doc: 'hw: x86-TSO store buffer depth per CPU (0 = off: every store is visible at once; 1-2 = plain stores are buffered, fences and locked ops drain)',
+  },
+} as const;
 
 /** Parameter specs a model can spread into its `params`. */
 export const hwParams = {

@@ -7,12 +7,16 @@
  *   stale PSC entry that page may already be unhooked or freed;
  * - a present leaf gets A=1 in memory first, then is cached in the TLB,
  *   tagged with the current PCID, with the leaf's D as it is now.
+ * With store buffers (store-buffer.ts) the PMD and PTE reads are loads of the
+ * walking CPU, forwarded from its own buffer, and the A update is a locked RMW
+ * (SDM §9.1.2.1) that drains that buffer first.
  */
 import { NONE, type StateDecl, type View } from '../engine/types.js';
 import type { ActionDef } from '../engine/model.js';
 import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
-import type { PageTableView } from './pagetable.js';
+import { pmdSeen, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
+import { fence, forwarded, inFlight, sbLength } from './store-buffer.js';
 import type { HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
 
@@ -35,10 +39,10 @@ export function walkPlan(s: HwView, c: number, va: number): WalkPlan | null {
   const pcid = s.cr3Pcid[c]!;
   let table = s.psc[c]![pcid]!;
   const viaPsc = table !== NONE;
-  if (!viaPsc) table = s.pmd[s.cr3Root[c]!]!;
+  if (!viaPsc) table = pmdSeen(s, c, s.cr3Root[c]!);
   if (table === NONE) return null;
   const freed = s.tableFreed[table]!;
-  return { table, viaPsc, freed, present: !freed && s.ptePresent[table]![va]! };
+  return { table, viaPsc, freed, present: !freed && pteSeen(s, c, table, va).present };
 }
 
 /** Would a walk of va change anything (so a speculative walk is worth a step)? */
@@ -49,16 +53,10 @@ export function walkChanges(s: HwView, c: number, va: number): boolean {
   if (!w.viaPsc) return true;
   if (!w.present) return false;
   const t = w.table;
-  if (!s.pteAccessed[t]![va]) return true;
+  const p = pteSeen(s, c, t, va);
+  if (!p.accessed) return true;
   const e = tlbEntry(s, c, s.cr3Pcid[c]!, va);
-  return (
-    !e ||
-    e.ver !== s.pteVer[t]![va] ||
-    e.table !== t ||
-    e.frame !== s.pteFrame[t]![va] ||
-    e.writable !== s.pteWritable[t]![va] ||
-    e.dirty !== s.pteDirty[t]![va]
-  );
+  return !e || e.ver !== p.ver || e.table !== t || e.frame !== p.frame || e.writable !== p.writable || e.dirty !== p.dirty;
 }
 
 /**
@@ -77,13 +75,17 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
   }
   if (!w.present) return w;
   const t = w.table;
-  s.pteAccessed[t]![va] = true;
+  const p = pteSeen(s, c, t, va);
+  if (!p.accessed) {
+    fence(s, c); // locked A update: memory now holds what c saw
+    s.pteAccessed[t]![va] = true;
+  }
   tlbFill(s, c, pcid, va, {
-    ver: s.pteVer[t]![va]!,
+    ver: p.ver,
     table: t,
-    frame: s.pteFrame[t]![va]!,
-    writable: s.pteWritable[t]![va]!,
-    dirty: s.pteDirty[t]![va]!,
+    frame: p.frame,
+    writable: p.writable,
+    dirty: p.dirty,
     global: false, // user PTEs are never global
   });
   return w;
@@ -95,8 +97,11 @@ export function describeWalk(s: HwView, c: number, va: number): string {
   const from = w.viaPsc ? `cached PMD → PT page ${w.table}` : `PMD → PT page ${w.table}`;
   if (w.freed) return `walk va${va} via ${from}: reads FREED page-table page`;
   if (!w.present) return `walk va${va} via ${from}: PTE not present${w.viaPsc ? '' : ' (PSC filled)'}`;
-  const t = w.table;
-  return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${s.pteFrame[t]![va]}${s.pteWritable[t]![va] ? ' W' : ''}${s.pteDirty[t]![va] ? ' D' : ''} (pte v${s.pteVer[t]![va]})`;
+  const p = pteSeen(s, c, w.table, va);
+  const l = pteLoc(w.table, va);
+  const tso = forwarded(s, c, l) !== undefined ? ', forwarded from own store buffer' : inFlight(s, l) ? ', old PTE in memory: a newer store is still in a store buffer' : '';
+  const drains = !p.accessed && sbLength(s, c) > 0 ? '; locked A update drains own store buffer' : '';
+  return `walk va${va} via ${from} → TLB[pcid${s.cr3Pcid[c]}]=pfn${p.frame}${p.writable ? ' W' : ''}${p.dirty ? ' D' : ''} (pte v${p.ver}${tso})${drains}`;
 }
 
 // ------------------------------------------------------------------ actions

@@ -10,7 +10,9 @@ import { cr3Write, invlpg } from '../hw/invalidate.js';
 import type { HwView } from '../hw/walk.js';
 import { initMm, type KernelShape } from './shape.js';
 import { switchMmIrqsOff, type KView } from './switch.js';
-import { LOADED_MM_SWITCHING } from './tlbstate.js';
+import { LOADED_MM_SWITCHING, ownIsLazy, ownLoadedMm } from './tlbstate.js';
+import { mmCpumaskClear } from './mm.js';
+import { pteSeen } from '../hw/pagetable.js';
 
 export const TLB_FLUSH_ALL = -1;
 
@@ -65,13 +67,13 @@ export interface FlushHooks {
 }
 
 export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>, hooks: FlushHooks = {}): string {
-  const lm = s.loadedMm[c]!;
+  const lm = ownLoadedMm(s, c);
   if (f.mm !== lm) {
-    s.mmCpumask[f.mm] = bits.del(s.mmCpumask[f.mm]!, c);
+    mmCpumaskClear(s, f.mm, c);
     return `flush_tlb_func: mm${f.mm} not loaded → clear own mm_cpumask bit`;
   }
   if (lm === initMm(k)) return 'flush_tlb_func: init_mm loaded: nothing';
-  if (s.isLazy[c]) return `flush_tlb_func: lazy → ${switchMmIrqsOff(s, c, initMm(k), k)}`;
+  if (ownIsLazy(s, c)) return `flush_tlb_func: lazy → ${switchMmIrqsOff(s, c, initMm(k), k)}`;
   const asid = s.loadedAsid[c]!;
   const local = s.ctxTlbGen[c]![asid]!;
   if (f.newGen !== 0 && f.newGen <= local) return `flush_tlb_func: local tlb_gen ${local} ≥ ${f.newGen}: already flushed`;
@@ -91,7 +93,10 @@ export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelSh
   return `flush_tlb_func: ${what}, tlb_gen ${local}→${mmGen}`;
 }
 
-/** should_flush_tlb(cpu, info), evaluated by the sender on the target's state. */
+/**
+ * should_flush_tlb(cpu, info), evaluated by the sender on the target's state
+ * (remote reads: under TSO the target's buffered stores are not seen).
+ */
 export function shouldFlushTlb(s: KView, cpu: number, f: FlushInfo): boolean {
   if (s.isLazy[cpu]) return false;
   const lm = s.loadedMm[cpu]!;
@@ -123,11 +128,12 @@ export function othersInMask(s: KView, self: number, mm: number): boolean {
 /**
  * Ghost: the flush `f` has returned to its initiator. Every PTE it covers in
  * the page-table pages `tables` (mm's, unhooked ones included) is now
- * "flushed up to" its current version.
+ * "flushed up to" its current version — as the initiator `c` sees it when
+ * given (under TSO its own PTE stores count even while still buffered).
  */
-export function flushReturned(s: HwView, f: FlushInfo, tables: readonly number[]): void {
+export function flushReturned(s: HwView, f: FlushInfo, tables: readonly number[], c?: number): void {
   const P = s.flushedUpTo[0]!.length;
   for (const t of tables)
     for (let va = 0; va < P; va++)
-      if (f.va === TLB_FLUSH_ALL || f.va === va) s.flushedUpTo[t]![va] = s.pteVer[t]![va]!;
+      if (f.va === TLB_FLUSH_ALL || f.va === va) s.flushedUpTo[t]![va] = c === undefined ? s.pteVer[t]![va]! : pteSeen(s, c, t, va).ver;
 }

@@ -48,7 +48,7 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
       over: [o.CPU],
       guard: (s, c) => v(s).pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
       effect: (s, c) => {
-        flushReturned(v(s), readFlushInfo(v(s), c!), o.tablesOf(MM0));
+        flushReturned(v(s), readFlushInfo(v(s), c!), o.tablesOf(MM0), c!);
         if (o.irqsOnAtReturn) v(s).irqOff[c!] = false;
         v(s).pc[c!] = 'returned';
       },

@@ -9,7 +9,7 @@
 import { array, bool, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
-import { pteStore, type PageTableView } from '../hw/pagetable.js';
+import { pmdSeen, pmdStoreBy, pteSeen, pteStore, pteStoreBy, type PageTableView } from '../hw/pagetable.js';
 
 export function folioFields(sh: HwShape) {
   return {
@@ -19,20 +19,33 @@ export function folioFields(sh: HwShape) {
 }
 export type FolioView = View<ReturnType<typeof folioFields>>;
 
-/** ptep_get_and_clear(mm, va): returns the old frame, or NONE if nothing was mapped. */
-export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: number): number {
-  const t = s.pmd[mm]!;
-  if (t === NONE || !s.ptePresent[t]![va]) return NONE;
-  const frame = s.pteFrame[t]![va]!;
-  if (s.pteDirty[t]![va]) s.pageDirty[frame] = true;
-  pteStore(s, t, va, { present: false, writable: false, accessed: false, dirty: false, frame: 0 });
+/**
+ * ptep_get_and_clear(mm, va): returns the old frame, or NONE if nothing was
+ * mapped. An xchg (LOCK implied): given the CPU `c`, under TSO it drains c's
+ * store buffer first.
+ */
+export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: number, c?: number): number {
+  const t = c === undefined ? s.pmd[mm]! : pmdSeen(s, c, mm);
+  if (t === NONE) return NONE;
+  const old = c === undefined ? null : pteSeen(s, c, t, va);
+  if (!(old ? old.present : s.ptePresent[t]![va])) return NONE;
+  const frame = old ? old.frame : s.pteFrame[t]![va]!;
+  if (old ? old.dirty : s.pteDirty[t]![va]) s.pageDirty[frame] = true;
+  const none = { present: false, writable: false, accessed: false, dirty: false, frame: 0 };
+  if (c === undefined) pteStore(s, t, va, none);
+  else pteStoreBy(s, c, t, va, none, 'locked');
   return frame;
 }
 
-/** free_pgtables → pmd_clear: unhook mm's page-table page; returns it (to be freed after the flush). */
-export function pmdClear(s: PageTableView, mm: number): number {
-  const t = s.pmd[mm]!;
-  s.pmd[mm] = NONE;
+/**
+ * free_pgtables → pmd_clear: unhook mm's page-table page; returns it (to be
+ * freed after the flush). A plain store (native_pmd_clear): buffered under
+ * TSO when the CPU `c` is given.
+ */
+export function pmdClear(s: PageTableView, mm: number, c?: number): number {
+  const t = c === undefined ? s.pmd[mm]! : pmdSeen(s, c, mm);
+  if (c === undefined) s.pmd[mm] = NONE;
+  else pmdStoreBy(s, c, mm, NONE);
   return t;
 }
 

@@ -5,12 +5,17 @@
  * a SYNC CSD after running the function, an ASYNC one before.
  * The sender's `wait` spins (IRQs on) until all its CSDs are unlocked.
  * IPIs are taken only while the target has IRQs on.
+ * Under TSO (hw/store-buffer.ts): csd_lock + llist_add is a locked cmpxchg
+ * (drains the sender's buffer before the IPI, which makes the x2APIC
+ * weak_wrmsr_fence() redundant here), csd_unlock is smp_store_release (a
+ * plain store on x86, buffered in the target's store buffer).
  */
 import { array, bits, bool, enumOf, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { CpuView } from '../hw/cpu.js';
 import { TLB_FLUSH_ALL, type FlushInfo } from './flush.js';
 import type { KernelShape } from './shape.js';
+import { defineSbKind, fence, forwarded, loc, storeTo } from '../hw/store-buffer.js';
 
 export function csdFields(k: Pick<KernelShape, 'CPU'>) {
   return { csd: array(k.CPU, array(k.CPU, enumOf(['free', 'queued']))) };
@@ -24,14 +29,23 @@ export function csdLockable(s: CsdView, sender: number, mask: number): boolean {
   return true;
 }
 
-/** csd_lock + llist_add + send IPI to every CPU of mask. */
+/** The CSD of `sender` to the target that owns the store (csd_unlock is the target's store). */
+defineSbKind('csd', {
+  read: (s: CsdView, l, c) => (s.csd[l.cpu]![c] === 'queued' ? 1 : 0),
+  write: (s: CsdView, l, v, c) => void (s.csd[l.cpu]![c] = v ? 'queued' : 'free'),
+  show: (l, v) => `csd(from CPU${l.cpu})=${v ? 'locked' : 'unlocked'}`,
+});
+
+/** csd_lock + llist_add (locked) + send IPI to every CPU of mask. */
 export function csdQueue(s: CsdView, sender: number, mask: number): void {
+  fence(s, sender);
   const n = s.csd.length;
   for (let t = 0; t < n; t++) if (bits.has(mask, t)) s.csd[sender]![t] = 'queued';
 }
 
+/** csd_unlock() by the target: smp_store_release(&csd->flags, 0). */
 export function csdUnlock(s: CsdView, sender: number, target: number): void {
-  s.csd[sender]![target] = 'free';
+  storeTo(s, target, loc('csd', { cpu: sender }), 0);
 }
 
 /** csd_lock_wait() on every CSD of this sender has finished. */
@@ -41,7 +55,8 @@ export function csdAllUnlocked(s: CsdView, sender: number): boolean {
 
 /** The flush IPI from `sender` can be taken on `target` now. */
 export function ipiDeliverable(s: CsdView & CpuView, sender: number, target: number): boolean {
-  return s.csd[sender]![target] === 'queued' && !s.irqOff[target];
+  const own = forwarded(s, target, loc('csd', { cpu: sender }));
+  return (own === undefined ? s.csd[sender]![target] === 'queued' : own !== 0) && !s.irqOff[target];
 }
 
 export function maskNames(mask: number, n: number): string {

@@ -2,15 +2,27 @@
  * arch/x86/mm/tlb.c: switch_mm_irqs_off(), choose_new_asid(),
  * load_new_mm_cr3(), and enter_lazy_tlb() (asm/tlbflush.h), recent tree
  * (docs/x86-semantics-review.md §2.3-2.4), without PTI and global ASIDs.
- * Runs with IRQs off; modelled as one atomic step (the LOADED_MM_SWITCHING
- * window is not interleaved with remote should_flush_tlb() reads here).
+ *
+ * Runs with IRQs off. `switchMmIrqsOff` is one atomic step (what the models
+ * use by default). The same code is also available as three steps, so that
+ * NMIs (and remote CPUs) can run in the window between them:
+ *   switchMmBegin   is_lazy=false / loaded_mm = LOADED_MM_SWITCHING,
+ *                   set the mm_cpumask bit (or smp_mb()), read tlb_gen,
+ *                   choose_new_asid()
+ *   switchMmLoadCr3 ctxs[asid] = {ctx_id, tlb_gen}; load_new_mm_cr3()
+ *   switchMmEnd     loaded_mm = next, loaded_mm_asid = asid
+ * The per-CPU plan between the steps lives in `switchStepFields`.
+ * Under TSO (hw/store-buffer.ts) loaded_mm/is_lazy are plain stores, the
+ * cpumask update is a LOCK BTS, smp_mb() and the CR3 write drain the buffer.
  */
-import { bits } from '../engine/types.js';
+import { array, bits, bool, int, NONE } from '../engine/types.js';
+import type { View } from '../engine/types.js';
 import { cr3Write } from '../hw/invalidate.js';
+import { fence } from '../hw/store-buffer.js';
 import type { HwView } from '../hw/walk.js';
-import type { MmView } from './mm.js';
+import { mmCpumaskSet, type MmView } from './mm.js';
 import { ctxIdOf, initMm, type KernelShape } from './shape.js';
-import type { TlbStateView } from './tlbstate.js';
+import { LOADED_MM_SWITCHING, ownIsLazy, ownLoadedMm, setIsLazy, setLoadedMm, type TlbStateView } from './tlbstate.js';
 
 export type KView = HwView & MmView & TlbStateView;
 
@@ -28,45 +40,113 @@ export function loadNewMmCr3(s: KView, c: number, mm: number, asid: number, flus
   cr3Write(s, c, mm, asid, !flush);
 }
 
-/** switch_mm_irqs_off(NULL, next): returns a trace phrase. */
-export function switchMmIrqsOff(
-  s: KView,
-  c: number,
-  next: number,
-  k: Pick<KernelShape, 'mms'>,
-  hooks: { onFlushingLoad?: (s: KView, c: number, asid: number) => void } = {},
-): string {
-  const prev = s.loadedMm[c]!;
+/** Options and hooks of switch_mm_irqs_off(); every barrier defaults to mainline (present). */
+export interface SwitchOptions {
+  /** load_new_mm_cr3: invalidate_user_asid() under PTI. */
+  onFlushingLoad?: (s: KView, c: number, asid: number) => void;
+  /** smp_mb() between is_lazy=false and the tlb_gen read when leaving lazy mode (same mm). Default true. */
+  leaveLazyMb?: boolean;
+  /** loaded_mm = LOADED_MM_SWITCHING before the CR3 write (other mm). Default true. */
+  switchingMarker?: boolean;
+  /** smp_mb() before the tlb_gen read when the mm_cpumask bit is already set (other mm). Default true. */
+  switchingMb?: boolean;
+}
+
+/** What is left to do after switchMmBegin (null: it returned early, nothing changes). */
+export interface SwitchPlan {
+  next: number;
+  asid: number;
+  needFlush: boolean;
+  gen: number;
+}
+
+const mmName = (next: number, k: Pick<KernelShape, 'mms'>) => (next === initMm(k) ? 'init_mm' : `mm${next}`);
+
+/** switch_mm_irqs_off(NULL, next) up to choose_new_asid(). */
+export function switchMmBegin(s: KView, c: number, next: number, k: Pick<KernelShape, 'mms'>, o: SwitchOptions = {}): { plan: SwitchPlan | null; phrase: string } {
+  const prev = ownLoadedMm(s, c);
   const prevAsid = s.loadedAsid[c]!;
-  const wasLazy = s.isLazy[c]!;
-  if (wasLazy) s.isLazy[c] = false;
+  const wasLazy = ownIsLazy(s, c);
+  if (wasLazy) setIsLazy(s, c, false);
   let ns: { asid: number; needFlush: boolean };
   let gen: number;
+  let what: string;
   if (prev === next) {
-    if (!wasLazy) return `switch_mm(mm${next}): same mm, not lazy: nothing`;
-    gen = s.tlbGen[next]!; // after smp_mb()
-    if (s.ctxTlbGen[c]![prevAsid] === gen) return `switch_mm(mm${next}): leave lazy, tlb_gen ${gen} unchanged: no flush`;
+    if (!wasLazy) return { plan: null, phrase: `switch_mm(mm${next}): same mm, not lazy: nothing` };
+    if (o.leaveLazyMb ?? true) fence(s, c); // smp_mb()
+    gen = s.tlbGen[next]!;
+    if (s.ctxTlbGen[c]![prevAsid] === gen)
+      return { plan: null, phrase: `switch_mm(mm${next}): leave lazy${(o.leaveLazyMb ?? true) ? '' : ' (no smp_mb)'}, tlb_gen ${gen} unchanged: no flush` };
     ns = { asid: prevAsid, needFlush: true };
+    what = `leave lazy, tlb_gen ${gen}`;
   } else {
-    // loaded_mm = LOADED_MM_SWITCHING; set our mm_cpumask bit (or smp_mb()); read tlb_gen
-    if (next !== initMm(k)) s.mmCpumask[next] = bits.add(s.mmCpumask[next]!, c);
+    if (o.switchingMarker ?? true) setLoadedMm(s, c, LOADED_MM_SWITCHING);
+    let mask: string;
+    if (next !== initMm(k) && !bits.has(s.mmCpumask[next]!, c)) {
+      mmCpumaskSet(s, next, c);
+      mask = 'set mm_cpumask bit';
+    } else {
+      if (o.switchingMb ?? true) fence(s, c); // smp_mb()
+      mask = (o.switchingMb ?? true) ? 'smp_mb' : 'no smp_mb';
+    }
     gen = s.tlbGen[next]!;
     ns = chooseNewAsid(s, c, next, gen);
+    what = `${(o.switchingMarker ?? true) ? 'loaded_mm=LOADED_MM_SWITCHING, ' : ''}${mask}, tlb_gen ${gen}`;
   }
-  if (ns.needFlush) {
-    s.ctxCtxId[c]![ns.asid] = ctxIdOf(next);
-    s.ctxTlbGen[c]![ns.asid] = gen;
+  return { plan: { next, asid: ns.asid, needFlush: ns.needFlush, gen }, phrase: `switch_mm(${mmName(next, k)}) begins: ${what} → asid ${ns.asid}${ns.needFlush ? ', need flush' : ''}` };
+}
+
+/** ctxs[asid] = {ctx_id, tlb_gen} if flushing; load_new_mm_cr3() (serializing). */
+export function switchMmLoadCr3(s: KView, c: number, plan: SwitchPlan, o: SwitchOptions = {}): string {
+  if (plan.needFlush) {
+    s.ctxCtxId[c]![plan.asid] = ctxIdOf(plan.next);
+    s.ctxTlbGen[c]![plan.asid] = plan.gen;
+    o.onFlushingLoad?.(s, c, plan.asid); // load_new_mm_cr3: invalidate_user_asid() under PTI
   }
-  if (ns.needFlush) hooks.onFlushingLoad?.(s, c, ns.asid); // load_new_mm_cr3: invalidate_user_asid() under PTI
-  loadNewMmCr3(s, c, next, ns.asid, ns.needFlush);
-  s.loadedMm[c] = next; // after the CR3 write
-  s.loadedAsid[c] = ns.asid;
-  const name = next === initMm(k) ? 'init_mm' : `mm${next}`;
-  return `switch_mm(${name}): asid ${ns.asid}, CR3 write ${ns.needFlush ? `flushing pcid${ns.asid} (ctxs.tlb_gen=${gen})` : 'no-flush'}`;
+  loadNewMmCr3(s, c, plan.next, plan.asid, plan.needFlush);
+  return `CR3 write ${plan.needFlush ? `flushing pcid${plan.asid} (ctxs.tlb_gen=${plan.gen})` : 'no-flush'}`;
+}
+
+/** barrier(); loaded_mm = next; loaded_mm_asid = asid. */
+export function switchMmEnd(s: KView, c: number, plan: SwitchPlan): void {
+  setLoadedMm(s, c, plan.next);
+  s.loadedAsid[c] = plan.asid;
+}
+
+/** switch_mm_irqs_off(NULL, next) as one step: returns a trace phrase. */
+export function switchMmIrqsOff(s: KView, c: number, next: number, k: Pick<KernelShape, 'mms'>, o: SwitchOptions = {}): string {
+  const { plan, phrase } = switchMmBegin(s, c, next, k, o);
+  if (!plan) return phrase;
+  const cr3 = switchMmLoadCr3(s, c, plan, o);
+  switchMmEnd(s, c, plan);
+  return `switch_mm(${mmName(next, k)}): asid ${plan.asid}, ${cr3}`;
+}
+
+/** The plan of a switch in progress (swNext = NONE: no switch in progress). */
+export function switchStepFields(k: KernelShape) {
+  const { CPU, mms, asids, maxGen } = k;
+  return {
+    swNext: array(CPU, int(NONE, mms - 1, { init: NONE })),
+    swAsid: array(CPU, int(0, asids - 1)),
+    swNeedFlush: array(CPU, bool()),
+    swGen: array(CPU, int(0, maxGen)),
+  };
+}
+export type SwitchStepView = View<ReturnType<typeof switchStepFields>>;
+
+export function saveSwitchPlan(s: SwitchStepView, c: number, p: SwitchPlan | null): void {
+  s.swNext[c] = p ? p.next : NONE;
+  s.swAsid[c] = p ? p.asid : 0;
+  s.swNeedFlush[c] = p ? p.needFlush : false;
+  s.swGen[c] = p ? p.gen : 0;
+}
+export function switchPlanOf(s: SwitchStepView, c: number): SwitchPlan | null {
+  const next = s.swNext[c]!;
+  return next === NONE ? null : { next, asid: s.swAsid[c]!, needFlush: s.swNeedFlush[c]!, gen: s.swGen[c]! };
 }
 
 /** enter_lazy_tlb(): keep CR3 (and so speculative walks of the old mm), just mark lazy. */
 export function enterLazyTlb(s: KView, c: number, k: Pick<KernelShape, 'mms'>): void {
-  if (s.loadedMm[c] === initMm(k)) return;
-  s.isLazy[c] = true;
+  if (ownLoadedMm(s, c) === initMm(k)) return;
+  setIsLazy(s, c, true);
 }

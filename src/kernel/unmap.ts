@@ -37,10 +37,10 @@ export function mapped(s: HwView, mm: number, va: number): boolean {
 export function unmapZap(s: V, c: number, mm: number, va: number, freeTables: boolean): boolean {
   s.opsLeft = s.opsLeft - 1;
   s.opVa[c] = va;
-  s.opFrame[c] = ptepGetAndClear(s, mm, va);
+  s.opFrame[c] = ptepGetAndClear(s, mm, va, c);
   const t = s.pmd[mm]!;
   if (freeTables && t !== NONE && tableEmpty(s, t)) {
-    s.opTable[c] = pmdClear(s, mm);
+    s.opTable[c] = pmdClear(s, mm, c);
     return true;
   }
   return false;

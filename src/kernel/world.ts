@@ -9,7 +9,8 @@
 import { bits, cpus, sort } from '../engine/types.js';
 import { cpuFields } from '../hw/cpu.js';
 import { ghostFields } from '../hw/ghost.js';
-import { pageTableFields, pteInit } from '../hw/pagetable.js';
+import { pageTableFields, pteInit, pteValueMax } from '../hw/pagetable.js';
+import { storeBufferFields } from '../hw/store-buffer.js';
 import type { HwShape } from '../hw/shape.js';
 import { tlbFields } from '../hw/tlb.js';
 import type { HwView } from '../hw/walk.js';
@@ -30,7 +31,12 @@ export interface WorldParams {
   OPS: number;
   /** ASID slots per CPU. */
   asids?: number;
+  /** x86-TSO store-buffer depth per CPU (hw/store-buffer.ts); 0/absent = off (no buffer fields at all). */
+  tso?: number;
 }
+
+/** The store-buffer location kinds of the kernel building blocks. */
+export const KERNEL_SB_KINDS = ['pte', 'pmd', 'loaded_mm', 'is_lazy', 'csd'] as const;
 
 export const MM0 = 0;
 
@@ -51,6 +57,8 @@ export function world(p: WorldParams) {
     ...tlbStateFields(k),
     ...flushInfoFields(k),
     ...csdFields(k),
+    // Only with TSO on: without the fields every store goes straight to memory.
+    ...((p.tso ? storeBufferFields(hwShape, { depth: p.tso, kinds: KERNEL_SB_KINDS, idxMax: mms - 1, valLo: -1, valHi: pteValueMax(hwShape) }) : {}) as {}),
   };
   const init = (v: unknown): void => {
     const s = v as KView;
