@@ -15,6 +15,7 @@ import concurrentModel from '../models/concurrent.ts';
 import ptiModel from '../models/pti-deferred.ts';
 import relaxedModel from '../models/relaxed.ts';
 import nohzModel from '../models/nohz-defer.ts';
+import switchWindowModel from '../models/switch-window.ts';
 import { array, check, cpus, defineModel, int, machine, type ModelDef } from '../src/index.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
@@ -62,6 +63,7 @@ describe('symmetry on/off gives the same verdicts on every shipped model', () =>
     ['pti-deferred', ptiModel as ModelDef],
     ['relaxed', relaxedModel as ModelDef],
     ['nohz-defer', nohzModel as ModelDef],
+    ['switch-window', switchWindowModel as ModelDef],
   ];
   for (const [name, def] of models) {
     const cases = [{}, ...((def as { expect?: { params: Record<string, unknown> }[] }).expect ?? []).map((e) => e.params)];
