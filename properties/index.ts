@@ -5,8 +5,11 @@ import { noFreedTableWalk } from './no-freed-table-walk.js';
 import { noLostDirty } from './no-lost-dirty.js';
 import { noStaleAccess } from './no-stale-access.js';
 import { noUseAfterFree } from './no-use-after-free.js';
+import { noTextWriteAfterPoke } from './no-text-write-after-poke.js';
+import { noHandlerWriteDuringPoke } from './no-handler-write-during-poke.js';
 
 export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree };
+export { noTextWriteAfterPoke, noHandlerWriteDuringPoke };
 export { DEADLOCK } from './deadlock.js';
 
 /** The four core invariants, under their canonical names (no-stale-access first). */
