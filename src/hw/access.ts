@@ -19,6 +19,7 @@ import type { HwShape } from './shape.js';
 import { latch } from './ghost.js';
 import { pageFaultInvalidate } from './invalidate.js';
 import type { HwOptions } from './options.js';
+import { pteGlobalOf } from './pte-global.js';
 import { tlbLookup, type TlbEntry } from './tlb.js';
 import { hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, walk, walkPlan, type HwView } from './walk.js';
 
@@ -51,7 +52,7 @@ function entryAfterWalk(s: HwView, c: number, va: number): TlbEntry | null {
     frame: s.pteFrame[t]![va]!,
     writable: s.pteWritable[t]![va]!,
     dirty: s.pteDirty[t]![va]!,
-    global: false,
+    global: pteGlobalOf(s, t, va),
   };
 }
 

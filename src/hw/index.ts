@@ -2,6 +2,7 @@
 export * from './shape.js';
 export * from './options.js';
 export * from './pagetable.js';
+export * from './pte-global.js';
 export * from './tlb.js';
 export * from './cpu.js';
 export * from './ghost.js';

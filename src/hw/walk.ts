@@ -13,6 +13,7 @@ import type { ActionDef } from '../engine/model.js';
 import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
 import type { PageTableView } from './pagetable.js';
+import { pteGlobalOf } from './pte-global.js';
 import type { HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
 
@@ -84,7 +85,7 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
     frame: s.pteFrame[t]![va]!,
     writable: s.pteWritable[t]![va]!,
     dirty: s.pteDirty[t]![va]!,
-    global: false, // user PTEs are never global
+    global: pteGlobalOf(s, t, va), // user PTEs are never global; see pte-global.ts
   });
   return w;
 }
