@@ -70,6 +70,14 @@
  * mm_cpumask(poking_mm) (lazy cpumask), so the second poke's flush goes
  * through flush_tlb_multi(), where should_flush_tlb() skips the lazy
  * initiator itself.
+ * `pageKernelGlobal` (plain PAGE_KERNEL, as v1-v3 of the series mapped it;
+ * Andy: "Please tell me that the global bit isn't set in there") breaks the
+ * `mm-range` flow only: without PTI the entry is global, nothing INVLPGs it,
+ * and back on mm0 any write to the user address poking_addr — even an NMI
+ * that passed nmi_uaccess_okay() — lands in kernel text. Hence the merged
+ * "Map the page without the global bit, as TLB flushing is done with
+ * flush_tlb_mm_range(), which is intended for non-global PTEs". The `local`
+ * flow's INVLPG drops global entries too.
  * `userPcidFlush` never matters: poking_mm's user PCID is never loaded (no
  * task of poking_mm ever returns to user mode, and the PCID slot's mark from
  * use_temporary_mm's flushing CR3 load is already set), so INVPCID, marking and
@@ -86,6 +94,7 @@ import {
   ghostFields,
   hw,
   pageTableFields,
+  pteGlobalFields,
   pteInit,
   speculativeWalkAction,
   tlbFields,
@@ -164,6 +173,10 @@ export default defineModel({
     nmiUaccessOkay: { default: true, doc: 'NMI handlers write user memory only if nmi_uaccess_okay(); false = BUG (unchecked bpf_probe_write_user)' },
     otherCpuLoaded: { default: false, doc: 'BUG: another CPU (the last) has poking_mm loaded, running kernel code with IRQs on' },
     leaveLazy: { default: false, doc: 'BUG: after the poke the CPU stays on poking_mm lazily (enter_lazy_tlb) instead of switching back' },
+    pageKernelGlobal: {
+      default: false,
+      doc: 'map with plain PAGE_KERNEL (v1-v3 of the series): G is set unless PTI masks _PAGE_GLOBAL off, so only with pti=false',
+    },
   },
   build: (p) => {
     const CPU = cpus(p.N, { symmetric: !p.otherCpuLoaded });
@@ -173,6 +186,7 @@ export default defineModel({
     const hwo = defaultHwOptions;
     const state = {
       ...pageTableFields(sh),
+      ...pteGlobalFields(sh),
       ...tlbFields(sh),
       ...cpuFields(sh),
       ...ghostFields(sh),
@@ -188,6 +202,8 @@ export default defineModel({
     type S = typeof state;
     const v = (s: unknown) => s as KView & PtiView & TextPokeView & View<S>;
     const other = p.N - 1;
+    /** PAGE_KERNEL carries _PAGE_GLOBAL only without PTI (__default_kernel_pte_mask). */
+    const G = p.pageKernelGlobal && !p.pti;
     const inPoke = (s: View<S>, c: number) => s.pokePc[c] !== 'idle';
     const currentMm = (s: View<S>, c: number) => (s.mode[c] === 'kthread' ? NONE : MM0);
     const ipiFor = (s: View<S>, c: number) => s.ipiPending.some((m) => bits.has(m, c));
@@ -220,11 +236,11 @@ export default defineModel({
       x.pokesLeft--;
       x.irqOff[c] = !p.irqsOn;
       const ver = x.pteVer[PT_POKE]![VA]!;
-      pokePte(x, PT_POKE, VA, PFN_TEXT);
+      pokePte(x, PT_POKE, VA, PFN_TEXT, { global: G });
       const sw = useTemporaryMm(x, c, POKING_MM, k, swHooks);
       x.pokePc[c] = 'mapped';
       const irq = p.irqsOn ? 'BUG: IRQs left on' : 'local_irq_save';
-      return `text_poke: ${irq}; set_pte_at(poking_mm, poking_addr → text pfn${PFN_TEXT}, W, pte v${ver}→v${ver + 1}); ${sw}`;
+      return `text_poke: ${irq}; set_pte_at(poking_mm, poking_addr → text pfn${PFN_TEXT}, W${G ? ', G' : ''}, pte v${ver}→v${ver + 1}); ${sw}`;
     };
     const pokeFinishLocal = (x: ReturnType<typeof v>, c: number): string => {
       const fl = flushTlbOneUser(x, c, VA, { pti: p.pti, asids: ASIDS, user: p.userPcidFlush });
@@ -442,5 +458,7 @@ export default defineModel({
     { params: { leaveLazy: true, POKES: 2 }, verdict: 'violated', invariant: 'no-text-write-after-poke' },
     { params: { leaveLazy: true, flow: 'mm-range' }, verdict: 'holds' },
     { params: { leaveLazy: true, POKES: 2, flow: 'mm-range' }, verdict: 'violated', invariant: 'no-text-write-after-poke', note: 'should_flush_tlb() skips the lazy poking CPU itself' },
+    { params: { pageKernelGlobal: true, pti: false }, verdict: 'holds', note: 'INVLPG drops global entries too' },
+    { params: { pageKernelGlobal: true, pti: false, flow: 'mm-range' }, verdict: 'violated', invariant: 'no-text-write-after-poke', note: 'nothing INVLPGs the global entry; mm0 uses it' },
   ],
 });

@@ -86,6 +86,23 @@ describe('text-poke shortest traces', () => {
     expect(t[p2!]!.cpu).not.toBe(t[heal!]!.cpu);
     expect(t[write!]!.cpu).toBe(t[skip!]!.cpu);
   });
+
+  it('plain PAGE_KERNEL (G) without PTI, mm-range flow: nothing INVLPGs the global entry and mm0 writes kernel text through it', () => {
+    const p = { pageKernelGlobal: true, pti: false, flow: 'mm-range' };
+    const after = traceOf(p, 'no-text-write-after-poke');
+    const steps = stepsInOrder(after, [
+      /^text_poke: local_irq_save; set_pte_at\(poking_mm, poking_addr → text pfn1, W, G, pte v0→v1\)/,
+      /^memcpy to poking_addr: write va0/,
+      /^pte_clear\(poking_mm, poking_addr\)/,
+      /^unuse_temporary_mm: clear own mm_cpumask bit, switch_mm\(mm0\)/,
+      /^flush_tlb_mm_range\(poking_mm, poking_addr\): tlb_gen=1; poking_mm loaded nowhere, mm_cpumask empty: no invalidation at all; returns/,
+      /write va0 via stale TLB entry \(pfn1, pte v1, flushed up to v2\) = KERNEL TEXT/,
+    ]);
+    expect(new Set(steps.map((i) => after[i]!.cpu)).size).toBe(1);
+    // even an NMI that passed nmi_uaccess_okay() (mm0 is loaded again) writes kernel text through the global entry
+    const during = traceOf(p, 'no-handler-write-during-poke');
+    stepsInOrder(during, [/^unuse_temporary_mm: .*switch_mm\(mm0\)/, /^NMI inside text_poke: nmi_uaccess_okay\(\), bpf_probe_write_user\(poking_addr\): write va0 via TLB entry \(pfn1, pte v1\) = KERNEL TEXT/]);
+  });
 });
 
 describe('text-poke: INVPCID, marking and skipping the user-PCID flush are equivalent', () => {

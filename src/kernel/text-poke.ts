@@ -7,7 +7,9 @@
  *
  * - `pokePte()`: set_pte_at with PAGE_KERNEL & ~_PAGE_GLOBAL: present,
  *   writable, and A and D already set (PAGE_KERNEL has _PAGE_ACCESSED |
- *   _PAGE_DIRTY), so a write through a cached entry never re-walks.
+ *   _PAGE_DIRTY), so a write through a cached entry never re-walks; or with
+ *   G set, as plain PAGE_KERNEL has it without PTI (Andy, Jan 2019: "Please
+ *   tell me that the global bit isn't set in there").
  * - `useTemporaryMm()` / `unuseTemporaryMm()`: leave_mm() first if lazy
  *   (2020 fix), switch_mm_irqs_off(); on the way back clear the CPU's bit in
  *   the temporary mm's cpumask (explicit since 2024; older switch_mm cleared
@@ -29,6 +31,7 @@ import { latch } from '../hw/ghost.js';
 import { invlpg, invpcid } from '../hw/invalidate.js';
 import type { HwOptions } from '../hw/options.js';
 import { pteStore } from '../hw/pagetable.js';
+import { setPteGlobal } from '../hw/pte-global.js';
 import type { HwShape } from '../hw/shape.js';
 import { tlbLookup } from '../hw/tlb.js';
 import { walkPlan, type HwView } from '../hw/walk.js';
@@ -56,13 +59,18 @@ export type TextPokeView = View<ReturnType<typeof textPokeFields>>;
 /** text_mutex is free: nobody is inside __text_poke. */
 export const noPokeRunning = (s: TextPokeView): boolean => s.pokePc.every((pc) => pc === 'idle');
 
-/** set_pte_at(poking_mm, poking_addr, mk_pte(page, PAGE_KERNEL & ~_PAGE_GLOBAL)). */
-export function pokePte(s: HwView, table: number, va: number, frame: number): void {
+/**
+ * set_pte_at(poking_mm, poking_addr, mk_pte(page, PAGE_KERNEL & ~_PAGE_GLOBAL));
+ * `global`: plain PAGE_KERNEL as in v1-v3 of the series, G set (without PTI).
+ */
+export function pokePte(s: HwView, table: number, va: number, frame: number, o: { global?: boolean } = {}): void {
   pteStore(s, table, va, { present: true, writable: true, accessed: true, dirty: true, frame });
+  setPteGlobal(s, table, va, o.global ?? false);
 }
 /** pte_clear(poking_mm, poking_addr). */
 export function pokePteClear(s: HwView, table: number, va: number): void {
   pteStore(s, table, va, { present: false, writable: false, accessed: false, dirty: false, frame: 0 });
+  setPteGlobal(s, table, va, false);
 }
 
 type SwitchHooks = Parameters<typeof switchMmIrqsOff>[4];
