@@ -1,7 +1,7 @@
 /**
  * "x86/alternatives: use temporary mm for text poking" (Nadav Amit, RFC 5/6,
- * Aug 2018; seed 000, with Andy Lutomirski and Peter Zijlstra; v1-v4 2019
- * with Rick Edgecombe, merged as b3fd8e83ada0). text_poke() no longer writes
+ * Aug 2018; seed 000, with Andy Lutomirski and Peter Zijlstra; the 2019
+ * series with Rick Edgecombe, merged as b3fd8e83ada0). text_poke() no longer writes
  * kernel text through a fixmap visible to every CPU: the poking CPU, IRQs
  * off, maps the text page writable (PAGE_KERNEL & ~_PAGE_GLOBAL: W, A, D) at
  * `poking_addr`, a user-half address of the private `poking_mm`, switches to
@@ -43,7 +43,9 @@
  * (put_user from a buggy handler, bpf_probe_write_user). User mode writes it
  * too (its own page, unless a user PCID still translated poking_mm's PTE;
  * the model has no U/S bit, so it does not even rely on the PTE being
- * supervisor-only).
+ * supervisor-only; the flip side: with pageKernelGlobal user mode could use
+ * the supervisor-only global entry, which real hardware refuses, but no
+ * shortest trace relies on that).
  *
  * Properties:
  * - no-text-write-after-poke (the issue's): once a poke has finished, no CPU
@@ -81,7 +83,7 @@
  * `userPcidFlush` never matters: poking_mm's user PCID is never loaded (no
  * task of poking_mm ever returns to user mode, and the PCID slot's mark from
  * use_temporary_mm's flushing CR3 load is already set), so INVPCID, marking and
- * nothing give identical verdicts and identical state graphs.
+ * nothing give identical verdicts and identical state counts on every row.
  */
 import { bits, cpus, defineModel, enumOf, machine, NONE, setOf, sort, array, type View } from '../src/index.js';
 import {
