@@ -6,8 +6,11 @@ import { noLostDirty } from './no-lost-dirty.js';
 import { noStaleAccess } from './no-stale-access.js';
 import { noUseAfterFree } from './no-use-after-free.js';
 import { nmiUaccessCurrentMm, wrongMmUaccessFields } from './nmi-uaccess-current-mm.js';
+import { noTextWriteAfterPoke } from './no-text-write-after-poke.js';
+import { noHandlerWriteDuringPoke } from './no-handler-write-during-poke.js';
 
 export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree, nmiUaccessCurrentMm, wrongMmUaccessFields };
+export { noTextWriteAfterPoke, noHandlerWriteDuringPoke };
 export { DEADLOCK } from './deadlock.js';
 
 /** The four core invariants, under their canonical names (no-stale-access first). */

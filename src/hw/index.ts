@@ -3,6 +3,7 @@ export * from './shape.js';
 export * from './options.js';
 export * from './store-buffer.js';
 export * from './pagetable.js';
+export * from './pte-global.js';
 export * from './tlb.js';
 export * from './cpu.js';
 export * from './ghost.js';

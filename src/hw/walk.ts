@@ -16,6 +16,7 @@ import type { ActionDef } from '../engine/model.js';
 import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
 import { pmdSeen, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
+import { pteGlobalOf } from './pte-global.js';
 import { fence, forwarded, inFlight, sbLength } from './store-buffer.js';
 import type { HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
@@ -86,7 +87,7 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
     frame: p.frame,
     writable: p.writable,
     dirty: p.dirty,
-    global: false, // user PTEs are never global
+    global: pteGlobalOf(s, t, va), // user PTEs are never global; see pte-global.ts (not buffered by TSO)
   });
   return w;
 }

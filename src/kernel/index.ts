@@ -11,3 +11,4 @@ export * from './unmap.js';
 export * from './world.js';
 export * from './pti.js';
 export * from './munmap-steps.js';
+export * from './text-poke.js';
