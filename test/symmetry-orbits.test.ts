@@ -16,6 +16,7 @@ import ptiModel from '../models/pti-deferred.ts';
 import relaxedModel from '../models/relaxed.ts';
 import nohzModel from '../models/nohz-defer.ts';
 import switchWindowModel from '../models/switch-window.ts';
+import textPokeModel from '../models/text-poke.ts';
 import { array, check, cpus, defineModel, int, machine, type ModelDef } from '../src/index.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
@@ -64,6 +65,7 @@ describe('symmetry on/off gives the same verdicts on every shipped model', () =>
     ['relaxed', relaxedModel as ModelDef],
     ['nohz-defer', nohzModel as ModelDef],
     ['switch-window', switchWindowModel as ModelDef],
+    ['text-poke', textPokeModel as ModelDef],
   ];
   for (const [name, def] of models) {
     const cases = [{}, ...((def as { expect?: { params: Record<string, unknown> }[] }).expect ?? []).map((e) => e.params)];
