@@ -12,12 +12,10 @@ import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions 
 import {
   csdLockable,
   csdQueue,
-  csdUnlock,
   describeFlushInfo,
   flushTargets,
   flushTlbFunc,
   incMmTlbGen,
-  ipiDeliverable,
   maskNames,
   MM0,
   nmiUaccessOkay,
@@ -29,6 +27,7 @@ import {
   writeFlushInfo,
   type WorldView,
   munmapSteps,
+  syncFlushIpi,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
 
@@ -100,15 +99,7 @@ export default defineModel({
           describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
         },
         // ------------------------------------------------------------ targets
-        flush_ipi: {
-          over: [CPU, CPU],
-          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
-          effect: (s, t, from) => {
-            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
-            csdUnlock(v(s), from!, t!);
-          },
-          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
-        },
+        ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),

@@ -25,12 +25,10 @@ import { defaultHwOptions, describeStoreBuffer, hardwareActions, hwParams, sbLen
 import {
   csdLockable,
   csdQueue,
-  csdUnlock,
   describeFlushInfo,
   flushTargets,
   flushTlbFunc,
   incMmTlbGen,
-  ipiDeliverable,
   maskNames,
   MM0,
   enterLazyTlb,
@@ -45,6 +43,7 @@ import {
   writeFlushInfo,
   type WorldView,
   munmapSteps,
+  syncFlushIpi,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
 
@@ -147,15 +146,7 @@ export default defineModel({
             }),
         },
         // ------------------------------------------------------------ targets
-        flush_ipi: {
-          over: [CPU, CPU],
-          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
-          effect: (s, t, from) => {
-            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
-            csdUnlock(v(s), from!, t!);
-          },
-          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
-        },
+        ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),

@@ -67,7 +67,6 @@ import {
   csdFields,
   csdLockable,
   csdQueue,
-  csdUnlock,
   ctxIdOf,
   describeFlushInfo,
   flushInfoFields,
@@ -75,12 +74,12 @@ import {
   flushTlbFunc,
   folioFields,
   incMmTlbGen,
-  ipiDeliverable,
   KERNEL_SB_KINDS,
   LOADED_MM_SWITCHING,
   maskNames,
   mmFields,
   munmapSteps,
+  syncFlushIpi,
   nmiUaccessOkay,
   ownLoadedMm,
   phraseOf,
@@ -269,15 +268,7 @@ export default defineModel({
                 },
                 describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs`),
               },
-              flush_ipi: {
-                over: [CPU, CPU],
-                guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
-                effect: (s, t, from) => {
-                  flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
-                  csdUnlock(v(s), from!, t!);
-                },
-                describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
-              },
+              ...syncFlushIpi<S>(CPU, k),
             }
           : {}),
         // ------------------------------------------------------ hardware, NMIs

@@ -16,12 +16,10 @@ import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions 
 import {
   csdLockable,
   csdQueue,
-  csdUnlock,
   describeFlushInfo,
   flushTargets,
   flushTlbFunc,
   incMmTlbGen,
-  ipiDeliverable,
   maskNames,
   MM0,
   nmiUaccessOkay,
@@ -33,6 +31,7 @@ import {
   writeFlushInfo,
   type WorldView,
   munmapSteps,
+  syncFlushIpi,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
 
@@ -105,15 +104,7 @@ export default defineModel({
             `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(v(s), c!, readFlushInfo(v(s), c!), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
         },
         // ------------------------------------------------------------ targets
-        flush_ipi: {
-          over: [CPU, CPU],
-          guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
-          effect: (s, t, from) => {
-            flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
-            csdUnlock(v(s), from!, t!);
-          },
-          describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
-        },
+        ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),

@@ -7,14 +7,20 @@
  *   flush_returns   all CSDs unlocked: flush_tlb_mm_range() returns
  *   tlb_finish_mmu  free the data frame and the unhooked page-table page
  *
+ * and, for the models whose IPI handler flushes before it acknowledges
+ * (SYNC CSD, as in every mainline kernel), the target's side:
+ *
+ *   flush_ipi       flush_tlb_func() in the IPI handler, then csd_unlock()
+ *
  * Each CPU's progress is the model's `pc[c]` with at least the values
  * 'user' → 'zapped' → … → 'waiting' → 'returned' → 'user'.
  */
 import type { ActionDef } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { flushReturned, readFlushInfo } from './flush.js';
-import { csdAllUnlocked } from './smp.js';
+import { flushReturned, flushTlbFunc, readFlushInfo } from './flush.js';
+import type { KernelShape } from './shape.js';
+import { csdAllUnlocked, csdUnlock, ipiDeliverable } from './smp.js';
 import { describeZap, mapped, tlbFinishMmuFree, unmapZap, type UnmapOpView } from './unmap.js';
 import { MM0, phraseOf, type world, type WorldView } from './world.js';
 
@@ -62,6 +68,22 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
         v(s).pc[c!] = 'user';
       },
       describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+    },
+  };
+}
+
+/** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
+export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>): Record<'flush_ipi', ActionDef<D>> {
+  const v = (s: View<D>) => s as unknown as StepView;
+  return {
+    flush_ipi: {
+      over: [CPU, CPU],
+      guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
+      effect: (s, t, from) => {
+        flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
+        csdUnlock(v(s), from!, t!);
+      },
+      describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
     },
   };
 }
