@@ -1,0 +1,119 @@
+/**
+ * The visited set of a multi-core run (`--workers N`): an open-addressing,
+ * linear-probing table in a SharedArrayBuffer that every worker inserts into
+ * without locks. A slot is S Int32 words:
+ *   exact        the full packed state (S = W); word 0 has bit 31 set
+ *   fingerprint  [h1, h2], the 64-bit fingerprint of fingerprint-store.ts
+ *                (S = 2); h1 is never 0 or 1
+ * Word 0 of a slot is 0 = empty, 1 = being written, anything else = the
+ * state's word 0. Insert: claim an empty slot by CAS 0 -> 1 on word 0, write
+ * the other words, then publish word 0 with Atomics.store; a reader that
+ * finds 1 spins (a few stores long) until the slot is published, then
+ * compares. So two workers inserting the same state both end on the same
+ * slot and exactly one of them gets "new": the state count is that of a
+ * single-threaded run.
+ *
+ * Home slot = fastrange(h1, capacity) (monotone in h1, any capacity), with
+ * wrap-around. The table never grows while a round runs: the coordinator
+ * (parallel.ts) pauses the participants at a chunk boundary when the load
+ * passes its threshold, and then all of them move the entries into a bigger
+ * table at once with the same CAS insert (rehashShare() below).
+ */
+import { FP_SEED } from './fingerprint-store.js';
+import type { StoreKind } from './fingerprint-store.js';
+import { HASH_SEED } from './store.js';
+
+export type Hash = (w: Uint32Array, off: number, seed: number) => number;
+
+export interface SharedTable {
+  /** Words per slot. */
+  readonly S: number;
+  /** Point the table at a (new) buffer of `cap` slots. */
+  attach(buf: SharedArrayBuffer, cap: number): void;
+  /** Insert the packed state b[bo..] with home hash h (HASH_SEED): true if it was not there. */
+  insert(b: Uint32Array, bo: number, h: number): boolean;
+  /** Insert the entry a[o..] of an older table of the same kind (rehash). */
+  move(a: Uint32Array, o: number): boolean;
+  /** Load the home slots of n pending lookups (overlapped cache misses). */
+  touch(hs: Uint32Array, n: number): number;
+}
+
+export function slotWords(kind: StoreKind, W: number): number {
+  return kind === 'fingerprint' ? 2 : W;
+}
+
+/** Load at which the coordinator grows the table, and the growth factor. */
+export function loadPolicy(kind: StoreKind): { maxLoad: number; growth: number } {
+  return kind === 'fingerprint' ? { maxLoad: 0.9, growth: 1.2 } : { maxLoad: 0.7, growth: 2 };
+}
+
+export function createSharedTable(kind: StoreKind, W: number, hash: Hash): SharedTable {
+  const S = slotWords(kind, W);
+  // k0..k{S-1}: the slot's words for the state at b[bo..] (k0 = word 0, never 0 or 1).
+  const keys =
+    kind === 'fingerprint'
+      ? 'let k0 = h >>> 0; if (k0 < 2) k0 += 2; const home = k0; k0 |= 0; const k1 = hash(b, bo, FP_SEED) | 0;'
+      : `const home = h >>> 0; ${Array.from({ length: W }, (_, k) => `const k${k} = b[bo + ${k}] | 0;`).join(' ')}`;
+  const write = Array.from({ length: S - 1 }, (_, k) => `T[o + ${k + 1}] = k${k + 1};`).join(' ');
+  const same = ['x === k0', ...Array.from({ length: S - 1 }, (_, k) => `T[o + ${k + 1}] === k${k + 1}`)].join(' && ');
+  const probe = `
+      let i = (home * scale) >>> 0;
+      for (;;) {
+        const o = i * ${S};
+        let x = Atomics.load(T, o);
+        if (x === 0) {
+          if (Atomics.compareExchange(T, o, 0, 1) === 0) {
+            ${write}
+            Atomics.store(T, o, k0);
+            return true;
+          }
+          x = Atomics.load(T, o);
+        }
+        while (x === 1) x = Atomics.load(T, o);
+        if (${same}) return false;
+        if (++i === cap) i = 0;
+      }`;
+  const homeOf = kind === 'fingerprint' ? '((h >>> 0) < 2 ? (h >>> 0) + 2 : (h >>> 0))' : '(h >>> 0)';
+  // move(): an entry of an older table (words a[o..]) into this one.
+  const moveKeys =
+    kind === 'fingerprint'
+      ? 'const k0 = a[o0] | 0, k1 = a[o0 + 1] | 0; const home = a[o0];'
+      : `const home = hash(a, o0, HASH_SEED); ${Array.from({ length: W }, (_, k) => `const k${k} = a[o0 + ${k}] | 0;`).join(' ')}`;
+  const src = `
+    let T = new Int32Array(0), cap = 0, scale = 0;
+    function attach(buf, c) { T = new Int32Array(buf); cap = c; scale = c / 4294967296; }
+    function insert(b, bo, h) {
+      ${keys}
+      ${probe}
+    }
+    function move(a, o0) {
+      ${moveKeys}
+      ${probe}
+    }
+    function touch(hs, n) {
+      let acc = 0;
+      for (let j = 0; j < n; j++) { const h = hs[j]; acc |= T[((${homeOf}) * scale >>> 0) * ${S}]; }
+      return acc;
+    }
+    return { S: ${S}, attach, insert, move, touch };`;
+  return new Function('hash', 'FP_SEED', 'HASH_SEED', src)(hash, FP_SEED, HASH_SEED) as SharedTable;
+}
+
+/** Slots of the old table each participant claims at once while rehashing. */
+export const REHASH_CHUNK = 8192;
+
+/**
+ * One participant's share of a rehash: claim ranges of the old table's slots
+ * with Atomics.add on ctrl[cursor] and move their entries into `table`
+ * (already attached to the new buffer). Every participant runs it at once.
+ */
+export function rehashShare(table: SharedTable, from: SharedArrayBuffer, fromCap: number, ctrl: Int32Array, cursor: number): void {
+  const S = table.S;
+  const a = new Uint32Array(from);
+  for (;;) {
+    const s0 = Atomics.add(ctrl, cursor, REHASH_CHUNK);
+    if (s0 >= fromCap) return;
+    const s1 = Math.min(fromCap, s0 + REHASH_CHUNK);
+    for (let o = s0 * S, end = s1 * S; o < end; o += S) if (a[o] !== 0) table.move(a, o);
+  }
+}
