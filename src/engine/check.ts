@@ -51,6 +51,10 @@ export interface ParallelRunOptions extends CheckOptions {
   workers?: number;
   /** The model file the workers load (they build their own copy of the model). */
   source?: ModelSource;
+  /** Tests: run the multi-core explorer even on one worker; start only once every worker thread is ready; states claimed at once. */
+  parallel?: boolean;
+  waitForWorkers?: boolean;
+  chunk?: number;
 }
 
 export function check(def: ModelDef, params: Record<string, ParamValueAny> = {}, opts: RunOptions = {}): CheckResult {
@@ -65,8 +69,8 @@ export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): Ch
 /** checkCompiled, on `workers` threads when more than one (parallel.ts). */
 export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRunOptions = {}): Promise<CheckResult> {
   const workers = opts.workers ?? 1;
-  if (workers <= 1) return checkCompiled(model, opts);
-  if (!opts.source) throw new Error('a run on several workers needs the model file (source)');
+  if (workers <= 1 && !opts.parallel) return checkCompiled(model, opts);
+  if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
   return result(model, await exploreParallel(model, { ...opts, workers, source: opts.source }), opts, workers);
 }
 

@@ -54,6 +54,8 @@ export interface ParticipantOptions {
   deadline?: number;
   /** RSS budget in bytes (0 = none). */
   memoryLimitBytes: number;
+  /** States claimed at once (default CHUNK; tests use 1 to interleave participants finely). */
+  chunk: number;
 }
 
 export interface InitMsg extends ParticipantOptions {

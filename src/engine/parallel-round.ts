@@ -15,7 +15,7 @@ import type { CompiledModel } from './compile.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { HASH_SEED } from './store.js';
-import { actionView, BATCH, CHUNK, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
+import { actionView, BATCH, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 /** States on which symmetry is verified before sampling only every 4096th (as explore.ts). */
 const SYMMETRY_SAMPLES = 2000;
@@ -37,6 +37,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const table = createSharedTable(opt.store, W, layout.hash);
   const sym = makeCanonicalizer(layout, opt.symmetry);
   const ctrl = new Int32Array(opt.ctrl);
+  const CHUNK = opt.chunk;
   const maxStates = opt.maxStates ?? Infinity;
   const maxDepth = opt.maxDepth ?? Infinity;
   const deadline = opt.deadline ?? Infinity;

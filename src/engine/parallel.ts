@@ -78,6 +78,10 @@ export interface ParallelOptions extends CheckOptions {
   workers: number;
   /** Where worker threads load the model from (they build their own copy). */
   source: ModelSource;
+  /** Start exploring only once every worker thread has loaded the model (tests; default: start at once). */
+  waitForWorkers?: boolean;
+  /** States a participant claims at once (default CHUNK). */
+  chunk?: number;
 }
 
 const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
@@ -159,12 +163,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const S = slotWords(kind, W);
   const { maxLoad } = loadPolicy(kind);
   const nPart = Math.max(1, Math.floor(opts.workers));
+  const chunk = Math.max(1, Math.floor(opts.chunk ?? CHUNK));
   const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
   const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
   const all = Boolean(opts.all);
   const maxStates = opts.maxStates ?? Infinity;
   // Successors that chunks in flight can still insert after a participant saw a threshold passed.
-  const inflight = 2 * nPart * CHUNK * maxSuccPerState;
+  const inflight = 2 * nPart * chunk * maxSuccPerState;
   const single = (): Exploration => explore(model, { ...opts, workers: undefined } as CheckOptions);
 
   // The initial state; anything wrong with it is the single-threaded explorer's to report.
@@ -216,7 +221,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   new Uint32Array(curBuf).set(bw);
   /** A level's states for the next level's expansion, reused when big enough. */
   let spareBuf: SharedArrayBuffer | undefined;
-  const segRoom = CHUNK * maxSuccPerState;
+  const segRoom = chunk * maxSuccPerState;
   const newSegment = (n: number): Segment => ({
     words: new SharedArrayBuffer(n * W * 4),
     parent: new SharedArrayBuffer(n * 4),
@@ -317,6 +322,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     maxDepth: opts.maxDepth,
     deadline: opts.timeLimitMs !== undefined ? Date.now() + opts.timeLimitMs - (performance.now() - t0) : undefined,
     memoryLimitBytes: memoryLimit,
+    chunk,
   };
   const me = createParticipant(model, popts);
   const pool = nPart > 1 ? new Pool(nPart - 1, { ...popts, type: 'init', source: opts.source, params: model.params, invariants: invariants.map((i) => i.name), words: W, instances: nInst }) : undefined;
@@ -324,6 +330,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (pool?.fatal) throw new ModelError(`a worker thread could not load the model: ${pool.fatal}`);
     return pool ? pool.ready() : [];
   };
+
+  if (pool && opts.waitForWorkers) {
+    while (helpers().length < nPart - 1) {
+      if (pool.failure) throw pool.failure;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 
   let lastProgress = t0;
   const progressEvery = opts.progressIntervalMs ?? 100;
