@@ -330,6 +330,11 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (pool?.fatal) throw new ModelError(`a worker thread could not load the model: ${pool.fatal}`);
     return pool ? pool.ready() : [];
   };
+  /** Let the event loop deliver worker threads' 'ready' messages (awaiting only settled promises never does). */
+  const joinReady = async (): Promise<number[]> => {
+    if (pool && pool.ready().length < nPart - 1) await new Promise((r) => setImmediate(r));
+    return helpers();
+  };
 
   if (pool && opts.waitForWorkers) {
     while (helpers().length < nPart - 1) {
@@ -365,7 +370,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (!nb) return false;
     Atomics.store(ctrl, Ctl.RCURSOR, 0);
     const msg: RehashMsg = { type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap };
-    const others = helpers().map((i) => pool!.call(i, msg));
+    const others = (await joinReady()).map((i) => pool!.call(i, msg));
     me.rehash(msg);
     await Promise.all(others);
     tableBuf = nb;
@@ -396,7 +401,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           stop = true;
           break;
         }
-        const act = helpers();
+        const act = await joinReady();
         const msg = (p: number): RunMsg => ({
           type: 'run',
           table: tableBuf,
