@@ -19,7 +19,7 @@
  * passes its threshold, and then all of them move the entries into a bigger
  * table at once with the same CAS insert (rehashShare() below).
  */
-import { FP_SEED } from './fingerprint-store.js';
+import { FP_GROWTH, FP_MAX_LOAD, FP_SEED } from './fingerprint-store.js';
 import type { StoreKind } from './fingerprint-store.js';
 import { HASH_SEED } from './store.js';
 
@@ -44,24 +44,27 @@ export function slotWords(kind: StoreKind, W: number): number {
 
 /** Load at which the coordinator grows the table, and the growth factor. */
 export function loadPolicy(kind: StoreKind): { maxLoad: number; growth: number } {
-  return kind === 'fingerprint' ? { maxLoad: 0.9, growth: 1.2 } : { maxLoad: 0.7, growth: 2 };
+  return kind === 'fingerprint' ? { maxLoad: FP_MAX_LOAD, growth: FP_GROWTH } : { maxLoad: 0.7, growth: 2 };
 }
 
 export function createSharedTable(kind: StoreKind, W: number, hash: Hash): SharedTable {
   const S = slotWords(kind, W);
+  const fp = kind === 'fingerprint';
   // k0..k{S-1}: the slot's words for the state at b[bo..] (k0 = word 0, never 0 or 1).
-  const keys =
-    kind === 'fingerprint'
-      ? 'let k0 = h >>> 0; if (k0 < 2) k0 += 2; const home = k0; k0 |= 0; const k1 = hash(b, bo, FP_SEED) | 0;'
-      : `const home = h >>> 0; ${Array.from({ length: W }, (_, k) => `const k${k} = b[bo + ${k}] | 0;`).join(' ')}`;
+  const keys = fp
+    ? 'let k0 = h >>> 0; if (k0 < 2) k0 += 2; const home = k0; k0 |= 0; let k1 = 0, have1 = false;'
+    : `const home = h >>> 0; ${Array.from({ length: W }, (_, k) => `const k${k} = b[bo + ${k}] | 0;`).join(' ')}`;
+  // Fingerprints: the low half (a second hash) only when the high half matches or the state is new.
+  const need1 = fp ? 'if (!have1) { k1 = hash(b, bo, FP_SEED) | 0; have1 = true; }' : '';
   const write = Array.from({ length: S - 1 }, (_, k) => `T[o + ${k + 1}] = k${k + 1};`).join(' ');
-  const same = ['x === k0', ...Array.from({ length: S - 1 }, (_, k) => `T[o + ${k + 1}] === k${k + 1}`)].join(' && ');
-  const probe = `
+  const rest = Array.from({ length: S - 1 }, (_, k) => `T[o + ${k + 1}] === k${k + 1}`).join(' && ') || 'true';
+  const probe = (fill: string) => `
       let i = (home * scale) >>> 0;
       for (;;) {
         const o = i * ${S};
         let x = Atomics.load(T, o);
         if (x === 0) {
+          ${fill}
           if (Atomics.compareExchange(T, o, 0, 1) === 0) {
             ${write}
             Atomics.store(T, o, k0);
@@ -70,25 +73,27 @@ export function createSharedTable(kind: StoreKind, W: number, hash: Hash): Share
           x = Atomics.load(T, o);
         }
         while (x === 1) x = Atomics.load(T, o);
-        if (${same}) return false;
+        if (x === k0) {
+          ${fill}
+          if (${rest}) return false;
+        }
         if (++i === cap) i = 0;
       }`;
-  const homeOf = kind === 'fingerprint' ? '((h >>> 0) < 2 ? (h >>> 0) + 2 : (h >>> 0))' : '(h >>> 0)';
-  // move(): an entry of an older table (words a[o..]) into this one.
-  const moveKeys =
-    kind === 'fingerprint'
-      ? 'const k0 = a[o0] | 0, k1 = a[o0 + 1] | 0; const home = a[o0];'
-      : `const home = hash(a, o0, HASH_SEED); ${Array.from({ length: W }, (_, k) => `const k${k} = a[o0 + ${k}] | 0;`).join(' ')}`;
+  const homeOf = fp ? '((h >>> 0) < 2 ? (h >>> 0) + 2 : (h >>> 0))' : '(h >>> 0)';
+  // move(): an entry of an older table (words a[o0..]) into this one.
+  const moveKeys = fp
+    ? 'const k0 = a[o0] | 0, k1 = a[o0 + 1] | 0; const home = a[o0];'
+    : `const home = hash(a, o0, HASH_SEED); ${Array.from({ length: W }, (_, k) => `const k${k} = a[o0 + ${k}] | 0;`).join(' ')}`;
   const src = `
     let T = new Int32Array(0), cap = 0, scale = 0;
     function attach(buf, c) { T = new Int32Array(buf); cap = c; scale = c / 4294967296; }
     function insert(b, bo, h) {
       ${keys}
-      ${probe}
+      ${probe(need1)}
     }
     function move(a, o0) {
       ${moveKeys}
-      ${probe}
+      ${probe('')}
     }
     function touch(hs, n) {
       let acc = 0;
