@@ -153,6 +153,22 @@ class Pool {
   }
 }
 
+/** ch[base + i] = src[i] for every i, copied chunk by chunk (the coordinator files a level's links while participants wait). */
+function fileLinks(ch: Chunked, base: number, src: Int32Array | Uint8Array | Uint16Array | Uint32Array): void {
+  const n = src.length;
+  if (n === 0) return;
+  ch.set(base + n - 1, src[n - 1]!); // allocates every chunk up to there
+  const size = ch.chunks[0]!.length;
+  for (let i = 0; i < n; ) {
+    const id = base + i;
+    const c = ch.chunks[Math.floor(id / size)]!;
+    const o = id % size;
+    const k = Math.min(n - i, size - o);
+    c.set(src.subarray(i, i + k), o);
+    i += k;
+  }
+}
+
 async function run(model: CompiledModel, opts: ParallelOptions): Promise<Exploration> {
   const t0 = performance.now();
   const { layout, invariants } = model;
@@ -467,13 +483,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         kept.keep(id, Uint32Array.from(v.words), 0);
       }
       segs.forEach((g, p) => {
-        const np = new Int32Array(g.parent);
-        const na = actionView(g.action, nInst);
-        const base = levelEnd + offsets[p]!;
-        for (let i = 0; i < g.n; i++) {
-          parent.set(base + i, np[i]!);
-          action.set(base + i, na[i]!);
-        }
+        fileLinks(parent, levelEnd + offsets[p]!, new Int32Array(g.parent, 0, g.n));
+        fileLinks(action, levelEnd + offsets[p]!, actionView(g.action, nInst).subarray(0, g.n));
       });
       peakBytes = Math.max(peakBytes, bytesNow());
       if (stop || nextN === 0) break;
