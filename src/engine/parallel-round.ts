@@ -15,7 +15,7 @@ import type { CompiledModel } from './compile.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { HASH_SEED } from './store.js';
-import { actionView, BATCH, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
+import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 /** States on which symmetry is verified before sampling only every 4096th (as explore.ts). */
 const SYMMETRY_SAMPLES = 2000;
@@ -59,6 +59,8 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
   let checkedSym = 0;
+  /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
+  let gen = 0;
 
   const sameShape = (): boolean => {
     const now = layout.containers(work);
@@ -100,6 +102,10 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   };
 
   const round = (r: RunMsg, tick?: () => void): DoneMsg => {
+    if (r.gen !== gen) {
+      gen = r.gen;
+      collectGarbage();
+    }
     table.attach(r.table, r.cap);
     const cur = new Uint32Array(r.cur);
     const seg = new Uint32Array(r.seg.words);

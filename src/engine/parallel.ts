@@ -248,6 +248,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom));
   const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
   const ctrl = new Int32Array(ctrlBuf);
+  /** Bumped whenever a large shared buffer is replaced: participants then collect garbage to free the old one. */
+  let gen = 0;
 
   const bytesNow = () =>
     tableBuf.byteLength +
@@ -282,6 +284,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     const c = copy(g.action, aBytes);
     if (!c) return false;
     g.action = c;
+    gen++;
     return true;
   };
 
@@ -392,6 +395,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     tableBuf = nb;
     cap = ncap;
     mainTable.attach(tableBuf, cap);
+    gen++;
     return true;
   };
 
@@ -420,6 +424,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         const act = await joinReady();
         const msg = (p: number): RunMsg => ({
           type: 'run',
+          gen,
           table: tableBuf,
           cap,
           cur: curBuf,
@@ -492,6 +497,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       let nb = spareBuf && spareBuf.byteLength >= nextN * W * 4 ? spareBuf : undefined;
       if (!nb) {
         spareBuf = undefined;
+        gen++;
         nb = alloc(Math.max(nextN, 1024) * 2 * W * 4);
         if (!nb) {
           limit = 'memory';
