@@ -30,8 +30,6 @@ export const Ctl = {
   STOP: 3,
   /** The first limit hit (LimitCode). */
   LIMIT: 4,
-  /** Next unclaimed slot of the old table during a rehash. */
-  RCURSOR: 5,
   SIZE: 8,
 } as const;
 
@@ -101,6 +99,9 @@ export interface RehashMsg {
   fromCap: number;
   to: SharedArrayBuffer;
   toCap: number;
+  /** This participant's share (region) and the number of shares. */
+  part: number;
+  parts: number;
 }
 
 export interface WorkerViolation {

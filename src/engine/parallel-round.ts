@@ -23,8 +23,8 @@ const SYMMETRY_SAMPLES = 2000;
 export interface Participant {
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
   round(r: RunMsg, tick?: () => void): DoneMsg;
-  /** This participant's share of moving the table into a bigger one. */
-  rehash(m: RehashMsg): void;
+  /** This participant's share of moving the table into a bigger one; returns the entries it left to the coordinator. */
+  rehash(m: RehashMsg): number[];
 }
 
 class Asymmetry extends Error {}
@@ -238,8 +238,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   return {
     round,
     rehash(m) {
-      table.attach(m.to, m.toCap);
-      rehashShare(table, m.from, m.fromCap, ctrl, Ctl.RCURSOR);
+      return rehashShare(opt.store, W, layout.hash, m, m.part, m.parts);
     },
   };
 }

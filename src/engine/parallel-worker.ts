@@ -46,8 +46,7 @@ parentPort!.on('message', (m: InitMsg | RunMsg | RehashMsg) => {
       parentPort!.postMessage(me!.round(m));
       return;
     case 'rehash':
-      me!.rehash(m);
-      parentPort!.postMessage({ type: 'rehashed' });
+      parentPort!.postMessage({ type: 'rehashed', left: me!.rehash(m) });
       return;
   }
 });

@@ -31,7 +31,7 @@
  * (2 × participants × CHUNK × instances successors); a participant that sees
  * the headroom threatened sets PAUSE, all end the round at their next chunk
  * boundary, and the table is rehashed into a bigger one by all participants
- * at once (or a segment is enlarged). Growth beyond the memory budget ends
+ * at once, each into its own region of it (or a segment is enlarged). Growth beyond the memory budget ends
  * the run with limit 'memory' (verdict incomplete), as does process RSS
  * above the budget.
  *
@@ -52,7 +52,7 @@ import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
 import { actionArray, Chunked, HASH_SEED, Kept, type StateStore } from './store.js';
-import { createSharedTable, loadPolicy, slotWords } from './shared-table.js';
+import { createSharedTable, finishRehash, loadPolicy, slotWords } from './shared-table.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { createParticipant } from './parallel-round.js';
 import {
@@ -288,6 +288,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     return true;
   };
 
+  /** States expanded and rounds run per participant (TLBCHECK_PARALLEL_STATS=1 prints them). */
+  const expandedBy = new Array<number>(nPart).fill(0);
+  let rounds = 0;
   let curN = 1;
   let levelStart = 0;
   let depth = 0;
@@ -387,11 +390,12 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (ncap * S > 2 ** 32 - 1) return false;
     const nb = alloc(ncap * S * 4);
     if (!nb) return false;
-    Atomics.store(ctrl, Ctl.RCURSOR, 0);
-    const msg: RehashMsg = { type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap };
-    const others = (await joinReady()).map((i) => pool!.call(i, msg));
-    me.rehash(msg);
-    await Promise.all(others);
+    const act = await joinReady();
+    const msg = (part: number): RehashMsg => ({ type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap, part, parts: act.length + 1 });
+    const others = act.map((i, k) => pool!.call<{ left: number[] }>(i, msg(k + 1)));
+    const left = me.rehash(msg(0));
+    for (const r of await Promise.all(others)) left.push(...r.left);
+    finishRehash(kind, W, layout.hash, msg(0), left);
     tableBuf = nb;
     cap = ncap;
     mainTable.attach(tableBuf, cap);
@@ -447,7 +451,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         const asym = res.find(([, r]) => r.asymmetry);
         if (asym) throw new AsymmetryFault(asym[1].asymmetry!);
         const round: { v: WorkerViolation; part: number }[] = [];
+        rounds++;
         for (const [p, r] of res) {
+          expandedBy[p]! += r.expanded;
           segs[p]!.n = r.segN;
           transitions += r.transitions;
           for (let k = 0; k < nInst; k++) fired[k]! |= r.fired[k]!;
@@ -517,5 +523,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   } finally {
     await pool?.close();
   }
+  if (process.env.TLBCHECK_PARALLEL_STATS)
+    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms\n`);
   return finish();
 }

@@ -17,7 +17,7 @@
  * wrap-around. The table never grows while a round runs: the coordinator
  * (parallel.ts) pauses the participants at a chunk boundary when the load
  * passes its threshold, and then all of them move the entries into a bigger
- * table at once with the same CAS insert (rehashShare() below).
+ * table at once, each into its own region of it (rehashShare() below).
  */
 import { FP_GROWTH, FP_MAX_LOAD, FP_SEED } from './fingerprint-store.js';
 import type { StoreKind } from './fingerprint-store.js';
@@ -32,8 +32,6 @@ export interface SharedTable {
   attach(buf: SharedArrayBuffer, cap: number): void;
   /** Insert the packed state b[bo..] with home hash h (HASH_SEED): true if it was not there. */
   insert(b: Uint32Array, bo: number, h: number): boolean;
-  /** Insert the entry a[o..] of an older table of the same kind (rehash). */
-  move(a: Uint32Array, o: number): boolean;
   /** Load the home slots of n pending lookups (overlapped cache misses). */
   touch(hs: Uint32Array, n: number): number;
 }
@@ -80,10 +78,6 @@ export function createSharedTable(kind: StoreKind, W: number, hash: Hash): Share
         if (++i === cap) i = 0;
       }`;
   const homeOf = fp ? '((h >>> 0) < 2 ? (h >>> 0) + 2 : (h >>> 0))' : '(h >>> 0)';
-  // move(): an entry of an older table (words a[o0..]) into this one.
-  const moveKeys = fp
-    ? 'const k0 = a[o0] | 0, k1 = a[o0 + 1] | 0; const home = a[o0];'
-    : `const home = hash(a, o0, HASH_SEED); ${Array.from({ length: W }, (_, k) => `const k${k} = a[o0 + ${k}] | 0;`).join(' ')}`;
   const src = `
     let T = new Int32Array(0), cap = 0, scale = 0;
     function attach(buf, c) { T = new Int32Array(buf); cap = c; scale = c / 4294967296; }
@@ -91,34 +85,63 @@ export function createSharedTable(kind: StoreKind, W: number, hash: Hash): Share
       ${keys}
       ${probe(need1)}
     }
-    function move(a, o0) {
-      ${moveKeys}
-      ${probe('')}
-    }
     function touch(hs, n) {
       let acc = 0;
       for (let j = 0; j < n; j++) { const h = hs[j]; acc |= T[((${homeOf}) * scale >>> 0) * ${S}]; }
       return acc;
     }
-    return { S: ${S}, attach, insert, move, touch };`;
-  return new Function('hash', 'FP_SEED', 'HASH_SEED', src)(hash, FP_SEED, HASH_SEED) as SharedTable;
+    return { S: ${S}, attach, insert, touch };`;
+  return new Function('hash', 'FP_SEED', src)(hash, FP_SEED) as SharedTable;
 }
 
-/** Slots of the old table each participant claims at once while rehashing. */
-export const REHASH_CHUNK = 8192;
-
 /**
- * One participant's share of a rehash: claim ranges of the old table's slots
- * with Atomics.add on ctrl[cursor] and move their entries into `table`
- * (already attached to the new buffer). Every participant runs it at once.
+ * Participant `part` of `parts` in a rehash: it owns region `part` of the
+ * new table (an equal share of its slots) and moves, with plain writes, the
+ * entries of the matching share of the old table whose home lies in that
+ * region and whose probe stays inside it. Homes are monotone in the hash,
+ * so nearly every entry qualifies; the others (near region edges) are
+ * returned as old-table offsets for finishRehash(), run once every
+ * participant is done. No atomics: the regions do not overlap, and no
+ * lookup runs during a rehash.
  */
-export function rehashShare(table: SharedTable, from: SharedArrayBuffer, fromCap: number, ctrl: Int32Array, cursor: number): void {
-  const S = table.S;
-  const a = new Uint32Array(from);
-  for (;;) {
-    const s0 = Atomics.add(ctrl, cursor, REHASH_CHUNK);
-    if (s0 >= fromCap) return;
-    const s1 = Math.min(fromCap, s0 + REHASH_CHUNK);
-    for (let o = s0 * S, end = s1 * S; o < end; o += S) if (a[o] !== 0) table.move(a, o);
+export function rehashShare(kind: StoreKind, W: number, hash: Hash, m: { from: SharedArrayBuffer; fromCap: number; to: SharedArrayBuffer; toCap: number }, part: number, parts: number): number[] {
+  const S = slotWords(kind, W);
+  const a = new Uint32Array(m.from);
+  const t = new Uint32Array(m.to);
+  const scale = m.toCap / 4294967296;
+  const r0 = Math.floor((part * m.toCap) / parts);
+  const r1 = Math.floor(((part + 1) * m.toCap) / parts);
+  const s0 = Math.floor((part * m.fromCap) / parts);
+  const s1 = Math.floor(((part + 1) * m.fromCap) / parts);
+  const fp = kind === 'fingerprint';
+  const left: number[] = [];
+  for (let o = s0 * S, end = s1 * S; o < end; o += S) {
+    const w0 = a[o]!;
+    if (w0 === 0) continue;
+    let i = ((fp ? w0 : hash(a, o, HASH_SEED)) * scale) >>> 0;
+    if (i < r0 || i >= r1) {
+      left.push(o);
+      continue;
+    }
+    while (i < r1 && t[i * S] !== 0) i++;
+    if (i === r1) {
+      left.push(o);
+      continue;
+    }
+    for (let k = 0; k < S; k++) t[i * S + k] = a[o + k]!;
+  }
+  return left;
+}
+
+/** The entries rehashShare() left, placed by one thread after all shares are done. */
+export function finishRehash(kind: StoreKind, W: number, hash: Hash, m: { from: SharedArrayBuffer; to: SharedArrayBuffer; toCap: number }, left: readonly number[]): void {
+  const S = slotWords(kind, W);
+  const a = new Uint32Array(m.from);
+  const t = new Uint32Array(m.to);
+  const scale = m.toCap / 4294967296;
+  for (const o of left) {
+    let i = ((kind === 'fingerprint' ? a[o]! : hash(a, o, HASH_SEED)) * scale) >>> 0;
+    while (t[i * S] !== 0) if (++i === m.toCap) i = 0;
+    for (let k = 0; k < S; k++) t[i * S + k] = a[o + k]!;
   }
 }
