@@ -248,8 +248,20 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom));
   const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
   const ctrl = new Int32Array(ctrlBuf);
-  /** Bumped whenever a large shared buffer is replaced: participants then collect garbage to free the old one. */
+  /**
+   * Bumped once replaced shared buffers add up to 64 MiB or a tenth of what
+   * is in use: participants then collect garbage to free them (a full GC on
+   * every thread at a level barrier is not free, so not after every swap).
+   */
   let gen = 0;
+  let garbage = 0;
+  const replaced = (bytes: number) => {
+    garbage += bytes;
+    if (garbage >= Math.max(64 * 2 ** 20, bytesNow() / 10)) {
+      gen++;
+      garbage = 0;
+    }
+  };
 
   const bytesNow = () =>
     tableBuf.byteLength +
@@ -283,8 +295,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     g.parent = b;
     const c = copy(g.action, aBytes);
     if (!c) return false;
+    replaced(g.words.byteLength / 2 + g.parent.byteLength / 2 + g.action.byteLength / 2);
     g.action = c;
-    gen++;
     return true;
   };
 
@@ -396,10 +408,10 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     const left = me.rehash(msg(0));
     for (const r of await Promise.all(others)) left.push(...r.left);
     finishRehash(kind, W, layout.hash, msg(0), left);
+    replaced(tableBuf.byteLength);
     tableBuf = nb;
     cap = ncap;
     mainTable.attach(tableBuf, cap);
-    gen++;
     return true;
   };
 
@@ -502,8 +514,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       // The next level's states, in id order, into one buffer.
       let nb = spareBuf && spareBuf.byteLength >= nextN * W * 4 ? spareBuf : undefined;
       if (!nb) {
+        if (spareBuf) replaced(spareBuf.byteLength);
         spareBuf = undefined;
-        gen++;
         nb = alloc(Math.max(nextN, 1024) * 2 * W * 4);
         if (!nb) {
           limit = 'memory';
