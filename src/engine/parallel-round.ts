@@ -61,6 +61,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   let checkedSym = 0;
   /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
   let gen = 0;
+  let lastRss = -Infinity;
 
   const sameShape = (): boolean => {
     const now = layout.containers(work);
@@ -122,7 +123,6 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     const words = (buf: Uint32Array, off: number) => Array.from(buf.subarray(off, off + W));
     let transitions = 0;
     let expanded = 0;
-    let chunks = 0;
     /** New states not yet added to ctrl[COUNT]. */
     let unflushed = 0;
     const done = (extra: Partial<DoneMsg> = {}): DoneMsg => {
@@ -148,9 +148,11 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
           expanded += b1 - b0;
           if (!sameShape()) throw new Error('an effect replaced an array of the state');
           if (sym) {
-            if (checkedSym < SYMMETRY_SAMPLES || (b0 & 4095) === 0) {
+            // Every state of the first SYMMETRY_SAMPLES a participant
+            // expands is checked, then one per 4096 (as explore.ts).
+            for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
               checkedSym++;
-              checkSymmetry(cur, b0);
+              checkSymmetry(cur, js);
             }
             for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
           }
@@ -223,8 +225,13 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
         const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
         unflushed = 0;
         if (levelEnd + count >= growAt || segN + CHUNK * Math.max(nInst, 1) > segCap) Atomics.store(ctrl, Ctl.PAUSE, 1);
-        if (Date.now() > deadline) setLimit(LimitCode.TIME);
-        if (memoryLimit > 0 && (++chunks & 7) === 0 && process.memoryUsage.rss() > memoryLimit) setLimit(LimitCode.MEMORY);
+        const now = Date.now();
+        if (now > deadline) setLimit(LimitCode.TIME);
+        // RSS is a /proc read (~35 µs): at most every 50 ms.
+        if (memoryLimit > 0 && now - lastRss >= 50) {
+          lastRss = now;
+          if (process.memoryUsage.rss() > memoryLimit) setLimit(LimitCode.MEMORY);
+        }
         tick?.();
       }
     } catch (e) {
