@@ -1,14 +1,29 @@
 /**
  * `npm run bench`: the benchmark configurations of
- * ../shared/bench/shootdown-spec.md, exact mode, one thread, each in a fresh
- * Node process (so peak RSS and JIT state are per configuration).
- * Prints states, transitions, seconds, states/s, bytes/state and peak RSS,
- * and checks the state/transition counts against the spec's table.
+ * ../shared/bench/shootdown-spec.md, each run in a fresh Node process (so
+ * peak RSS and JIT state are per run), in these modes:
  *
- *   npm run bench                 all five configurations
- *   npm run bench -- 5,2,1,sync   just one (N,P,K,VARIANT)
+ *   exact          full states, one thread (the reference)
+ *   fingerprint    --store fingerprint (64-bit hash compaction)
+ *   2 workers      --workers 2, exact and fingerprint
+ *   sym            --symmetry cpu, 1 and 2 workers
+ *
+ * Prints states, seconds, states/s, bytes/state and peak RSS per run and
+ * checks every count against the spec (states/transitions, or the orbit
+ * count under symmetry). When `spin` / `rumur` are installed
+ * (apt-get install spin rumur) it also runs ../shared/bench/anchors/run.sh on
+ * the same configurations (SPIN: depth-first, full state storage; Rumur:
+ * with and without its CPU symmetry) and prints states/s ratios. Times are
+ * wall-clock on whatever else the machine is doing: compare ratios.
+ *
+ *   npm run bench                           every configuration, every mode, anchors if installed
+ *   npm run bench -- 5,2,1,sync             one configuration (N,P,K,VARIANT)
+ *   npm run bench -- --modes exact,w2       only these modes (exact, fp, w2, fp-w2, sym, sym-w2)
+ *   npm run bench -- --no-anchors           tlbcheck only
+ *   npm run bench -- --no-rumur             SPIN but not Rumur (Rumur without symmetry is slow)
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -19,59 +34,184 @@ interface Config {
   VARIANT: 'sync' | 'async';
   states: number;
   transitions: number;
+  orbits: number;
 }
 
 /** The spec's benchmark table (holds in each, NMI = 0). */
 export const CONFIGS: Config[] = [
-  { N: 5, P: 2, K: 1, VARIANT: 'sync', states: 804096, transitions: 10641920 },
-  { N: 4, P: 2, K: 2, VARIANT: 'async', states: 2866048, transitions: 33833856 },
-  { N: 4, P: 3, K: 1, VARIANT: 'sync', states: 3104768, transitions: 45023232 },
-  { N: 4, P: 2, K: 3, VARIANT: 'async', states: 6300192, transitions: 74599584 },
-  { N: 6, P: 2, K: 1, VARIANT: 'sync', states: 9616384, transitions: 153993216 },
+  { N: 5, P: 2, K: 1, VARIANT: 'sync', states: 804096, transitions: 10641920, orbits: 11664 },
+  { N: 4, P: 2, K: 2, VARIANT: 'async', states: 2866048, transitions: 33833856, orbits: 136067 },
+  { N: 4, P: 3, K: 1, VARIANT: 'sync', states: 3104768, transitions: 45023232, orbits: 150480 },
+  { N: 4, P: 2, K: 3, VARIANT: 'async', states: 6300192, transitions: 74599584, orbits: 297892 },
+  { N: 6, P: 2, K: 1, VARIANT: 'sync', states: 9616384, transitions: 153993216, orbits: 32368 },
 ];
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+interface Mode {
+  key: string;
+  label: string;
+  args: string[];
+  symmetric: boolean;
+}
+const MODES: Mode[] = [
+  { key: 'exact', label: 'exact', args: [], symmetric: false },
+  { key: 'fp', label: 'fingerprint', args: ['--store', 'fingerprint'], symmetric: false },
+  { key: 'w2', label: 'exact, 2 workers', args: ['--workers', '2'], symmetric: false },
+  { key: 'fp-w2', label: 'fingerprint, 2 workers', args: ['--store', 'fingerprint', '--workers', '2'], symmetric: false },
+  { key: 'sym', label: 'sym cpu', args: ['--symmetry', 'cpu'], symmetric: true },
+  { key: 'sym-w2', label: 'sym cpu, 2 workers', args: ['--symmetry', 'cpu', '--workers', '2'], symmetric: true },
+];
 
-function runOne(c: Config): Record<string, unknown> {
-  const args = ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--json', '--quiet'];
+interface Row {
+  config: Config;
+  tool: string;
+  mode: string;
+  states: number;
+  seconds: number;
+  bytesPerState: number | undefined;
+  rssMb: number;
+  ok: boolean;
+  note: string;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const anchors = join(root, '..', 'shared', 'bench', 'anchors', 'run.sh');
+const name = (c: Config) => `N=${c.N} P=${c.P} K=${c.K} ${c.VARIANT}`;
+
+function runTlbcheck(c: Config, m: Mode): Row {
+  const args = ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--json', '--quiet', ...m.args];
   for (const k of ['N', 'P', 'K', 'VARIANT'] as const) args.push('--set', `${k}=${c[k]}`);
   const r = spawnSync(process.execPath, ['--max-old-space-size=16384', ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`tlbcheck exited ${r.status}: ${r.stderr.trim()}`);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+  if (r.status !== 0) throw new Error(`tlbcheck ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  const j = JSON.parse(r.stdout) as Record<string, number | string>;
+  const want = m.symmetric ? { states: c.orbits } : { states: c.states, transitions: c.transitions };
+  const ok = j.verdict === 'holds' && j.states === want.states && (m.symmetric || j.transitions === c.transitions);
+  return {
+    config: c,
+    tool: 'tlbcheck',
+    mode: m.label,
+    states: j.states as number,
+    seconds: (j.elapsedMs as number) / 1000,
+    bytesPerState: j.bytesPerState as number,
+    rssMb: (j.peakRssBytes as number) / 2 ** 20,
+    ok,
+    note: ok ? 'match spec' : `MISMATCH (spec ${JSON.stringify(want)}, got ${j.states}/${j.transitions} ${j.verdict})`,
+  };
 }
 
-const only = process.argv[2];
-const configs = only
-  ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only)
-  : CONFIGS;
-if (only && configs.length === 0) {
-  console.error(`bench: no configuration ${only}; known: ${CONFIGS.map((c) => `${c.N},${c.P},${c.K},${c.VARIANT}`).join(' ')}`);
+function hasTool(t: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).status === 0;
+}
+
+/** run.sh's last line: tool=… states=… verdict=… run_s=… peak_rss_mb=… */
+function runAnchor(c: Config, tool: 'spin' | 'rumur' | 'rumur-sym'): Row {
+  const r = spawnSync('bash', [anchors, tool, String(c.N), String(c.P), String(c.K), c.VARIANT, '0'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    env: { ...process.env, TIMEOUT: process.env.TIMEOUT ?? '300' },
+  });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  const kv = Object.fromEntries([...last.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const states = Number(kv.states);
+  const want = tool === 'rumur-sym' ? c.orbits : c.states;
+  const ok = kv.verdict === 'holds' && states === want;
+  return {
+    config: c,
+    tool: tool === 'spin' ? 'SPIN' : 'Rumur',
+    mode: tool === 'spin' ? 'dfs, full states' : tool === 'rumur' ? 'no symmetry' : 'sym cpu (scalarset)',
+    states: Number.isFinite(states) ? states : 0,
+    seconds: Number(kv.run_s),
+    bytesPerState: undefined,
+    rssMb: Number(kv.peak_rss_mb),
+    ok,
+    note: ok ? `match spec; compile ${kv.compile_s} s` : `${kv.verdict ?? `exit ${r.status}`} (states ${kv.states}, spec ${want})`,
+  };
+}
+
+// ----------------------------------------------------------------- arguments
+const argv = process.argv.slice(2);
+const flag = (f: string) => argv.includes(f);
+const modesArg = argv[argv.indexOf('--modes') + 1];
+const modes = argv.includes('--modes') ? MODES.filter((m) => modesArg?.split(',').includes(m.key)) : MODES;
+const only = argv.find((a) => /^\d,\d,\d,(sync|async)$/.test(a));
+const configs = only ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only) : CONFIGS;
+if ((only && configs.length === 0) || modes.length === 0 || argv.some((a) => a.startsWith('-') && !['--modes', '--no-anchors', '--no-rumur'].includes(a))) {
+  console.error(`usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur]`);
+  console.error(`configurations: ${CONFIGS.map((c) => `${c.N},${c.P},${c.K},${c.VARIANT}`).join(' ')}`);
   process.exit(2);
 }
-
-const header = ['config', 'states', 'transitions', 'verdict', 'seconds', 'states/s', 'bytes/state', 'peak RSS MB', 'counts'];
-const rows: string[][] = [];
-let bad = 0;
-for (const c of configs) {
-  const r = runOne(c);
-  const ok = r.states === c.states && r.transitions === c.transitions && r.verdict === 'holds';
-  if (!ok) bad++;
-  rows.push([
-    `N=${c.N} P=${c.P} K=${c.K} ${c.VARIANT}`,
-    String(r.states),
-    String(r.transitions),
-    String(r.verdict),
-    ((r.elapsedMs as number) / 1000).toFixed(2),
-    Math.round(r.statesPerSec as number).toLocaleString('en-US'),
-    (r.bytesPerState as number).toFixed(1),
-    ((r.peakRssBytes as number) / 2 ** 20).toFixed(0),
-    ok ? 'match spec' : `MISMATCH (spec ${c.states}/${c.transitions})`,
-  ]);
-  console.error(`done: ${rows[rows.length - 1]!.join('  ')}`);
+const anchorTools: ('spin' | 'rumur' | 'rumur-sym')[] = [];
+if (!flag('--no-anchors')) {
+  if (!existsSync(anchors)) console.error(`bench: ${anchors} not found: SPIN/Rumur comparison skipped`);
+  else {
+    if (hasTool('spin') && hasTool('gcc')) anchorTools.push('spin');
+    else console.error('bench: spin (or gcc) not installed (apt-get install spin): SPIN comparison skipped');
+    if (hasTool('rumur') && hasTool('gcc')) {
+      if (!flag('--no-rumur')) anchorTools.push('rumur');
+      anchorTools.push('rumur-sym');
+    } else console.error('bench: rumur (or gcc) not installed (apt-get install rumur): Rumur comparison skipped');
+  }
 }
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-console.log(line(header));
-console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-for (const r of rows) console.log(line(r));
-process.exit(bad ? 1 : 0);
+
+// ----------------------------------------------------------------------- run
+const rows: Row[] = [];
+for (const c of configs) {
+  for (const m of modes) {
+    rows.push(runTlbcheck(c, m));
+    const r = rows.at(-1)!;
+    console.error(`done: ${name(c)}  tlbcheck ${m.label}  ${r.states} states  ${r.seconds.toFixed(2)} s`);
+  }
+  for (const t of anchorTools) {
+    rows.push(runAnchor(c, t));
+    const r = rows.at(-1)!;
+    console.error(`done: ${name(c)}  ${r.tool} ${r.mode}  ${r.states} states  ${r.seconds.toFixed(2)} s`);
+  }
+}
+
+function table(header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of body) console.log(line(r));
+}
+
+const perSec = (r: Row) => (r.seconds > 0 ? r.states / r.seconds : 0);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+table(
+  ['config', 'tool', 'mode', 'states', 's', 'states/s', 'bytes/state', 'peak RSS MB', 'counts'],
+  rows.map((r) => [
+    name(r.config),
+    r.tool,
+    r.mode,
+    fmt(r.states),
+    r.seconds.toFixed(2),
+    fmt(perSec(r)),
+    r.bytesPerState === undefined ? '-' : r.bytesPerState.toFixed(1),
+    r.rssMb.toFixed(0),
+    r.note,
+  ]),
+);
+
+// Ratios: states/s of a tlbcheck mode over the anchor's on the same configuration.
+const find = (c: Config, tool: string, mode: string) => rows.find((r) => r.config === c && r.tool === tool && r.mode === mode);
+const ratioRows: string[][] = [];
+const ratio = (a: Row | undefined, b: Row | undefined) => (a && b && perSec(b) > 0 && a.ok && b.ok ? (perSec(a) / perSec(b)).toFixed(2) : '-');
+for (const c of configs) {
+  const ex = find(c, 'tlbcheck', 'exact');
+  const w2 = find(c, 'tlbcheck', 'exact, 2 workers');
+  const fp = find(c, 'tlbcheck', 'fingerprint');
+  const fpw2 = find(c, 'tlbcheck', 'fingerprint, 2 workers');
+  const sym = find(c, 'tlbcheck', 'sym cpu');
+  const symw2 = find(c, 'tlbcheck', 'sym cpu, 2 workers');
+  const spin = find(c, 'SPIN', 'dfs, full states');
+  const rumur = find(c, 'Rumur', 'no symmetry');
+  const rsym = find(c, 'Rumur', 'sym cpu (scalarset)');
+  ratioRows.push([name(c), ratio(w2, ex), ratio(fpw2, fp), ratio(ex, spin), ratio(w2, spin), ratio(fp, spin), ratio(ex, rumur), ratio(sym, rsym), ratio(symw2, rsym)]);
+}
+console.log('');
+table(
+  ['config', '2 workers / 1 (exact)', '2 workers / 1 (fp)', 'exact / SPIN', '2 workers / SPIN', 'fp / SPIN', 'exact / Rumur', 'sym / Rumur sym', 'sym 2w / Rumur sym'],
+  ratioRows,
+);
+console.log('\nratios are states/s (higher = tlbcheck faster); "-" = not run or a count mismatch. SPIN/Rumur times exclude generating and compiling the verifier.');
+process.exit(rows.every((r) => r.ok) ? 0 : 1);

@@ -5,7 +5,8 @@
  * was found; 2 usage or model error (one line on stderr); 3 incomplete.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { checkCompiled, type CheckResult } from './engine/check.js';
+import { resolve } from 'node:path';
+import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
 import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
@@ -17,7 +18,7 @@ import { traceDoc, TraceFormatError } from './report/json.js';
 import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
 import { runCi, type CiFlags } from './ci.js';
-import { fmtCount, summaryLine, verdictLine, violationText } from './report/text.js';
+import { fmtCount, storeLine, summaryLine, verdictLine, violationText } from './report/text.js';
 
 export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
 
@@ -42,6 +43,14 @@ function positiveInt(name: string) {
     if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
     return Number(v);
   };
+}
+
+/** Worker threads: 1..MAX_WORKERS. */
+export const MAX_WORKERS = 64;
+function workerCount(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_WORKERS)
+    throw new UsageError(`--workers must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 function positiveNumber(name: string) {
@@ -78,6 +87,8 @@ interface CheckFlags {
   timeLimit?: number;
   symmetry?: 'none' | 'cpu' | 'all';
   memoryLimit?: number;
+  store?: 'exact' | 'fingerprint';
+  workers?: number;
   json?: boolean;
   quiet?: boolean;
   slice?: boolean;
@@ -116,7 +127,10 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
   const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
   let lastLen = 0;
-  const result = checkCompiled(model, {
+  const result = await checkCompiledAsync(model, {
+    store: flags.store,
+    workers: flags.workers,
+    source: { file: resolve(file) },
     all: flags.all,
     maxStates: flags.maxStates,
     maxDepth: flags.maxDepth,
@@ -148,6 +162,8 @@ async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number
     if (!flags.quiet) io.out(`model ${result.model}${params ? ` (${params})` : ''}\n`);
     for (const v of result.violations) io.out(`\n${violationOut(model, v, flags)}\n\n`);
     io.out(summaryLine(result) + '\n');
+    const sl = storeLine(result);
+    if (sl) io.out(sl + '\n');
     io.out(verdictLine(result) + '\n');
     if (!flags.quiet) for (const w of result.warnings) io.out(`warning: ${w}\n`);
   }
@@ -182,6 +198,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit')))
     .addOption(new Option('--symmetry [SORTS]', 'symmetry reduction: cpu (default) permutes CPUs, all also pages, none').choices(['none', 'cpu', 'all']).preset('cpu'))
     .addOption(new Option('--memory-limit <MIB>', 'stop (verdict incomplete) before using more memory (default 75% of RAM)').argParser(positiveNumber('--memory-limit')))
+    .addOption(
+      new Option('--store <KIND>', 'visited set: exact (full states) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)').choices([
+        'exact',
+        'fingerprint',
+      ]),
+    )
+    .addOption(new Option('--workers <N>', 'worker threads (level-synchronous BFS over a shared table; same counts and shortest traces)').argParser(workerCount))
     .option('--json', 'print one JSON document on stdout')
     .option('--quiet', 'no progress, no warnings')
     .option('--slice', 'show only the steps the violation depends on')

@@ -86,6 +86,38 @@ describe('exit codes and output', () => {
   });
 });
 
+describe('--store and --workers', () => {
+  it('fingerprint store: same counts, the chance of a missed state in text and JSON', () => {
+    const r = run(SHOOT, '--set', 'N=3', '--set', 'P=2', '--store', 'fingerprint');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/5,056 states, 39,552 transitions, depth 14/);
+    expect(r.out).toMatch(/probability that a state was missed .* ≈ 6\.9e-13/);
+    const doc = JSON.parse(run(SHOOT, '--set', 'N=3', '--set', 'P=2', '--store', 'fingerprint', '--json').out);
+    expect(doc).toMatchObject({ store: 'fingerprint', workers: 1, states: 5056, verdict: 'holds' });
+    expect(doc.omissionProbability).toBeGreaterThan(6.9e-13);
+    expect(doc.omissionProbability).toBeLessThan(7e-13);
+    expect(JSON.parse(run(SHOOT, '--json').out)).not.toHaveProperty('omissionProbability');
+  });
+
+  it('--workers 2: same counts and the same shortest counterexample', () => {
+    const doc = JSON.parse(run(SHOOT, '--set', 'N=4', '--set', 'P=2', '--workers', '2', '--json').out);
+    expect(doc).toMatchObject({ workers: 2, store: 'exact', verdict: 'holds' });
+    const one = JSON.parse(run(SHOOT, '--set', 'N=4', '--set', 'P=2', '--json').out);
+    expect([doc.states, doc.transitions, doc.depth]).toEqual([one.states, one.transitions, one.depth]);
+    const v = run(SHOOT, '--set', 'VARIANT=async', '--set', 'NMI=1', '--set', 'N=3', '--workers', '2', '--store', 'fingerprint', '--json');
+    expect(v.code).toBe(1);
+    expect(JSON.parse(v.out).violations[0].trace).toHaveLength(6);
+  });
+
+  it('a memory budget too small ends the run incomplete (exit 3), never an out-of-memory crash', () => {
+    for (const extra of [[], ['--store', 'fingerprint'], ['--workers', '2'], ['--workers', '2', '--store', 'fingerprint']]) {
+      const r = run(SHOOT, '--set', 'N=5', '--set', 'P=2', '--memory-limit', '16', '--json', ...extra);
+      expect(r.code).toBe(3);
+      expect(JSON.parse(r.out)).toMatchObject({ verdict: 'incomplete', limit: 'memory' });
+    }
+  });
+});
+
 describe('bad input: one line, exit 2', () => {
   it('missing model file', () => expectUsageError(run('models/nope.ts'), /model file not found: models\/nope\.ts/));
   it('no model argument', () => expectUsageError(run(), /missing required argument/));
@@ -102,6 +134,11 @@ describe('bad input: one line, exit 2', () => {
   it('limit too small', () => expectUsageError(run(SHOOT, '--max-states', '0'), /--max-states must be a positive integer/));
   it('limit not a number', () => expectUsageError(run(SHOOT, '--time-limit', 'soon'), /--time-limit must be a positive number/));
   it('unknown option', () => expectUsageError(run(SHOOT, '--frobnicate'), /unknown option/));
+  it('unknown --store', () => expectUsageError(run(SHOOT, '--store', 'bitstate'), /--store <KIND>' argument 'bitstate' is invalid\. Allowed choices are exact, fingerprint/));
+  it('--workers 0', () => expectUsageError(run(SHOOT, '--workers', '0'), /--workers must be an integer from 1 to 64, got "0"/));
+  it('--workers too many', () => expectUsageError(run(SHOOT, '--workers', '65'), /--workers must be an integer from 1 to 64/));
+  it('--workers not a number', () => expectUsageError(run(SHOOT, '--workers', '2x'), /--workers must be an integer from 1 to 64, got "2x"/));
+  it('--workers without a value', () => expectUsageError(run(SHOOT, '--workers'), /argument missing/));
   it('guard that throws: action, arguments and state', () =>
     expectUsageError(run(COUNTER, '--set', 'FAULT=guard'), /guard of inc\(0\) threw guard exploded; state: \{"n":\[2,0\]/));
   it('effect that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=effect'), /effect of inc\(0\) threw TypeError: effect exploded; state:/));

@@ -1,142 +1,19 @@
 /**
  * Differential test: random small guarded-command models (generated with
  * fast-check as data) are explored by the engine and by a deliberately naive
- * reference explorer written here (JSON keys in a Map, plain BFS). They must
- * agree on state count, transition count, depth, verdict and the length of
- * the shortest counterexample of every violated invariant and of deadlock.
+ * reference explorer (test/helpers/random-model.ts: JSON keys in a Map, plain
+ * BFS). They must agree on state count, transition count, depth, verdict and
+ * the length of the shortest counterexample of every violated invariant and
+ * of deadlock: with the exact store, with the fingerprint store, and with
+ * the level-synchronous multi-core explorer (on this thread alone, and on
+ * worker threads that rebuild the model from the same data).
  */
 import fc from 'fast-check';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { array, bool, check, defineModel, int, machine, type ModelDef } from '../src/index.ts';
-
-// ------------------------------------------------------------ model as data
-type Expr = { k: 'const'; v: number } | { k: 'var'; i: number } | { k: 'add'; a: Expr; c: number } | { k: 'flag'; i: number };
-type Cond = { k: 'lt' | 'eq' | 'ne'; a: Expr; b: Expr } | { k: 'not'; c: Cond } | { k: 'and'; a: Cond; b: Cond } | { k: 'true' };
-type Stmt = { k: 'set'; i: number; e: Expr } | { k: 'setArg'; e: Expr } | { k: 'flip'; i: number };
-interface Act {
-  arity: 0 | 1;
-  guard: Cond;
-  body: Stmt[];
-}
-interface Spec {
-  nvars: number;
-  max: number;
-  nflags: number;
-  init: number[];
-  acts: Act[];
-  invs: Cond[];
-}
-
-type St = { v: number[]; f: boolean[] };
-
-function evalE(e: Expr, s: St, spec: Spec, arg: number): number {
-  switch (e.k) {
-    case 'const':
-      return e.v;
-    case 'var':
-      return s.v[e.i === -1 ? arg : e.i]!;
-    case 'add':
-      return (evalE(e.a, s, spec, arg) + e.c) % (spec.max + 1);
-    case 'flag':
-      return s.f[e.i]! ? 1 : 0;
-  }
-}
-function evalC(c: Cond, s: St, spec: Spec, arg: number): boolean {
-  switch (c.k) {
-    case 'true':
-      return true;
-    case 'not':
-      return !evalC(c.c, s, spec, arg);
-    case 'and':
-      return evalC(c.a, s, spec, arg) && evalC(c.b, s, spec, arg);
-    case 'lt':
-      return evalE(c.a, s, spec, arg) < evalE(c.b, s, spec, arg);
-    case 'eq':
-      return evalE(c.a, s, spec, arg) === evalE(c.b, s, spec, arg);
-    case 'ne':
-      return evalE(c.a, s, spec, arg) !== evalE(c.b, s, spec, arg);
-  }
-}
-function exec(st: Stmt[], s: St, spec: Spec, arg: number): void {
-  // Right-hand sides read the pre-state (as a simultaneous assignment would).
-  const pre: St = { v: [...s.v], f: [...s.f] };
-  for (const x of st) {
-    if (x.k === 'set') s.v[x.i] = evalE(x.e, pre, spec, arg);
-    else if (x.k === 'setArg') s.v[arg] = evalE(x.e, pre, spec, arg);
-    else s.f[x.i] = !pre.f[x.i];
-  }
-}
-
-// ------------------------------------------------------- the engine's view
-function toModel(spec: Spec): ModelDef {
-  return defineModel({
-    name: 'random',
-    description: 'random guarded commands',
-    params: {},
-    build: () =>
-      machine(
-        { v: array(spec.nvars, int(0, spec.max)), f: array(spec.nflags, bool()) },
-        {
-          init: (s) => spec.init.forEach((x, i) => (s.v[i] = x)),
-          actions: Object.fromEntries(
-            spec.acts.map((a, n) => [
-              `a${n}`,
-              {
-                over: a.arity ? [spec.nvars] : [],
-                guard: (s: St, arg = 0) => evalC(a.guard, s, spec, arg),
-                effect: (s: St, arg = 0) => exec(a.body, s, spec, arg),
-              },
-            ]),
-          ),
-          invariants: Object.fromEntries(spec.invs.map((c, n) => [`i${n}`, (s: St) => evalC(c, s, spec, 0)])),
-        },
-      ),
-  });
-}
-
-// ------------------------------------------------- naive reference explorer
-interface RefResult {
-  states: number;
-  transitions: number;
-  depth: number;
-  firstViolation: Map<string, number>;
-}
-function reference(spec: Spec): RefResult {
-  const key = (s: St) => JSON.stringify(s);
-  const init: St = { v: [...spec.init], f: Array(spec.nflags).fill(false) };
-  const dist = new Map<string, number>([[key(init), 0]]);
-  const queue: St[] = [init];
-  let transitions = 0;
-  let depth = 0;
-  const first = new Map<string, number>();
-  const note = (name: string, d: number) => {
-    if (!first.has(name) || first.get(name)! > d) first.set(name, d);
-  };
-  for (let qi = 0; qi < queue.length; qi++) {
-    const s = queue[qi]!;
-    const d = dist.get(key(s))!;
-    depth = Math.max(depth, d);
-    spec.invs.forEach((c, n) => {
-      if (!evalC(c, s, spec, 0)) note(`i${n}`, d);
-    });
-    let enabled = 0;
-    for (const a of spec.acts) {
-      for (let arg = 0; arg < (a.arity ? spec.nvars : 1); arg++) {
-        if (!evalC(a.guard, s, spec, arg)) continue;
-        enabled++;
-        const t: St = { v: [...s.v], f: [...s.f] };
-        exec(a.body, t, spec, arg);
-        if (!dist.has(key(t))) {
-          dist.set(key(t), d + 1);
-          queue.push(t);
-        }
-      }
-    }
-    transitions += enabled;
-    if (enabled === 0) note('deadlock', d);
-  }
-  return { states: dist.size, transitions, depth, firstViolation: first };
-}
+import { check, instantiate } from '../src/index.ts';
+import { checkCompiledAsync, type CheckResult } from '../src/engine/check.ts';
+import { reference, toModel, type Cond, type Expr, type Spec, type Stmt } from './helpers/random-model.ts';
 
 // ---------------------------------------------------------------- arbitraries
 const specArb: fc.Arbitrary<Spec> = fc
@@ -193,6 +70,9 @@ describe('engine agrees with a naive reference explorer on random models', () =>
         expect(all.verdict).toBe(ref.firstViolation.size ? 'violated' : 'holds');
         const got = new Map(all.violations.map((v) => [v.invariant, v.trace.length - 1]));
         expect(got).toEqual(ref.firstViolation);
+        // The fingerprint store explores the same states (a 64-bit collision among a few hundred is ~1e-15).
+        const fp = check(model, {}, { all: true, store: 'fingerprint' });
+        expect(summary(fp)).toEqual(summary(all));
         // Default mode stops at the first violation, which is one of the shortest.
         const first = check(model);
         expect(first.verdict).toBe(all.verdict);
@@ -203,6 +83,55 @@ describe('engine agrees with a naive reference explorer on random models', () =>
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+const HELPER = fileURLToPath(new URL('./helpers/random-model.ts', import.meta.url));
+
+function summary(r: CheckResult) {
+  return {
+    states: r.states,
+    transitions: r.transitions,
+    depth: r.depth,
+    verdict: r.verdict,
+    violations: new Map(r.violations.map((v) => [v.invariant, v.trace.length - 1])),
+  };
+}
+
+describe('the multi-core explorer agrees with the reference on random models', () => {
+  it('level-synchronous algorithm on this thread alone (--workers machinery, one participant), both stores', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async (spec) => {
+        const ref = reference(spec);
+        const model = instantiate(toModel(spec));
+        for (const store of ['exact', 'fingerprint'] as const) {
+          const r = await checkCompiledAsync(model, { all: true, store, workers: 1, parallel: true, source: { file: HELPER, exportName: 'toModel', factoryArg: spec } });
+          expect(r.states).toBe(ref.states);
+          expect(r.transitions).toBe(ref.transitions);
+          expect(r.depth).toBe(ref.depth);
+          expect(new Map(r.violations.map((v) => [v.invariant, v.trace.length - 1]))).toEqual(ref.firstViolation);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('on 2 threads interleaved state by state (worker threads rebuild the model from the data)', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async (spec) => {
+        const ref = reference(spec);
+        const model = instantiate(toModel(spec));
+        const source = { file: HELPER, exportName: 'toModel', factoryArg: spec };
+        const r = await checkCompiledAsync(model, { all: true, workers: 2, waitForWorkers: true, chunk: 1, source });
+        expect(summary(r)).toEqual({ states: ref.states, transitions: ref.transitions, depth: ref.depth, verdict: r.verdict, violations: ref.firstViolation });
+        // First violation only: at the minimal depth, as a single-threaded run.
+        const first = await checkCompiledAsync(model, { workers: 2, waitForWorkers: true, chunk: 1, source, store: 'fingerprint' });
+        expect(first.verdict).toBe(ref.firstViolation.size ? 'violated' : 'holds');
+        // The violation reported is a shortest one for its invariant (or deadlock).
+        for (const v of first.violations) expect(v.trace.length - 1).toBe(ref.firstViolation.get(v.invariant));
+      }),
+      { numRuns: 8 },
     );
   });
 });

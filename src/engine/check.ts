@@ -3,7 +3,9 @@
  * each violation, and collect statistics, coverage and vacuity warnings.
  */
 import { instantiate, type CompiledModel } from './compile.js';
-import { explore, type CheckOptions, type LimitHit } from './explore.js';
+import { explore, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
+import type { StoreKind } from './fingerprint-store.js';
+import { exploreParallel, type ModelSource } from './parallel.js';
 import type { ModelDef, ParamValueAny, Verdict } from './model.js';
 import { pathTo, replayInstances, type TraceStep } from './trace.js';
 
@@ -25,7 +27,14 @@ export interface CheckResult {
   readonly elapsedMs: number;
   readonly statesPerSec: number;
   readonly bytesPerState: number;
+  /** Peak resident set size of the process (worker threads included). */
   readonly peakRssBytes: number;
+  /** Visited-set kind (--store). */
+  readonly store: StoreKind;
+  /** Worker threads (--workers); 1 = the single-threaded explorer. */
+  readonly workers: number;
+  /** Fingerprint store only: estimated probability that a state was missed (hash compaction). */
+  readonly omissionProbability?: number;
   readonly limit: LimitHit | undefined;
   readonly violations: Violation[];
   readonly invariants: string[];
@@ -39,13 +48,35 @@ export interface RunOptions extends CheckOptions {
   invariants?: readonly string[];
 }
 
+export interface ParallelRunOptions extends CheckOptions {
+  /** Worker threads; more than 1 needs `source`. */
+  workers?: number;
+  /** The model file the workers load (they build their own copy of the model). */
+  source?: ModelSource;
+  /** Tests: run the multi-core explorer even on one worker; start only once every worker thread is ready; states claimed at once. */
+  parallel?: boolean;
+  waitForWorkers?: boolean;
+  chunk?: number;
+}
+
 export function check(def: ModelDef, params: Record<string, ParamValueAny> = {}, opts: RunOptions = {}): CheckResult {
   const model = instantiate(def, params, { invariants: opts.invariants });
   return checkCompiled(model, opts);
 }
 
 export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): CheckResult {
-  const ex = explore(model, opts);
+  return result(model, explore(model, opts), opts, 1);
+}
+
+/** checkCompiled, on `workers` threads when more than one (parallel.ts). */
+export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRunOptions = {}): Promise<CheckResult> {
+  const workers = opts.workers ?? 1;
+  if (workers <= 1 && !opts.parallel) return checkCompiled(model, opts);
+  if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
+  return result(model, await exploreParallel(model, { ...opts, workers, source: opts.source }), opts, workers);
+}
+
+function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, workers: number): CheckResult {
   const violations: Violation[] = ex.violations.map((v) => {
     const { steps, last } = replayInstances(model, pathTo(ex.store, v.stateId), { store: ex.store, stateId: v.stateId });
     let reason: string;
@@ -67,7 +98,10 @@ export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): Ch
     elapsedMs: ex.elapsedMs,
     statesPerSec: ex.elapsedMs > 0 ? (ex.states / ex.elapsedMs) * 1000 : 0,
     bytesPerState: ex.states ? ex.storeBytes / ex.states : 0,
-    peakRssBytes: process.memoryUsage.rss(),
+    peakRssBytes: Math.max(process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024),
+    store: opts.store ?? 'exact',
+    workers,
+    ...(ex.omissionProbability !== undefined ? { omissionProbability: ex.omissionProbability } : {}),
     limit: ex.limit,
     violations,
     invariants: model.invariants.map((i) => i.name),

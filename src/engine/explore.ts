@@ -15,6 +15,8 @@ import type { StateDecl, View } from './types.js';
 import os from 'node:os';
 import { makeCanonicalizer, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
+// --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
+import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -30,6 +32,8 @@ export interface CheckOptions {
   noDeadlock?: boolean;
   /** Symmetry reduction: 'cpu' permutes the CPUs, 'all' every symmetric sort (symmetry.ts). */
   symmetry?: SymmetryMode;
+  /** Visited set: full packed states ('exact', default) or 64-bit fingerprints (fingerprint-store.ts). */
+  store?: StoreKind;
 }
 
 export interface Progress {
@@ -68,6 +72,8 @@ export interface Exploration {
   readonly symmetrySorts?: readonly string[];
   /** Set when symmetry was asked for but the model turned out not to be symmetric. */
   readonly symmetryNote?: string;
+  /** Fingerprint store only: estimated probability that a state was missed. */
+  readonly omissionProbability?: number;
 }
 
 /** States expanded together: their successors are hashed and their home slots touched in one pass. */
@@ -89,7 +95,7 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   }
 }
 
-class AsymmetryFault extends Error {}
+export class AsymmetryFault extends Error {}
 
 function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const t0 = performance.now();
@@ -97,7 +103,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const W = layout.words;
   const nInst = model.instances.length;
   const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
-  const store = createExactStore(W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
+  const store = (opts.store === 'fingerprint' ? createFingerprintStore : createExactStore)(W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
   const base = layout.makeView();
   const work = layout.makeView();
   const fresh = layout.makeView();
@@ -376,6 +382,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
     fired,
     premiseCounts,
     storeBytes: store.stats().bytes + frontierPeak,
+    omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
   };
 }
 
@@ -392,7 +399,7 @@ export function defaultMemoryLimit(): number {
  * successor has the same canonical form. The returned store answers
  * parentOf/actionOf/table/offsetOf for those paths (trace.ts reads them).
  */
-function realPaths(
+export function realPaths(
   model: CompiledModel,
   store: StateStore,
   violations: RawViolation[],

@@ -19,6 +19,14 @@ export function summaryLine(r: CheckResult): string {
   );
 }
 
+/** Fingerprint store: how likely the run missed a state (none for the exact store). */
+export function storeLine(r: CheckResult): string | undefined {
+  if (r.omissionProbability === undefined) return undefined;
+  const p = r.omissionProbability;
+  const txt = p === 0 ? '0' : p < 1e-3 ? p.toExponential(1) : p.toPrecision(2);
+  return `fingerprint store: probability that a state was missed (64-bit fingerprint collision) ≈ ${txt}`;
+}
+
 export function verdictLine(r: CheckResult): string {
   switch (r.verdict) {
     case 'holds':

@@ -1,0 +1,251 @@
+/**
+ * One participant of a multi-core run (parallel.ts has the design): the
+ * coordinator's own thread and every worker thread run this code.
+ *
+ * A round: claim chunks of the current level with Atomics.add on the shared
+ * cursor, expand them exactly like explore.ts does (batches, diff emit,
+ * symmetry canonicalisation, hash + touch, insert in order) and insert every
+ * successor into the shared table; a state that is new there is appended to
+ * the participant's own segment of the next level, with its parent id and
+ * action, and checked against the invariants. The round ends when the level
+ * is exhausted, or at a chunk boundary once a table must grow (PAUSE) or the
+ * run must stop (STOP).
+ */
+import type { CompiledModel } from './compile.js';
+import { makeCanonicalizer } from './symmetry.js';
+import { createSharedTable, rehashShare } from './shared-table.js';
+import { HASH_SEED } from './store.js';
+import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
+
+/** States on which symmetry is verified before sampling only every 4096th (as explore.ts). */
+const SYMMETRY_SAMPLES = 2000;
+
+export interface Participant {
+  /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
+  round(r: RunMsg, tick?: () => void): DoneMsg;
+  /** This participant's share of moving the table into a bigger one; returns the entries it left to the coordinator. */
+  rehash(m: RehashMsg): number[];
+}
+
+class Asymmetry extends Error {}
+
+export function createParticipant(model: CompiledModel, opt: ParticipantOptions): Participant {
+  const { layout, expand, invariants } = model;
+  const W = layout.words;
+  const nInst = model.instances.length;
+  const KM = nInst + 1;
+  const table = createSharedTable(opt.store, W, layout.hash);
+  const sym = makeCanonicalizer(layout, opt.symmetry);
+  const ctrl = new Int32Array(opt.ctrl);
+  const CHUNK = opt.chunk;
+  const maxStates = opt.maxStates ?? Infinity;
+  const maxDepth = opt.maxDepth ?? Infinity;
+  const deadline = opt.deadline ?? Infinity;
+  const memoryLimit = opt.memoryLimitBytes;
+  const endState = model.machine.endState;
+  const hash = layout.hash;
+  const holds = invariants.map((i) => i.holds);
+  const premises = invariants.map((i) => i.premise);
+  const anyPremise = premises.some((p) => p);
+
+  const base = layout.makeView();
+  const work = layout.makeView();
+  const fresh = layout.makeView();
+  const shape = layout.containers(work);
+  const maxSucc = Math.max(nInst, 1) * BATCH;
+  const out = new Uint32Array(maxSucc * W);
+  const ks = new Uint32Array(maxSucc);
+  const hs = new Uint32Array(maxSucc);
+  const ends = new Int32Array(BATCH);
+  const fault = new Int32Array(2);
+  let checkedSym = 0;
+  /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
+  let gen = 0;
+  let lastRss = -Infinity;
+
+  const sameShape = (): boolean => {
+    const now = layout.containers(work);
+    return now.length === shape.length && now.every((x, i) => x === shape[i]);
+  };
+  const setLimit = (code: LimitCode) => {
+    Atomics.compareExchange(ctrl, Ctl.LIMIT, 0, code);
+    Atomics.store(ctrl, Ctl.STOP, 1);
+  };
+
+  // Sampled symmetry check, as explore.ts: a transposition of a state must
+  // have the same canonical successors and invariant verdicts.
+  const symOut = new Uint32Array(Math.max(nInst, 1) * W);
+  const symKs = new Uint32Array(Math.max(nInst, 1));
+  const symS = new Uint32Array(W);
+  const symV = layout.makeView();
+  const symW = layout.makeView();
+  const succKeys = (words: Uint32Array): string => {
+    layout.unpack2(words, 0, symV, symW);
+    const m = expand(symV, symW, words, 0, symOut, symKs, fault, 0);
+    if (m < 0) return '';
+    const keys: string[] = [];
+    for (let i = 0; i < m; i++) {
+      sym!.canon(symOut, i * W, symOut, i * W);
+      keys.push(Array.from(symOut.subarray(i * W, i * W + W)).join(','));
+    }
+    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(symV)).join(',');
+  };
+  const checkSymmetry = (cur: Uint32Array, j0: number): void => {
+    const n = sym!.mainSize;
+    const a = (checkedSym * 7) % n;
+    const b = (a + 1 + (checkedSym % (n - 1))) % n;
+    const perm = Array.from({ length: n }, (_, i) => (i === a ? b : i === b ? a : i));
+    for (let k = 0; k < W; k++) symS[k] = cur[j0 * W + k]!;
+    const k1 = succKeys(symS);
+    sym!.permute(cur, j0 * W, symS, 0, perm);
+    const k2 = succKeys(symS);
+    if (k1 !== k2) throw new Asymmetry(`the model is not symmetric in ${sym!.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
+  };
+
+  const round = (r: RunMsg, tick?: () => void): DoneMsg => {
+    if (r.gen !== gen) {
+      gen = r.gen;
+      collectGarbage();
+    }
+    table.attach(r.table, r.cap);
+    const cur = new Uint32Array(r.cur);
+    const seg = new Uint32Array(r.seg.words);
+    const segParent = new Int32Array(r.seg.parent);
+    const segAction = actionView(r.seg.action, nInst);
+    const segCap = Math.min(seg.length / W, segParent.length, segAction.length);
+    let segN = r.seg.n;
+    const { curN, levelStart, depth, growAt } = r;
+    const levelEnd = levelStart + curN;
+    const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
+    const fired = new Uint8Array(nInst);
+    const violated = new Set(r.violated);
+    const violations: WorkerViolation[] = [];
+    const words = (buf: Uint32Array, off: number) => Array.from(buf.subarray(off, off + W));
+    let transitions = 0;
+    let expanded = 0;
+    /** New states not yet added to ctrl[COUNT]. */
+    let unflushed = 0;
+    const done = (extra: Partial<DoneMsg> = {}): DoneMsg => {
+      Atomics.add(ctrl, Ctl.COUNT, unflushed);
+      return { type: 'done', transitions, expanded, segN, fired, premiseCounts, violations, ...extra };
+    };
+    try {
+      outer: for (;;) {
+        if (Atomics.load(ctrl, Ctl.STOP) !== 0 || Atomics.load(ctrl, Ctl.PAUSE) !== 0) break;
+        const s0 = Atomics.add(ctrl, Ctl.CURSOR, CHUNK);
+        if (s0 >= curN) break;
+        const s1 = Math.min(curN, s0 + CHUNK);
+        for (let b0 = s0; b0 < s1; b0 += BATCH) {
+          const b1 = Math.min(s1, b0 + BATCH);
+          // 1. Expand the batch into one buffer.
+          let total = 0;
+          for (let j = b0; j < b1; j++) {
+            layout.unpack2(cur, j * W, base, work);
+            total = expand(base, work, cur, j * W, out, ks, fault, total);
+            if (total < 0) throw new Error(`action instance ${fault[0]} wrote leaf ${fault[1]} out of range`);
+            ends[j - b0] = total;
+          }
+          expanded += b1 - b0;
+          if (!sameShape()) throw new Error('an effect replaced an array of the state');
+          if (sym) {
+            // Every state of the first SYMMETRY_SAMPLES a participant
+            // expands is checked, then one per 4096 (as explore.ts).
+            for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
+              checkedSym++;
+              checkSymmetry(cur, js);
+            }
+            for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
+          }
+          // 2. Hash every successor and touch its home slot.
+          for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
+          table.touch(hs, total);
+          // 3. Insert in order.
+          let i = 0;
+          for (let j = b0; j < b1; j++) {
+            const id = levelStart + j;
+            const e = ends[j - b0]!;
+            if (i === e) {
+              if (!opt.noDeadlock && !violated.has('deadlock')) {
+                layout.unpack(cur, j * W, base);
+                if (!(endState && endState(base))) {
+                  violated.add('deadlock');
+                  violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id, local: -1, key: j * KM, words: words(cur, j * W) });
+                  if (!opt.all) {
+                    Atomics.store(ctrl, Ctl.STOP, 1);
+                    break outer;
+                  }
+                }
+              }
+              continue;
+            }
+            transitions += e - i;
+            const i0 = i;
+            for (; i < e; i++) {
+              const k = ks[i]!;
+              fired[k] = 1;
+              if (!table.insert(out, i * W, hs[i]!)) continue;
+              if (depth >= maxDepth) {
+                setLimit(LimitCode.MAX_DEPTH);
+                break outer;
+              }
+              const local = segN++;
+              unflushed++;
+              const no = local * W;
+              for (let k2 = 0; k2 < W; k2++) seg[no + k2] = out[i * W + k2]!;
+              segParent[local] = id;
+              segAction[local] = k;
+              layout.unpack(out, i * W, fresh);
+              for (let v = 0; v < holds.length; v++) {
+                if (!holds[v]!(fresh)) {
+                  const name = invariants[v]!.name;
+                  if (!violated.has(name)) {
+                    violated.add(name);
+                    violations.push({ name, kind: 'invariant', stateId: -1, local, key: j * KM + (i - i0) + 1, words: words(out, i * W) });
+                    if (!opt.all) {
+                      Atomics.store(ctrl, Ctl.STOP, 1);
+                      break outer;
+                    }
+                  }
+                }
+              }
+              if (anyPremise)
+                for (let v = 0; v < premises.length; v++) {
+                  const p = premises[v];
+                  if (p && p(fresh)) premiseCounts[v]!++;
+                }
+              if (levelEnd + Atomics.load(ctrl, Ctl.COUNT) + unflushed >= maxStates) {
+                setLimit(LimitCode.MAX_STATES);
+                break outer;
+              }
+            }
+          }
+        }
+        // Chunk boundary: publish the count; ask for bigger tables before
+        // the headroom the coordinator reserved could run out.
+        const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
+        unflushed = 0;
+        if (levelEnd + count >= growAt || segN + CHUNK * Math.max(nInst, 1) > segCap) Atomics.store(ctrl, Ctl.PAUSE, 1);
+        const now = Date.now();
+        if (now > deadline) setLimit(LimitCode.TIME);
+        // RSS is a /proc read (~35 µs): at most every 50 ms.
+        if (memoryLimit > 0 && now - lastRss >= 50) {
+          lastRss = now;
+          if (process.memoryUsage.rss() > memoryLimit) setLimit(LimitCode.MEMORY);
+        }
+        tick?.();
+      }
+    } catch (e) {
+      Atomics.store(ctrl, Ctl.STOP, 1);
+      if (e instanceof Asymmetry) return done({ asymmetry: e.message });
+      return done({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+    return done();
+  };
+
+  return {
+    round,
+    rehash(m) {
+      return rehashShare(opt.store, W, layout.hash, m, m.part, m.parts);
+    },
+  };
+}

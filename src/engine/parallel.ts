@@ -1,0 +1,541 @@
+/**
+ * Multi-core exploration (`--workers N`, issue #6 part 4): level-synchronous
+ * breadth-first search by N participants, this thread and N-1
+ * worker_threads, over shared memory:
+ *
+ *   table     the visited set, a lock-free linear-probing table in a
+ *             SharedArrayBuffer (shared-table.ts), full states or 64-bit
+ *             fingerprints (--store);
+ *   cur       the level being expanded, packed states, read-only;
+ *   segments  one per participant: the new states it found (packed), with
+ *             their parent ids and action instances;
+ *   ctrl      a few Int32 control words (parallel-protocol.ts).
+ *
+ * Participants claim chunks of `cur` with Atomics.add and expand them with
+ * the same generated code as the single-threaded explorer
+ * (parallel-round.ts). A state is new for exactly one participant (the CAS
+ * in the table decides), which appends it to its own segment, so there is
+ * no shared append cursor and no false sharing on the next level. When the
+ * level is done, this thread concatenates the segments into the next `cur`
+ * and files their parent links under ids levelEnd.., in participant order.
+ *
+ * Because a level is complete before the next starts, every state is found
+ * at its BFS depth: the state count, transition count and depth equal a
+ * single-threaded run's, and a violation is reported at the same (minimal)
+ * depth. Within a level the reported violation is the one first in
+ * single-threaded order among those found (keys in parallel-protocol.ts);
+ * only its parent may differ.
+ *
+ * Tables never grow under a running participant: before each round this
+ * thread reserves headroom for every chunk that can be in flight
+ * (2 × participants × CHUNK × instances successors); a participant that sees
+ * the headroom threatened sets PAUSE, all end the round at their next chunk
+ * boundary, and the table is rehashed into a bigger one by all participants
+ * at once, each into its own region of it (or a segment is enlarged). Growth beyond the memory budget ends
+ * the run with limit 'memory' (verdict incomplete), as does process RSS
+ * above the budget.
+ *
+ * Worker threads load the model file themselves (about half a second):
+ * rounds run with the participants that are ready, so this thread explores
+ * the first (small) levels while they start.
+ *
+ * Errors in the model (a guard, effect or invariant that throws, a value out
+ * of range, a replaced array) stop the round; this thread then re-runs the
+ * model single-threaded, which names the action, arguments and state exactly
+ * as a single-threaded run does. Symmetry reduction works as in explore.ts
+ * (each participant canonicalises and samples the model's invariance; an
+ * asymmetric model falls back to a full search).
+ */
+import { Worker } from 'node:worker_threads';
+import type { CompiledModel } from './compile.js';
+import { ModelError } from './compile.js';
+import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
+import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
+import { actionArray, Chunked, HASH_SEED, Kept, type StateStore } from './store.js';
+import { createSharedTable, finishRehash, loadPolicy, slotWords } from './shared-table.js';
+import { makeCanonicalizer } from './symmetry.js';
+import { createParticipant } from './parallel-round.js';
+import {
+  actionBytes,
+  actionView,
+  CHUNK,
+  Ctl,
+  LimitCode,
+  type DoneMsg,
+  type InitMsg,
+  type ModelSource,
+  type ParticipantOptions,
+  type RehashMsg,
+  type RunMsg,
+  type Segment,
+  type WorkerViolation,
+} from './parallel-protocol.js';
+
+export type { ModelSource } from './parallel-protocol.js';
+
+export interface ParallelOptions extends CheckOptions {
+  /** Participants: this thread and workers-1 worker threads (1 = the same algorithm on this thread alone). */
+  workers: number;
+  /** Where worker threads load the model from (they build their own copy). */
+  source: ModelSource;
+  /** Start exploring only once every worker thread has loaded the model (tests; default: start at once). */
+  waitForWorkers?: boolean;
+  /** States a participant claims at once (default CHUNK). */
+  chunk?: number;
+}
+
+const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
+
+const LIMITS: Record<number, LimitHit> = {
+  [LimitCode.MAX_STATES]: 'max-states',
+  [LimitCode.MAX_DEPTH]: 'max-depth',
+  [LimitCode.TIME]: 'time-limit',
+  [LimitCode.MEMORY]: 'memory',
+};
+
+export async function exploreParallel(model: CompiledModel, opts: ParallelOptions): Promise<Exploration> {
+  if (!opts.symmetry || opts.symmetry === 'none') return run(model, opts);
+  try {
+    return await run(model, opts);
+  } catch (e) {
+    if (!(e instanceof AsymmetryFault)) throw e;
+    const ex = await run(model, { ...opts, symmetry: 'none' });
+    return { ...ex, symmetryNote: `symmetry reduction disabled: ${e.message}` };
+  }
+}
+
+/** The worker threads: each loads the model, says 'ready', then answers one message per request. */
+class Pool {
+  private readonly workers: Worker[] = [];
+  private readonly isReady: boolean[] = [];
+  private readonly pending: ({ resolve: (m: unknown) => void; reject: (e: Error) => void } | undefined)[] = [];
+  fatal: string | undefined;
+  failure: Error | undefined;
+  constructor(n: number, init: InitMsg) {
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(BOOT);
+      this.isReady.push(false);
+      w.on('message', (m: { type: string; message?: string }) => {
+        if (m.type === 'ready') this.isReady[i] = true;
+        else if (m.type === 'fatal') this.fatal ??= m.message;
+        else {
+          const p = this.pending[i];
+          this.pending[i] = undefined;
+          p?.resolve(m);
+        }
+      });
+      const fail = (e: Error) => {
+        this.failure ??= e;
+        const p = this.pending[i];
+        this.pending[i] = undefined;
+        p?.reject(e);
+      };
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`worker thread ${i + 1} exited with code ${code}`)));
+      w.postMessage(init);
+      this.workers.push(w);
+    }
+  }
+  /** Indices of the workers that have loaded the model. */
+  ready(): number[] {
+    return this.isReady.flatMap((r, i) => (r ? [i] : []));
+  }
+  call<T>(i: number, msg: unknown): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.pending[i] = { resolve: resolve as (m: unknown) => void, reject };
+      this.workers[i]!.postMessage(msg);
+    });
+  }
+  async close(): Promise<void> {
+    for (const w of this.workers) w.removeAllListeners('exit');
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** ch[base + i] = src[i] for every i, copied chunk by chunk (the coordinator files a level's links while participants wait). */
+function fileLinks(ch: Chunked, base: number, src: Int32Array | Uint8Array | Uint16Array | Uint32Array): void {
+  const n = src.length;
+  if (n === 0) return;
+  ch.set(base + n - 1, src[n - 1]!); // allocates every chunk up to there
+  const size = ch.chunks[0]!.length;
+  for (let i = 0; i < n; ) {
+    const id = base + i;
+    const c = ch.chunks[Math.floor(id / size)]!;
+    const o = id % size;
+    const k = Math.min(n - i, size - o);
+    c.set(src.subarray(i, i + k), o);
+    i += k;
+  }
+}
+
+async function run(model: CompiledModel, opts: ParallelOptions): Promise<Exploration> {
+  const t0 = performance.now();
+  const { layout, invariants } = model;
+  const W = layout.words;
+  const nInst = model.instances.length;
+  const maxSuccPerState = Math.max(nInst, 1);
+  const kind: StoreKind = opts.store ?? 'exact';
+  const S = slotWords(kind, W);
+  const { maxLoad } = loadPolicy(kind);
+  const nPart = Math.max(1, Math.floor(opts.workers));
+  const chunk = Math.max(1, Math.floor(opts.chunk ?? CHUNK));
+  const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
+  const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
+  const all = Boolean(opts.all);
+  const maxStates = opts.maxStates ?? Infinity;
+  // Successors that chunks in flight can still insert after a participant saw a threshold passed.
+  const inflight = 2 * nPart * chunk * maxSuccPerState;
+  const single = (): Exploration => explore(model, { ...opts, workers: undefined } as CheckOptions);
+
+  // The initial state; anything wrong with it is the single-threaded explorer's to report.
+  const bw = new Uint32Array(W);
+  let init;
+  try {
+    init = model.initial();
+    if (layout.pack(init, bw, 0) >= 0) return single();
+  } catch {
+    return single();
+  }
+  if (sym) sym.canon(bw, 0, bw, 0);
+
+  const parent = new Chunked((n) => new Int32Array(n));
+  const action = new Chunked(actionArray(nInst));
+  parent.set(0, -1);
+  action.set(0, 0);
+  const kept = new Kept(W);
+  const violations: RawViolation[] = [];
+  const violated = new Set<string>();
+  const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
+  const fired = new Uint8Array(nInst);
+  try {
+    for (const inv of invariants) {
+      if (!inv.holds(init) && !violated.has(inv.name)) {
+        violated.add(inv.name);
+        violations.push({ name: inv.name, kind: 'invariant', stateId: 0 });
+        kept.keep(0, bw, 0);
+        if (!all) break;
+      }
+    }
+    invariants.forEach((inv, i) => {
+      if (inv.premise && inv.premise(init)) premiseCounts[i]!++;
+    });
+  } catch {
+    return single();
+  }
+
+  // Shared buffers.
+  const growAtOf = (c: number) => Math.min(Math.floor(c * maxLoad), c - 1 - inflight);
+  let cap = 1 << 14;
+  while (growAtOf(cap) < 1024) cap *= 2;
+  let tableBuf = new SharedArrayBuffer(cap * S * 4);
+  const mainTable = createSharedTable(kind, W, layout.hash);
+  mainTable.attach(tableBuf, cap);
+  mainTable.insert(bw, 0, layout.hash(bw, 0, HASH_SEED));
+  const aBytes = actionBytes(nInst);
+  let curBuf = new SharedArrayBuffer(W * 4 * 1024);
+  new Uint32Array(curBuf).set(bw);
+  /** A level's states for the next level's expansion, reused when big enough. */
+  let spareBuf: SharedArrayBuffer | undefined;
+  const segRoom = chunk * maxSuccPerState;
+  const newSegment = (n: number): Segment => ({
+    words: new SharedArrayBuffer(n * W * 4),
+    parent: new SharedArrayBuffer(n * 4),
+    action: new SharedArrayBuffer(n * aBytes),
+    n: 0,
+  });
+  const segCap = (g: Segment) => g.parent.byteLength / 4;
+  const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom));
+  const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
+  const ctrl = new Int32Array(ctrlBuf);
+  /**
+   * Bumped once replaced shared buffers add up to 64 MiB or a tenth of what
+   * is in use: participants then collect garbage to free them (a full GC on
+   * every thread at a level barrier is not free, so not after every swap).
+   */
+  let gen = 0;
+  let garbage = 0;
+  const replaced = (bytes: number) => {
+    garbage += bytes;
+    if (garbage >= Math.max(64 * 2 ** 20, bytesNow() / 10)) {
+      gen++;
+      garbage = 0;
+    }
+  };
+
+  const bytesNow = () =>
+    tableBuf.byteLength +
+    curBuf.byteLength +
+    (spareBuf?.byteLength ?? 0) +
+    segs.reduce((a, g) => a + g.words.byteLength + g.parent.byteLength + g.action.byteLength, 0) +
+    parent.bytes() +
+    action.bytes();
+  let peakBytes = bytesNow();
+  /** A new shared buffer within the memory budget (what it replaces still counted), or undefined. */
+  const alloc = (bytes: number): SharedArrayBuffer | undefined => {
+    if (memoryLimit > 0 && bytesNow() + bytes > memoryLimit) return undefined;
+    try {
+      return new SharedArrayBuffer(bytes);
+    } catch {
+      return undefined;
+    }
+  };
+  const growSegment = (g: Segment): boolean => {
+    const want = Math.max(2 * segCap(g), g.n + 2 * segRoom);
+    const copy = (old: SharedArrayBuffer, per: number): SharedArrayBuffer | undefined => {
+      const nb = alloc(want * per);
+      if (nb) new Uint8Array(nb).set(new Uint8Array(old, 0, g.n * per));
+      return nb;
+    };
+    const a = copy(g.words, W * 4);
+    if (!a) return false;
+    g.words = a;
+    const b = copy(g.parent, 4);
+    if (!b) return false;
+    g.parent = b;
+    const c = copy(g.action, aBytes);
+    if (!c) return false;
+    replaced(g.words.byteLength / 2 + g.parent.byteLength / 2 + g.action.byteLength / 2);
+    g.action = c;
+    return true;
+  };
+
+  /** States expanded and rounds run per participant (TLBCHECK_PARALLEL_STATS=1 prints them). */
+  const expandedBy = new Array<number>(nPart).fill(0);
+  let rounds = 0;
+  let curN = 1;
+  let levelStart = 0;
+  let depth = 0;
+  let nextN = 0;
+  let transitions = 0;
+  let limit: LimitHit | undefined;
+  let stop = violations.length > 0 && !all;
+  const finish = (): Exploration => {
+    const levelEnd = levelStart + curN;
+    const total = levelEnd + nextN;
+    const states = limit === 'max-depth' ? levelEnd : limit === 'max-states' ? Math.min(total, maxStates) : total;
+    const store: StateStore = {
+      words: W,
+      count: () => total,
+      insert: () => {
+        throw new Error('the store of a finished parallel run is read-only');
+      },
+      touch: () => 0,
+      keep: (id, b, bo) => kept.keep(id, b, bo),
+      table: () => kept.table(),
+      offsetOf: (id) => kept.offsetOf(id),
+      parentOf: (id) => parent.get(id),
+      actionOf: (id) => action.get(id),
+      full: () => false,
+      stats: () => ({ bytes: peakBytes, capacity: cap }),
+    };
+    return {
+      store: sym && violations.length ? realPaths(model, store, violations, sym.canon) : store,
+      symmetrySorts: sym ? sym.sorts : [],
+      states,
+      transitions,
+      depth: limit !== 'max-depth' && total > levelEnd ? depth + 1 : depth,
+      elapsedMs: performance.now() - t0,
+      violations,
+      limit,
+      fired,
+      premiseCounts,
+      storeBytes: peakBytes,
+      omissionProbability: kind === 'fingerprint' ? omissionProbability(total) : undefined,
+    };
+  };
+  if (stop) return finish();
+
+  const popts: ParticipantOptions = {
+    symmetry: opts.symmetry ?? 'none',
+    store: kind,
+    ctrl: ctrlBuf,
+    all,
+    noDeadlock: Boolean(opts.noDeadlock),
+    maxStates: opts.maxStates,
+    maxDepth: opts.maxDepth,
+    deadline: opts.timeLimitMs !== undefined ? Date.now() + opts.timeLimitMs - (performance.now() - t0) : undefined,
+    memoryLimitBytes: memoryLimit,
+    chunk,
+  };
+  const me = createParticipant(model, popts);
+  const pool = nPart > 1 ? new Pool(nPart - 1, { ...popts, type: 'init', source: opts.source, params: model.params, invariants: invariants.map((i) => i.name), words: W, instances: nInst }) : undefined;
+  const helpers = (): number[] => {
+    if (pool?.fatal) throw new ModelError(`a worker thread could not load the model: ${pool.fatal}`);
+    return pool ? pool.ready() : [];
+  };
+  /** Let the event loop deliver worker threads' 'ready' messages (awaiting only settled promises never does). */
+  const joinReady = async (): Promise<number[]> => {
+    if (pool && pool.ready().length < nPart - 1) await new Promise((r) => setImmediate(r));
+    return helpers();
+  };
+
+  if (pool && opts.waitForWorkers) {
+    while (helpers().length < nPart - 1) {
+      if (pool.failure) throw pool.failure;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  let lastProgress = t0;
+  const progressEvery = opts.progressIntervalMs ?? 100;
+  const progress = () => {
+    if (!opts.onProgress) return;
+    const now = performance.now();
+    if (now - lastProgress < progressEvery) return;
+    lastProgress = now;
+    const states = levelStart + curN + nextN + Atomics.load(ctrl, Ctl.COUNT);
+    const el = now - t0;
+    opts.onProgress({
+      states,
+      transitions,
+      depth,
+      queue: Math.max(0, curN - Atomics.load(ctrl, Ctl.CURSOR)) + Atomics.load(ctrl, Ctl.COUNT),
+      elapsedMs: el,
+      statesPerSec: (states / el) * 1000,
+      memoryBytes: bytesNow(),
+    });
+  };
+
+  const growTable = async (): Promise<boolean> => {
+    const ncap = kind === 'fingerprint' ? fpGrow(cap) : cap * 2;
+    if (ncap * S > 2 ** 32 - 1) return false;
+    const nb = alloc(ncap * S * 4);
+    if (!nb) return false;
+    const act = await joinReady();
+    const msg = (part: number): RehashMsg => ({ type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap, part, parts: act.length + 1 });
+    const others = act.map((i, k) => pool!.call<{ left: number[] }>(i, msg(k + 1)));
+    const left = me.rehash(msg(0));
+    for (const r of await Promise.all(others)) left.push(...r.left);
+    finishRehash(kind, W, layout.hash, msg(0), left);
+    replaced(tableBuf.byteLength);
+    tableBuf = nb;
+    cap = ncap;
+    mainTable.attach(tableBuf, cap);
+    return true;
+  };
+
+  try {
+    for (;;) {
+      Atomics.store(ctrl, Ctl.CURSOR, 0);
+      Atomics.store(ctrl, Ctl.COUNT, 0);
+      Atomics.store(ctrl, Ctl.PAUSE, 0);
+      for (const g of segs) g.n = 0;
+      nextN = 0;
+      const levelEnd = levelStart + curN;
+      /** Violations found in this level (ids of new states are known once the level is filed). */
+      const found: { v: WorkerViolation; part: number }[] = [];
+      let levelDone = false;
+      while (!levelDone && !stop) {
+        // Room for every chunk in flight, in the table and in every segment.
+        let room = true;
+        while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap)) room = await growTable();
+        for (const g of segs) while (room && g.n + segRoom > segCap(g)) room = growSegment(g);
+        peakBytes = Math.max(peakBytes, bytesNow());
+        if (!room) {
+          limit = 'memory';
+          stop = true;
+          break;
+        }
+        const act = await joinReady();
+        const msg = (p: number): RunMsg => ({
+          type: 'run',
+          gen,
+          table: tableBuf,
+          cap,
+          cur: curBuf,
+          curN,
+          seg: segs[p]!,
+          levelStart,
+          depth,
+          growAt: growAtOf(cap),
+          violated: [...violated],
+        });
+        const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
+        const mine = me.round(msg(0), progress);
+        const res: [number, DoneMsg][] = [[0, mine], ...(await Promise.all(others)).map((r, k): [number, DoneMsg] => [act[k]! + 1, r])];
+        const failed = res.find(([, r]) => r.error);
+        if (failed) {
+          await pool?.close();
+          single(); // throws the model error, diagnosed as a single-threaded run does
+          throw new ModelError(`a worker failed: ${failed[1].error}`);
+        }
+        const asym = res.find(([, r]) => r.asymmetry);
+        if (asym) throw new AsymmetryFault(asym[1].asymmetry!);
+        const round: { v: WorkerViolation; part: number }[] = [];
+        rounds++;
+        for (const [p, r] of res) {
+          expandedBy[p]! += r.expanded;
+          segs[p]!.n = r.segN;
+          transitions += r.transitions;
+          for (let k = 0; k < nInst; k++) fired[k]! |= r.fired[k]!;
+          r.premiseCounts.forEach((c, i) => {
+            if (c > 0) premiseCounts[i]! += c;
+          });
+          for (const v of r.violations) round.push({ v, part: p });
+        }
+        round.sort((a, b) => a.v.key - b.v.key);
+        for (const f of round) {
+          if (violated.has(f.v.name)) continue;
+          if (!all && found.length) break;
+          violated.add(f.v.name);
+          found.push(f);
+        }
+        if (Atomics.load(ctrl, Ctl.STOP) !== 0) {
+          stop = true;
+          if (!(found.length && !all)) limit = LIMITS[Atomics.load(ctrl, Ctl.LIMIT)];
+          if (!limit && !found.length) throw new Error('parallel run stopped without a reason');
+        } else if (memoryLimit > 0 && process.memoryUsage.rss() > memoryLimit) {
+          limit = 'memory';
+          stop = true;
+        }
+        if (Atomics.load(ctrl, Ctl.CURSOR) >= curN) levelDone = true;
+        Atomics.store(ctrl, Ctl.PAUSE, 0);
+        progress();
+      }
+      // File the level: segments in participant order become ids levelEnd...
+      const offsets: number[] = [];
+      nextN = 0;
+      for (const g of segs) {
+        offsets.push(nextN);
+        nextN += g.n;
+      }
+      for (const { v, part } of found) {
+        const id = v.kind === 'deadlock' ? v.stateId : levelEnd + offsets[part]! + v.local;
+        violations.push({ name: v.name, kind: v.kind, stateId: id });
+        kept.keep(id, Uint32Array.from(v.words), 0);
+      }
+      segs.forEach((g, p) => {
+        fileLinks(parent, levelEnd + offsets[p]!, new Int32Array(g.parent, 0, g.n));
+        fileLinks(action, levelEnd + offsets[p]!, actionView(g.action, nInst).subarray(0, g.n));
+      });
+      peakBytes = Math.max(peakBytes, bytesNow());
+      if (stop || nextN === 0) break;
+      // The next level's states, in id order, into one buffer.
+      let nb = spareBuf && spareBuf.byteLength >= nextN * W * 4 ? spareBuf : undefined;
+      if (!nb) {
+        if (spareBuf) replaced(spareBuf.byteLength);
+        spareBuf = undefined;
+        nb = alloc(Math.max(nextN, 1024) * 2 * W * 4);
+        if (!nb) {
+          limit = 'memory';
+          break;
+        }
+      }
+      const dst = new Uint32Array(nb);
+      segs.forEach((g, p) => dst.set(new Uint32Array(g.words, 0, g.n * W), offsets[p]! * W));
+      spareBuf = curBuf;
+      curBuf = nb;
+      depth++;
+      levelStart = levelEnd;
+      curN = nextN;
+      nextN = 0;
+      peakBytes = Math.max(peakBytes, bytesNow());
+    }
+  } finally {
+    await pool?.close();
+  }
+  if (process.env.TLBCHECK_PARALLEL_STATS)
+    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms\n`);
+  return finish();
+}
