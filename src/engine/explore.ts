@@ -13,7 +13,7 @@ import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
-import { makeCanonicalizer, type SymmetryMode } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, SYMMETRY_SAMPLES, symmetryChecker, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
@@ -78,8 +78,6 @@ export interface Exploration {
 
 /** States expanded together: their successors are hashed and their home slots touched in one pass. */
 const BATCH = 48;
-/** States on which symmetry is verified before sampling only every 4096th. */
-const SYMMETRY_SAMPLES = 2000;
 
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
   if (!opts.symmetry || opts.symmetry === 'none') return exploreOnce(model, opts);
@@ -95,7 +93,7 @@ export function explore(model: CompiledModel, opts: CheckOptions = {}): Explorat
   }
 }
 
-export class AsymmetryFault extends Error {}
+export { AsymmetryFault };
 
 function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const t0 = performance.now();
@@ -177,36 +175,9 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   }
 
   // Symmetry is only sound when the model is invariant under the
-  // permutations: on sampled states s, check that a transposition of s has
-  // the same invariant verdicts and the same canonical successors.
+  // permutations: sampled states are checked (symmetry.ts).
   let checkedSym = 0;
-  const symOut = new Uint32Array(Math.max(nInst, 1) * W);
-  const symKs = new Uint32Array(Math.max(nInst, 1));
-  const symS = new Uint32Array(W);
-  const symV = layout.makeView();
-  const symW = layout.makeView();
-  const succKeys = (words: Uint32Array): string => {
-    layout.unpack2(words, 0, symV, symW);
-    const m = expand(symV, symW, words, 0, symOut, symKs, fault, 0);
-    if (m < 0) return '';
-    const keys: string[] = [];
-    for (let i = 0; i < m; i++) {
-      sym!.canon(symOut, i * W, symOut, i * W);
-      keys.push(Array.from(symOut.subarray(i * W, i * W + W)).join(','));
-    }
-    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(symV)).join(',');
-  };
-  const checkSymmetry = (j0: number): void => {
-    const n = sym!.mainSize;
-    const a = (checkedSym * 7) % n;
-    const b = (a + 1 + (checkedSym % (n - 1))) % n;
-    const perm = Array.from({ length: n }, (_, i) => (i === a ? b : i === b ? a : i));
-    for (let k = 0; k < W; k++) symS[k] = cur[j0 * W + k]!;
-    const k1 = succKeys(symS);
-    sym!.permute(cur, j0 * W, symS, 0, perm);
-    const k2 = succKeys(symS);
-    if (k1 !== k2) throw new AsymmetryFault(`the model is not symmetric in ${sym!.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
-  };
+  const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, holds, nInst) : () => {};
 
   // The BFS frontier as packed states: `cur` holds the level being expanded
   // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
@@ -241,7 +212,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
           // models are then checked exhaustively), then one per 4096.
           for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
             checkedSym++;
-            checkSymmetry(js);
+            checkSymmetry(cur, js);
           }
           for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
         }

@@ -12,13 +12,12 @@
  * run must stop (STOP).
  */
 import type { CompiledModel } from './compile.js';
-import { makeCanonicalizer } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, SYMMETRY_SAMPLES, symmetryChecker } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { HASH_SEED } from './store.js';
 import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 /** States on which symmetry is verified before sampling only every 4096th (as explore.ts). */
-const SYMMETRY_SAMPLES = 2000;
 
 export interface Participant {
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
@@ -27,7 +26,6 @@ export interface Participant {
   rehash(m: RehashMsg): number[];
 }
 
-class Asymmetry extends Error {}
 
 export function createParticipant(model: CompiledModel, opt: ParticipantOptions): Participant {
   const { layout, expand, invariants } = model;
@@ -72,35 +70,8 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     Atomics.store(ctrl, Ctl.STOP, 1);
   };
 
-  // Sampled symmetry check, as explore.ts: a transposition of a state must
-  // have the same canonical successors and invariant verdicts.
-  const symOut = new Uint32Array(Math.max(nInst, 1) * W);
-  const symKs = new Uint32Array(Math.max(nInst, 1));
-  const symS = new Uint32Array(W);
-  const symV = layout.makeView();
-  const symW = layout.makeView();
-  const succKeys = (words: Uint32Array): string => {
-    layout.unpack2(words, 0, symV, symW);
-    const m = expand(symV, symW, words, 0, symOut, symKs, fault, 0);
-    if (m < 0) return '';
-    const keys: string[] = [];
-    for (let i = 0; i < m; i++) {
-      sym!.canon(symOut, i * W, symOut, i * W);
-      keys.push(Array.from(symOut.subarray(i * W, i * W + W)).join(','));
-    }
-    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(symV)).join(',');
-  };
-  const checkSymmetry = (cur: Uint32Array, j0: number): void => {
-    const n = sym!.mainSize;
-    const a = (checkedSym * 7) % n;
-    const b = (a + 1 + (checkedSym % (n - 1))) % n;
-    const perm = Array.from({ length: n }, (_, i) => (i === a ? b : i === b ? a : i));
-    for (let k = 0; k < W; k++) symS[k] = cur[j0 * W + k]!;
-    const k1 = succKeys(symS);
-    sym!.permute(cur, j0 * W, symS, 0, perm);
-    const k2 = succKeys(symS);
-    if (k1 !== k2) throw new Asymmetry(`the model is not symmetric in ${sym!.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
-  };
+  // Sampled symmetry check, as explore.ts (symmetry.ts).
+  const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, holds, nInst) : () => {};
 
   const round = (r: RunMsg, tick?: () => void): DoneMsg => {
     if (r.gen !== gen) {
@@ -236,7 +207,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
       }
     } catch (e) {
       Atomics.store(ctrl, Ctl.STOP, 1);
-      if (e instanceof Asymmetry) return done({ asymmetry: e.message });
+      if (e instanceof AsymmetryFault) return done({ asymmetry: e.message });
       return done({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
     return done();
