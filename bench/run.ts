@@ -214,4 +214,6 @@ table(
   ratioRows,
 );
 console.log('\nratios are states/s (higher = tlbcheck faster); "-" = not run or a count mismatch. SPIN/Rumur times exclude generating and compiling the verifier.');
-process.exit(rows.every((r) => r.ok) ? 0 : 1);
+// Only tlbcheck's own counts decide the exit status: a SPIN/Rumur run that
+// times out (Rumur without symmetry on N=6 takes minutes) is shown, not fatal.
+process.exit(rows.every((r) => r.ok || r.tool !== 'tlbcheck') ? 0 : 1);
