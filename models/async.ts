@@ -43,6 +43,7 @@ import {
   world,
   writeFlushInfo,
   type WorldView,
+  munmapFlushInfo,
   munmapSteps,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -91,15 +92,16 @@ export default defineModel({
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
             const x = v(s);
-            const f = { mm: MM0, va: x.opVa[c!]!, newGen: incMmTlbGen(x, MM0, c!), freedTables: x.opTable[c!] !== -1 };
+            const f = munmapFlushInfo(x, MM0, c!);
+            incMmTlbGen(x, MM0, c!);
             writeFlushInfo(x, c!, f);
             csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
             x.pc[c!] = 'ipis-sent';
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = { mm: MM0, va: x.opVa[c!]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c!] !== -1 };
-              x.tlbGen[MM0] = f.newGen;
+              const f = munmapFlushInfo(x, MM0, c!);
+              incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }), p.N)}`;
             }),
         },

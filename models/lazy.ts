@@ -42,6 +42,7 @@ import {
   world,
   writeFlushInfo,
   type WorldView,
+  munmapFlushInfo,
   munmapSteps,
   syncFlushIpi,
 } from '../src/kernel/index.js';
@@ -85,7 +86,6 @@ export default defineModel({
       return true;
     };
     const lazyOpt = { ipiLazyOnFreedTables: p.ipiLazyOnFreedTables };
-    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c] !== -1 });
     return machine(state, {
       init: w.init,
       actions: {
@@ -96,7 +96,7 @@ export default defineModel({
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
             const x = v(s);
-            const f = info(x, c!);
+            const f = munmapFlushInfo(x, MM0, c!);
             incMmTlbGen(x, MM0, c!);
             writeFlushInfo(x, c!, f);
             csdQueue(x, c!, flushTargets(x, c!, f, lazyOpt));
@@ -104,7 +104,7 @@ export default defineModel({
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = info(x, c!);
+              const f = munmapFlushInfo(x, MM0, c!);
               incMmTlbGen(x, MM0);
               const t = flushTargets(x, c!, f, lazyOpt);
               const skipped = [...Array(p.N).keys()].filter((o) => o !== c && x.isLazy[o] && !bits.has(t, o)).map((o) => `CPU${o}`);

@@ -78,6 +78,7 @@ import {
   LOADED_MM_SWITCHING,
   maskNames,
   mmFields,
+  munmapFlushInfo,
   munmapSteps,
   syncFlushIpi,
   nmiUaccessOkay,
@@ -150,7 +151,6 @@ export default defineModel({
     const v = (s: unknown) => s as WorldView & View<S>;
     const switching = (s: View<S>, c: number) => s.phase[c] !== 'none';
     const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && !switching(v(s), c);
-    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: false });
     const mmName = (m: number) => (m === LOADED_MM_SWITCHING ? 'LOADED_MM_SWITCHING' : m === mms - 1 ? 'init_mm' : `mm${m}`);
     const sb = (s: unknown, c: number) => (tsoOn(s) && sbLength(s, c) > 0 ? `; store buffer ${describeStoreBuffer(s, c)}` : '');
     const finish = (x: View<S>, c: number, next: number) => {
@@ -244,7 +244,7 @@ export default defineModel({
                 guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, 0b11),
                 effect: (s, c) => {
                   const x = v(s);
-                  const f = info(x, c!);
+                  const f = munmapFlushInfo(x, MM0, c!);
                   incMmTlbGen(x, MM0, c!);
                   writeFlushInfo(x, c!, f);
                   csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
@@ -252,7 +252,7 @@ export default defineModel({
                 },
                 describe: (s, c) =>
                   phraseOf(v(s), (x) => {
-                    const f = info(x, c!);
+                    const f = munmapFlushInfo(x, MM0, c!);
                     incMmTlbGen(x, MM0, c!);
                     const t = flushTargets(x, c!, f, { ipiLazyOnFreedTables: true });
                     const seen = `CPU${SWITCHER} loaded_mm=${mmName(x.loadedMm[SWITCHER]!)} in memory`;

@@ -30,6 +30,7 @@ import {
   world,
   writeFlushInfo,
   type WorldView,
+  munmapFlushInfo,
   munmapSteps,
   syncFlushIpi,
 } from '../src/kernel/index.js';
@@ -67,7 +68,6 @@ export default defineModel({
       for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c]!.includes('queued')) return false;
       return true;
     };
-    const info = (x: WorldView & View<S>, c: number) => ({ mm: MM0, va: x.opVa[c]!, newGen: x.tlbGen[MM0]! + 1, freedTables: x.opTable[c] !== -1 });
     return machine(state, {
       init: w.init,
       actions: {
@@ -78,7 +78,7 @@ export default defineModel({
           guard: (s, c) => s.pc[c!] === 'zapped',
           effect: (s, c) => {
             const x = v(s);
-            const f = info(x, c!);
+            const f = munmapFlushInfo(x, MM0, c!);
             incMmTlbGen(x, MM0, c!);
             writeFlushInfo(x, c!, f);
             flushTlbFunc(x, c!, f, k); // local, IRQs off
@@ -86,7 +86,7 @@ export default defineModel({
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = info(x, c!);
+              const f = munmapFlushInfo(x, MM0, c!);
               incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c!, f, k)}`;
             }),

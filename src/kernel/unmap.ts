@@ -11,7 +11,9 @@ import { array, int, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
+import type { FlushInfo } from './flush.js';
 import { freeFrame, freeTable } from './free.js';
+import type { MmView } from './mm.js';
 import { ptepGetAndClear, pmdClear, tableEmpty, type FolioView } from './pgtable.js';
 
 export function unmapOpFields(sh: HwShape, OPS: number) {
@@ -44,6 +46,15 @@ export function unmapZap(s: V, c: number, mm: number, va: number, freeTables: bo
     return true;
   }
   return false;
+}
+
+/**
+ * The flush_tlb_info of CPU c's munmap of mm (read before inc_mm_tlb_gen):
+ * its page, the generation the flush will publish, and freed_tables when the
+ * page-table page was unhooked.
+ */
+export function munmapFlushInfo(s: UnmapOpView & MmView, mm: number, c: number): FlushInfo {
+  return { mm, va: s.opVa[c]!, newGen: s.tlbGen[mm]! + 1, freedTables: s.opTable[c] !== NONE };
 }
 
 export function describeZap(s: V, mm: number, va: number, freeTables: boolean): string {
