@@ -13,7 +13,7 @@ import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
-import { AsymmetryFault, makeCanonicalizer, SYMMETRY_SAMPLES, symmetryChecker, type SymmetryMode } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, symmetryChecker, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
@@ -176,7 +176,6 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
 
   // Symmetry is only sound when the model is invariant under the
   // permutations: sampled states are checked (symmetry.ts).
-  let checkedSym = 0;
   const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, holds, nInst) : () => {};
 
   // The BFS frontier as packed states: `cur` holds the level being expanded
@@ -208,12 +207,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
         }
         if (!sameShape()) throw new ShapeFault();
         if (sym) {
-          // Every state of the first SYMMETRY_SAMPLES is checked (small
-          // models are then checked exhaustively), then one per 4096.
-          for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
-            checkedSym++;
-            checkSymmetry(cur, js);
-          }
+          checkSymmetry(cur, b0, b1, levelStart + b0);
           for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
         }
         // 2. Hash every successor and touch its home slot (overlapped misses).

@@ -12,7 +12,7 @@
  * run must stop (STOP).
  */
 import type { CompiledModel } from './compile.js';
-import { AsymmetryFault, makeCanonicalizer, SYMMETRY_SAMPLES, symmetryChecker } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, symmetryChecker } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { HASH_SEED } from './store.js';
 import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
@@ -56,7 +56,6 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const hs = new Uint32Array(maxSucc);
   const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
-  let checkedSym = 0;
   /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
   let gen = 0;
   let lastRss = -Infinity;
@@ -119,12 +118,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
           expanded += b1 - b0;
           if (!sameShape()) throw new Error('an effect replaced an array of the state');
           if (sym) {
-            // Every state of the first SYMMETRY_SAMPLES a participant
-            // expands is checked, then one per 4096 (as explore.ts).
-            for (let js = b0; js < b1 && (checkedSym < SYMMETRY_SAMPLES || ((levelStart + js) & 4095) === 0); js++) {
-              checkedSym++;
-              checkSymmetry(cur, js);
-            }
+            checkSymmetry(cur, b0, b1, levelStart + b0);
             for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
           }
           // 2. Hash every successor and touch its home slot.

@@ -276,14 +276,16 @@ function cartesian<T>(lists: T[][]): T[][] {
 export class AsymmetryFault extends Error {}
 
 /** States checked one by one before the check samples only every 4096th. */
-export const SYMMETRY_SAMPLES = 2000;
+const SYMMETRY_SAMPLES = 2000;
 
 /**
  * Symmetry is only sound when the model is invariant under the permutations.
- * The returned check takes a state s (words at cur[j*W..]) and verifies that
- * a transposition of s has the same canonical successors and the same
- * invariant verdicts; it throws AsymmetryFault otherwise. Successive calls
- * cycle through the transpositions of the main sort.
+ * The returned check takes a batch of states cur[b0..b1) whose first has id
+ * firstId. It samples them: every state of the first SYMMETRY_SAMPLES it sees
+ * (small models are so checked exhaustively), then one id in 4096. For each
+ * sampled state s it verifies that a transposition of s has the same
+ * canonical successors and invariant verdicts, and throws AsymmetryFault
+ * otherwise. Successive checks cycle through the transpositions of the main sort.
  */
 export function symmetryChecker(
   layout: Layout<StateDecl>,
@@ -291,7 +293,7 @@ export function symmetryChecker(
   expand: (b: never, w: never, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n0?: number) => number,
   holds: readonly ((s: never) => boolean)[],
   instances: number,
-): (cur: Uint32Array, j: number) => void {
+): (cur: Uint32Array, b0: number, b1: number, firstId: number) => void {
   const W = layout.words;
   const out = new Uint32Array(Math.max(instances, 1) * W);
   const ks = new Uint32Array(Math.max(instances, 1));
@@ -311,7 +313,7 @@ export function symmetryChecker(
     }
     return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(v as never)).join(',');
   };
-  return (cur, j) => {
+  const checkOne = (cur: Uint32Array, j: number): void => {
     const n = sym.mainSize;
     const a = (checked * 7) % n;
     const b = (a + 1 + (checked % (n - 1))) % n;
@@ -322,5 +324,8 @@ export function symmetryChecker(
     sym.permute(cur, j * W, s, 0, perm);
     const k2 = succKeys(s);
     if (k1 !== k2) throw new AsymmetryFault(`the model is not symmetric in ${sym.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
+  };
+  return (cur, b0, b1, firstId) => {
+    for (let j = b0; j < b1; j++) if (checked < SYMMETRY_SAMPLES || ((firstId + j - b0) & 4095) === 0) checkOne(cur, j);
   };
 }
