@@ -9,14 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import shootdown from '../models/bench/shootdown.ts';
 import syncModel from '../models/sync.ts';
-import asyncModel from '../models/async.ts';
-import lazyModel from '../models/lazy.ts';
-import concurrentModel from '../models/concurrent.ts';
-import ptiModel from '../models/pti-deferred.ts';
-import relaxedModel from '../models/relaxed.ts';
-import nohzModel from '../models/nohz-defer.ts';
 import counter from './fixtures/counter.ts';
-import { check, instantiate, ModelError, type ModelDef } from '../src/index.ts';
+import { SHIPPED_MODELS as SHIPPED, SPEC_TABLE as TABLE } from './helpers/shipped.ts';
+import { check, instantiate, ModelError } from '../src/index.ts';
 import { checkCompiledAsync, type CheckResult, type ParallelRunOptions } from '../src/engine/check.ts';
 import { createFingerprintStore, omissionProbability } from '../src/engine/fingerprint-store.ts';
 import { compileLayout } from '../src/engine/layout.ts';
@@ -25,36 +20,7 @@ import { array, int } from '../src/engine/types.ts';
 const SHOOT = fileURLToPath(new URL('../models/bench/shootdown.ts', import.meta.url));
 const COUNTER = fileURLToPath(new URL('./fixtures/counter.ts', import.meta.url));
 
-/** The spec's reference rows (../shared/bench/shootdown-spec.md). */
-const TABLE: [number, number, number, 'sync' | 'async', number, number, number][] = [
-  [2, 1, 1, 'sync', 28, 88, 5],
-  [2, 1, 1, 'async', 52, 180, 6],
-  [2, 1, 2, 'sync', 52, 168, 8],
-  [2, 1, 2, 'async', 116, 420, 10],
-  [2, 2, 1, 'sync', 384, 2048, 10],
-  [2, 2, 1, 'async', 880, 5040, 12],
-  [2, 2, 2, 'sync', 1104, 5952, 16],
-  [2, 2, 2, 'async', 2896, 16928, 20],
-  [3, 1, 1, 'sync', 166, 786, 7],
-  [3, 1, 1, 'async', 490, 2604, 9],
-  [3, 1, 2, 'sync', 324, 1548, 11],
-  [3, 1, 2, 'async', 1452, 7998, 15],
-  [3, 2, 1, 'sync', 5056, 39552, 14],
-  [3, 2, 1, 'async', 23896, 206016, 18],
-  [3, 2, 2, 'sync', 14976, 117504, 22],
-  [3, 2, 2, 'async', 92064, 804192, 30],
-];
 
-const SHIPPED: [string, ModelDef][] = [
-  ['sync', syncModel as ModelDef],
-  ['async', asyncModel as ModelDef],
-  ['lazy', lazyModel as ModelDef],
-  ['concurrent', concurrentModel as ModelDef],
-  ['shootdown', shootdown as ModelDef],
-  ['pti-deferred', ptiModel as ModelDef],
-  ['relaxed', relaxedModel as ModelDef],
-  ['nohz-defer', nohzModel as ModelDef],
-];
 
 function outcome(r: CheckResult) {
   return {

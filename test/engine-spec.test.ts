@@ -6,25 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import shootdown from '../models/bench/shootdown.ts';
 import { check } from '../src/index.ts';
+import { SPEC_TABLE as TABLE } from './helpers/shipped.ts';
 
-const TABLE: [number, number, number, 'sync' | 'async', number, number, number][] = [
-  [2, 1, 1, 'sync', 28, 88, 5],
-  [2, 1, 1, 'async', 52, 180, 6],
-  [2, 1, 2, 'sync', 52, 168, 8],
-  [2, 1, 2, 'async', 116, 420, 10],
-  [2, 2, 1, 'sync', 384, 2048, 10],
-  [2, 2, 1, 'async', 880, 5040, 12],
-  [2, 2, 2, 'sync', 1104, 5952, 16],
-  [2, 2, 2, 'async', 2896, 16928, 20],
-  [3, 1, 1, 'sync', 166, 786, 7],
-  [3, 1, 1, 'async', 490, 2604, 9],
-  [3, 1, 2, 'sync', 324, 1548, 11],
-  [3, 1, 2, 'async', 1452, 7998, 15],
-  [3, 2, 1, 'sync', 5056, 39552, 14],
-  [3, 2, 1, 'async', 23896, 206016, 18],
-  [3, 2, 2, 'sync', 14976, 117504, 22],
-  [3, 2, 2, 'async', 92064, 804192, 30],
-];
 
 describe('shootdown benchmark model reproduces the spec table', () => {
   for (const [N, P, K, VARIANT, states, transitions, depth] of TABLE) {

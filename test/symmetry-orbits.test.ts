@@ -8,16 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import shootdown from '../models/bench/shootdown.ts';
-import syncModel from '../models/sync.ts';
-import asyncModel from '../models/async.ts';
-import lazyModel from '../models/lazy.ts';
-import concurrentModel from '../models/concurrent.ts';
-import ptiModel from '../models/pti-deferred.ts';
-import relaxedModel from '../models/relaxed.ts';
-import nohzModel from '../models/nohz-defer.ts';
-import switchWindowModel from '../models/switch-window.ts';
-import textPokeModel from '../models/text-poke.ts';
-import { array, check, cpus, defineModel, int, machine, type ModelDef } from '../src/index.ts';
+import { array, check, cpus, defineModel, int, machine } from '../src/index.ts';
+import { SHIPPED_MODELS } from './helpers/shipped.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
 const rows = [...spec.matchAll(/^\| (\d) \| (\d) \| (\d) \| (sync|async) \| (\d+) \| (\d+) \|(?: (\d+) \|)? (\d+) \|/gm)].map((m) => ({
@@ -55,19 +47,7 @@ describe('counterexamples under symmetry are real paths', () => {
 });
 
 describe('symmetry on/off gives the same verdicts on every shipped model', () => {
-  const models: [string, ModelDef][] = [
-    ['sync', syncModel as ModelDef],
-    ['async', asyncModel as ModelDef],
-    ['lazy', lazyModel as ModelDef],
-    ['concurrent', concurrentModel as ModelDef],
-    ['shootdown', shootdown as ModelDef],
-    ['pti-deferred', ptiModel as ModelDef],
-    ['relaxed', relaxedModel as ModelDef],
-    ['nohz-defer', nohzModel as ModelDef],
-    ['switch-window', switchWindowModel as ModelDef],
-    ['text-poke', textPokeModel as ModelDef],
-  ];
-  for (const [name, def] of models) {
+  for (const [name, def] of SHIPPED_MODELS) {
     const cases = [{}, ...((def as { expect?: { params: Record<string, unknown> }[] }).expect ?? []).map((e) => e.params)];
     it(`${name}: ${cases.length} parameter sets`, () => {
       for (const params of cases) {
