@@ -15,12 +15,16 @@
  * the same configurations (SPIN: depth-first, full state storage; Rumur:
  * with and without its CPU symmetry) and prints states/s ratios. Times are
  * wall-clock on whatever else the machine is doing: compare ratios.
+ * bench/handwritten.mjs, the same protocol hand-coded on packed words
+ * without the engine, runs beside them as a reference for what this
+ * explorer design can do in JavaScript on the machine that day.
  *
  *   npm run bench                           every configuration, every mode, anchors if installed
  *   npm run bench -- 5,2,1,sync             one configuration (N,P,K,VARIANT)
  *   npm run bench -- --modes exact,w2       only these modes (exact, fp, w2, fp-w2, sym, sym-w2)
  *   npm run bench -- --no-anchors           tlbcheck only
  *   npm run bench -- --no-rumur             SPIN but not Rumur (Rumur without symmetry is slow)
+ *   npm run bench -- --no-reference         without the hand-written JavaScript reference
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -98,6 +102,28 @@ function runTlbcheck(c: Config, m: Mode): Row {
   };
 }
 
+/** bench/handwritten.mjs: the protocol hand-coded, no engine (see its header). */
+function runReference(c: Config): Row {
+  const r = spawnSync(process.execPath, [join(root, 'bench', 'handwritten.mjs'), String(c.N), String(c.P), String(c.K), c.VARIANT], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  const kv = Object.fromEntries([...last.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const ok = r.status === 0 && Number(kv.states) === c.states && Number(kv.transitions) === c.transitions;
+  return {
+    config: c,
+    tool: 'hand-written JS',
+    mode: 'no engine, no invariant',
+    states: Number(kv.states) || 0,
+    seconds: Number(kv.run_s),
+    bytesPerState: undefined,
+    rssMb: Number(kv.peak_rss_mb),
+    ok,
+    note: ok ? 'match spec' : `MISMATCH or failure (exit ${r.status}): ${last || r.stderr.trim()}`,
+  };
+}
+
 function hasTool(t: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).status === 0;
 }
@@ -134,8 +160,8 @@ const modesArg = argv[argv.indexOf('--modes') + 1];
 const modes = argv.includes('--modes') ? MODES.filter((m) => modesArg?.split(',').includes(m.key)) : MODES;
 const only = argv.find((a) => /^\d,\d,\d,(sync|async)$/.test(a));
 const configs = only ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only) : CONFIGS;
-if ((only && configs.length === 0) || modes.length === 0 || argv.some((a) => a.startsWith('-') && !['--modes', '--no-anchors', '--no-rumur'].includes(a))) {
-  console.error(`usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur]`);
+if ((only && configs.length === 0) || modes.length === 0 || argv.some((a) => a.startsWith('-') && !['--modes', '--no-anchors', '--no-rumur', '--no-reference'].includes(a))) {
+  console.error(`usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur] [--no-reference]`);
   console.error(`configurations: ${CONFIGS.map((c) => `${c.N},${c.P},${c.K},${c.VARIANT}`).join(' ')}`);
   process.exit(2);
 }
@@ -159,6 +185,11 @@ for (const c of configs) {
     rows.push(runTlbcheck(c, m));
     const r = rows.at(-1)!;
     console.error(`done: ${name(c)}  tlbcheck ${m.label}  ${r.states} states  ${r.seconds.toFixed(2)} s`);
+  }
+  if (!flag('--no-reference')) {
+    rows.push(runReference(c));
+    const r = rows.at(-1)!;
+    console.error(`done: ${name(c)}  hand-written JS  ${r.states} states  ${r.seconds.toFixed(2)} s`);
   }
   for (const t of anchorTools) {
     rows.push(runAnchor(c, t));
@@ -206,11 +237,12 @@ for (const c of configs) {
   const spin = find(c, 'SPIN', 'dfs, full states');
   const rumur = find(c, 'Rumur', 'no symmetry');
   const rsym = find(c, 'Rumur', 'sym cpu (scalarset)');
-  ratioRows.push([name(c), ratio(w2, ex), ratio(fpw2, fp), ratio(ex, spin), ratio(w2, spin), ratio(fp, spin), ratio(ex, rumur), ratio(sym, rsym), ratio(symw2, rsym)]);
+  const hand = find(c, 'hand-written JS', 'no engine, no invariant');
+  ratioRows.push([name(c), ratio(ex, hand), ratio(w2, ex), ratio(fpw2, fp), ratio(ex, spin), ratio(w2, spin), ratio(fp, spin), ratio(ex, rumur), ratio(sym, rsym), ratio(symw2, rsym)]);
 }
 console.log('');
 table(
-  ['config', '2 workers / 1 (exact)', '2 workers / 1 (fp)', 'exact / SPIN', '2 workers / SPIN', 'fp / SPIN', 'exact / Rumur', 'sym / Rumur sym', 'sym 2w / Rumur sym'],
+  ['config', 'exact / hand-written', '2 workers / 1 (exact)', '2 workers / 1 (fp)', 'exact / SPIN', '2 workers / SPIN', 'fp / SPIN', 'exact / Rumur', 'sym / Rumur sym', 'sym 2w / Rumur sym'],
   ratioRows,
 );
 console.log('\nratios are states/s (higher = tlbcheck faster); "-" = not run or a count mismatch. SPIN/Rumur times exclude generating and compiling the verifier.');
