@@ -231,8 +231,10 @@ export function writtenFields(effect: (...a: never[]) => unknown): Set<string> |
   const body = src.slice(bodyStart);
   const fields = new Set<string>();
   const esc = s.replace(/\$/g, '\\$');
-  const use = new RegExp(`(?<![\\w$.])${esc}(?![\\w$])`, 'g');
+  const use = new RegExp(`(?<![\\w$])${esc}(?![\\w$])`, 'g');
   for (let u = use.exec(body); u; u = use.exec(body)) {
+    // `x.s` names a member, but `...s` spreads the view (`{ ...s }` shares its arrays).
+    if (body[u.index - 1] === '.' && body.slice(u.index - 3, u.index) !== '...') continue;
     const rest = body.slice(u.index + s.length);
     const f = /^\s*(?:\?\.|\.)\s*([A-Za-z_$][\w$]*)/.exec(rest) ?? /^\s*\[\s*(["'])([A-Za-z_$][\w$]*)\1\s*\]/.exec(rest);
     if (!f) return undefined;
