@@ -83,8 +83,10 @@ const reference = (N: number): ModelDef =>
       ) as never,
   }) as ModelDef;
 
+const WARN = /wrote state the write analysis did not predict/;
+
 describe('successor diff safety net', () => {
-  it('a write through a kept reference is caught: same state space as the coarse diff', () => {
+  it('a write through a kept reference is caught: same state space as the coarse diff, and a warning', () => {
     for (const N of [3, 4]) {
       const precise = instantiate(aliasModel(N));
       const r = checkCompiled(precise);
@@ -93,6 +95,8 @@ describe('successor diff safety net', () => {
       expect([r.states, r.transitions]).toEqual([coarse.states, coarse.transitions]);
       expect([r.states, r.transitions]).toEqual([ref.states, ref.transitions]);
       expect(precise.writeAnalysisMisses()).toEqual(['inc']);
+      expect(r.warnings.filter((w) => WARN.test(w))).toHaveLength(1);
+      expect(coarse.warnings.some((w) => WARN.test(w))).toBe(false);
     }
   });
 
