@@ -177,16 +177,16 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
  * diffs only the leaves that instance can write (written-leaves.ts, with the
  * arguments substituted), falling back to every leaf of the fields the
  * action's source names (writtenFields: the "coarse" set) when the analysis
- * gives up. The views' containers and the base state's values of the coarse
- * leaves are loaded once per call.
+ * gives up. The views' containers and the base state's values of the
+ * diffed leaves are loaded once per call.
  *
  * Safety net for a write the analysis missed (an effect writing through a
  * reference it kept from an earlier call, or an analysis bug): such a write
  * is not diffed, so it is not undone either and `w` stays dirty. Two checks
  * find it, in a group function that returns -2 then:
- *   - before an instance's effect, the leaves it will diff must equal the
- *     base (else its emit would absorb the stray write into its successor
- *     and undo it);
+ *   - before an instance's effect, unless it is the first of the group to
+ *     fire, the leaves it will diff must equal the base (else its emit
+ *     would absorb the stray write into its successor and undo it);
  *   - at the end, if any instance fired, every coarse leaf must equal the
  *     base (before the next group reads `w`).
  * The dispatcher then re-unpacks the state into both views, reruns that
@@ -223,16 +223,19 @@ function generateExpand(
   const genGroup = (ai: number, insts: readonly Instance[], hoisted: ReadonlySet<number>, write: ((k: number) => ReadonlySet<number>) | undefined): GroupFn => {
     const name = names[ai]!;
     const hoistedLeaves = new Set([...hoisted].map((i) => leaves[i]));
-    const ie = genInlineEmit(leaves, W, (l) => hoistedLeaves.has(l));
+    // Base values loaded up front only for leaves some instance diffs.
+    const emittedLeaves = write ? new Set(insts.flatMap((_, k) => [...write(k)].map((i) => leaves[i]))) : hoistedLeaves;
+    const ie = genInlineEmit(leaves, W, (l) => hoistedLeaves.has(l), (l) => emittedLeaves.has(l));
     const body: string[] = [ie.prelude, 'const nIn = n;'];
     insts.forEach((inst, k) => {
       const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
       const cond = actions[inst.action]!.guard ? `G${ai}(b${args}) === true` : 'true';
       const emit = ie.emit((leaf) => `fault[0] = ${inst.id}; fault[1] = ${leaf}; return -1;`, write?.(k));
-      // The leaves this instance diffs must still hold the base values: else
-      // an earlier effect wrote one unseen, and this emit would take that
-      // write for its own and undo it, hiding it from the final check.
-      const pre = write ? ie.verify('return -2;', write(k)) : '';
+      // Once an instance of this group has fired, the leaves this one diffs
+      // must still hold the base values: else an earlier effect wrote one
+      // unseen, and this emit would take that write for its own and undo it,
+      // hiding it from the final check. (The group starts clean.)
+      const pre = write ? `if (n !== nIn) { ${ie.verify('return -2;', write(k))} }` : '';
       body.push(`if (${cond}) { ${pre}\nE${ai}(w${args}); const oo = n * ${W};\n${emit}\nks[n++] = ${inst.id}; }`);
     });
     if (write) body.push(`if (n !== nIn) { ${ie.verify('return -2;')} }`);
