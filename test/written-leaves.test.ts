@@ -164,6 +164,7 @@ describe('write patterns: a parameter that might not be the argument', () => {
     'xs.forEach(([a, c]) => 0)',
     'xs.forEach((a = c) => 0)',
     'x = c => 1',
+    'c! = 1',
     '{ let c = 1; }',
     'if (x) { const [a, c] = y; }',
   ];

@@ -213,7 +213,10 @@ function leafWritten(sc: Scan, start: number, end: number): boolean {
       if (CONTROL.has(sc.prev(o).tok)) return false; // `if (s.x)`, `for (;; s.x)`; `for (s.x of …)` has ` of` next
       if (sc.followsValue(o)) return false; // a call argument: passed by value
       // A grouping paren `(s.x)` is itself a target in `(s.x) = 1` and `[(s.x)] = a`.
-      if (tok === ')') return leafWritten(sc, o, sc.close(o) + 1);
+      if (tok === ')') {
+        const c = sc.close(o);
+        return c < 0 || leafWritten(sc, o, c + 1);
+      }
       return true;
     }
     // `a[s.x]` is an index, but `[s.x] = a` and `[s.x, …] = a` are destructuring targets.
@@ -270,9 +273,10 @@ function rebound(sc: Scan, name: string): boolean {
     const at = u.index;
     const p = sc.prev(at);
     if ((p.tok === '.' && m[p.at - 1] !== '.') || p.tok === '?.') continue; // a member name `x.c`, not the variable
-    const n = sc.next(at + name.length).tok;
+    let n = sc.next(at + name.length);
+    if (n.tok === '!') n = sc.next(n.end); // TS `c! = …`
     // Assigned or updated, a single-parameter arrow, a function/class name, a declared name.
-    if (ASSIGN.has(n) || n === '++' || n === '--' || n === '=>') return true;
+    if (ASSIGN.has(n.tok) || n.tok === '++' || n.tok === '--' || n.tok === '=>') return true;
     if (['++', '--', 'function', 'class', 'var', 'let', 'const'].includes(p.tok)) return true;
     // A later name of a declaration list (`let a = 1, c`): a var/let/const at
     // the same bracket depth before it, with no `;` in between.
