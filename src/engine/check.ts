@@ -105,7 +105,11 @@ function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, worke
     limit: ex.limit,
     violations,
     invariants: model.invariants.map((i) => i.name),
-    warnings: [...(ex.symmetryNote ? [ex.symmetryNote] : []), ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : [])],
+    warnings: [
+      ...(ex.symmetryNote ? [ex.symmetryNote] : []),
+      ...writeAnalysisWarnings(model),
+      ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : []),
+    ],
     stateWords: model.layout.words,
     symmetry: ex.symmetrySorts ?? [],
   };
@@ -117,6 +121,21 @@ function safe(f: () => string): string {
   } catch (e) {
     return `(explain() threw: ${(e as Error).message})`;
   }
+}
+
+/**
+ * Successor code that diffed too few leaves was caught and replaced
+ * (compile.ts): the result stands, but an effect wrote state the write
+ * analysis could not see, most likely through a reference kept from an
+ * earlier call. (Worker threads of a parallel run keep their own count.)
+ */
+function writeAnalysisWarnings(model: CompiledModel): string[] {
+  const missed = [...new Set(model.writeAnalysisMisses())];
+  if (!missed.length) return [];
+  return [
+    `action${missed.length > 1 ? 's' : ''} ${missed.join(', ')} wrote state the write analysis did not predict ` +
+      '(through a reference kept from an earlier call?); those successors were recomputed with the coarse diff, so the result is unaffected',
+  ];
 }
 
 /** Actions never enabled and invariants whose premise never held: a property that cannot fail is a defect. */

@@ -5,11 +5,12 @@
  * guard/effect call site is monomorphic and V8 can inline it.
  */
 import { compileLayout, genInlineEmit, type Layout } from './layout.js';
+import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
+import type { Sort, StateDecl, View } from './types.js';
+import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
 
 /** Instances × leaves per generated expand function. */
 const INLINE_EMIT_BUDGET = 400;
-import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
-import type { Sort, StateDecl, View } from './types.js';
 
 export interface Instance {
   readonly id: number;
@@ -62,6 +63,12 @@ export interface CompiledModel {
   enabled(s: View<StateDecl>, k: number): boolean;
   apply(s: View<StateDecl>, k: number): View<StateDecl>;
   describe(s: View<StateDecl>, k: number): string;
+  /**
+   * Actions (one entry per event) whose successor code, which diffs only the
+   * leaves the write analysis predicts, was caught missing a write; their
+   * successors were recomputed with the coarse diff (see generateExpand).
+   */
+  writeAnalysisMisses(): readonly string[];
 }
 
 export class ModelError extends Error {}
@@ -70,7 +77,13 @@ function rangeSize(r: Sort | number): number {
   return typeof r === 'number' ? r : r.size;
 }
 
-export function instantiate(def: ModelDef, overrides: Record<string, ParamValueAny> = {}, opts: { invariants?: readonly string[] } = {}): CompiledModel {
+export interface InstantiateOptions {
+  invariants?: readonly string[];
+  /** false: diff every leaf of the fields an effect names, as before the per-instance write analysis (tests compare both). */
+  writeAnalysis?: boolean;
+}
+
+export function instantiate(def: ModelDef, overrides: Record<string, ParamValueAny> = {}, opts: InstantiateOptions = {}): CompiledModel {
   const params = resolveParams(def, overrides);
   let m: Machine<StateDecl>;
   try {
@@ -121,7 +134,8 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     invariants = allInv.filter((i) => opts.invariants!.includes(i.name));
   }
 
-  const expand = generateExpand(m.actions, actionNames, instances, layout);
+  const misses: string[] = [];
+  const expand = generateExpand(m.actions, actionNames, instances, layout, opts.writeAnalysis ?? true, (action) => misses.push(action));
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
 
   return {
@@ -153,59 +167,139 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
       const inst = instances[k]!;
       return a.describe ? a.describe(s, ...inst.args) : `${inst.action}(${inst.args.join(',')})`;
     },
+    writeAnalysisMisses: () => misses,
   };
 }
 
+/**
+ * The successor function. One generated function per action (split when
+ * large) pastes, for each instance, the guard, the effect and an emit that
+ * diffs only the leaves that instance can write (written-leaves.ts, with the
+ * arguments substituted), falling back to every leaf of the fields the
+ * action's source names (writtenFields: the "coarse" set) when the analysis
+ * gives up. The views' containers and the base state's values of the
+ * diffed leaves are loaded once per call.
+ *
+ * Safety net for a write the analysis missed (an effect writing through a
+ * reference it kept from an earlier call, or an analysis bug): such a write
+ * is not diffed, so it is not undone either and `w` stays dirty. Two checks
+ * find it, in a group function that returns -2 then:
+ *   - before an instance's effect, unless it is the first of the group to
+ *     fire, the leaves it will diff must equal the base (else its emit
+ *     would absorb the stray write into its successor and undo it);
+ *   - at the end, if any instance fired, every coarse leaf must equal the
+ *     base (before the next group reads `w`).
+ * The dispatcher then re-unpacks the state into both views, reruns that
+ * group with the coarse emit (the behaviour before the analysis) and uses
+ * the coarse version from then on. That suffices: a missed write can only
+ * corrupt successors of the state being expanded (the explorer unpacks both
+ * views afresh for every state), and earlier groups ended clean. Only a
+ * second unseen write restoring the exact base value could hide the first.
+ * (A write outside the action's coarse set, e.g. through a reference kept by
+ * another action, is not seen, as it was not before the analysis either.)
+ * A range fault (-1) from a precise group is rechecked the same way, since a
+ * missed write could have fed a later effect a wrong value.
+ */
 function generateExpand(
   actions: Record<string, ActionDef<StateDecl>>,
   names: readonly string[],
   instances: readonly Instance[],
   layout: Layout<StateDecl>,
+  analyse: boolean,
+  onMiss: (action: string) => void,
 ): Expand {
   const fnParams: string[] = [];
   const fnValues: unknown[] = [];
   const W = layout.words;
+  const leaves = layout.leaves;
+  const depths = fieldDepths(leaves);
   names.forEach((n, i) => {
     const a = actions[n]!;
     fnParams.push(`G${i}`, `E${i}`);
     fnValues.push(a.guard ?? null, a.effect);
   });
-  // One generated function per action (split when large): the emit code is
-  // pasted after every effect and diffs only the leaves of the fields the
-  // effect can write, with the views' containers and the base state's values
-  // of those leaves loaded once per function call.
-  const groups: unknown[] = [];
+  type GroupFn = (b: unknown, w: unknown, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n: number) => number;
+  /** Generated code for the instances `insts` of action `ai`; `write(k)` = the leaves instance k diffs (all hoisted if undefined). */
+  const genGroup = (ai: number, insts: readonly Instance[], hoisted: ReadonlySet<number>, write: ((k: number) => ReadonlySet<number>) | undefined): GroupFn => {
+    const name = names[ai]!;
+    const hoistedLeaves = new Set([...hoisted].map((i) => leaves[i]));
+    // Base values loaded up front only for leaves some instance diffs.
+    const emittedLeaves = write ? new Set(insts.flatMap((_, k) => [...write(k)].map((i) => leaves[i]))) : hoistedLeaves;
+    const ie = genInlineEmit(leaves, W, (l) => hoistedLeaves.has(l), (l) => emittedLeaves.has(l));
+    const body: string[] = [ie.prelude, 'const nIn = n;'];
+    insts.forEach((inst, k) => {
+      const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
+      const cond = actions[inst.action]!.guard ? `G${ai}(b${args}) === true` : 'true';
+      const emit = ie.emit((leaf) => `fault[0] = ${inst.id}; fault[1] = ${leaf}; return -1;`, write?.(k));
+      // Once an instance of this group has fired, the leaves this one diffs
+      // must still hold the base values: else an earlier effect wrote one
+      // unseen, and this emit would take that write for its own and undo it,
+      // hiding it from the final check. (The group starts clean.)
+      const pre = write ? `if (n !== nIn) { ${ie.verify('return -2;', write(k))} }` : '';
+      body.push(`if (${cond}) { ${pre}\nE${ai}(w${args}); const oo = n * ${W};\n${emit}\nks[n++] = ${inst.id}; }`);
+    });
+    if (write) body.push(`if (n !== nIn) { ${ie.verify('return -2;')} }`);
+    body.push('return n;');
+    const fname = `expand_${name.replace(/\W/g, '_')}_${insts[0]!.id}${write ? '' : '_coarse'}`;
+    return new Function(...fnParams, `return function ${fname}(b, w, bw, bo, out, ks, fault, n) {\n${body.join('\n')}\n};`)(...fnValues) as GroupFn;
+  };
+
+  interface Group {
+    readonly action: string;
+    readonly fn: GroupFn;
+    /** Makes the coarse version, until that replaces fn; undefined when fn is coarse. */
+    coarse: (() => GroupFn) | undefined;
+  }
+  const groups: Group[] = [];
   names.forEach((name, ai) => {
     const insts = instances.filter((x) => x.actionIndex === ai);
-    const fields = writtenFields(actions[name]!.effect);
-    const ie = genInlineEmit(layout.leaves, W, fields ? (l) => fields.has(l.field) : undefined);
-    const nLeaves = fields ? layout.leaves.filter((l) => fields.has(l.field)).length : layout.leaves.length;
-    const per = Math.max(1, Math.floor(INLINE_EMIT_BUDGET / Math.max(1, nLeaves)));
+    const effect = actions[name]!.effect;
+    const fields = writtenFields(effect);
+    const coarse = new Set(leaves.flatMap((l, i) => (!fields || fields.has(l.field) ? [i] : [])));
+    const patterns = analyse ? writePatterns(effect, depths) : undefined;
+    const per = Math.max(1, Math.floor(INLINE_EMIT_BUDGET / Math.max(1, coarse.size)));
     for (let g0 = 0; g0 < insts.length; g0 += per) {
-      const body: string[] = [ie.prelude];
-      for (const inst of insts.slice(g0, g0 + per)) {
-        const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
-        const cond = actions[inst.action]!.guard ? `G${ai}(b${args}) === true` : 'true';
-        body.push(
-          `if (${cond}) { E${ai}(w${args}); const oo = n * ${W};\n${ie.emit((leaf) => `fault[0] = ${inst.id}; fault[1] = ${leaf}; return -1;`)}\nks[n++] = ${inst.id}; }`,
-        );
-      }
-      body.push('return n;');
-      groups.push(
-        new Function(...fnParams, `return function expand_${name.replace(/\W/g, '_')}_${g0}(b, w, bw, bo, out, ks, fault, n) {\n${body.join('\n')}\n};`)(
-          ...fnValues,
-        ),
-      );
+      const slice = insts.slice(g0, g0 + per);
+      const precise = patterns && slice.map((inst) => new Set(leavesWritten(patterns, inst.args, leaves)));
+      // Hoist the coarse leaves (the net compares them) and, should the
+      // analysis name a leaf writtenFields did not, that one too.
+      const hoisted = new Set([...coarse, ...(precise ?? []).flatMap((p) => [...p])]);
+      const exact = !precise || precise.every((p) => p.size === hoisted.size);
+      const coarseFn = () => genGroup(ai, slice, hoisted, undefined);
+      groups.push(exact ? { action: name, fn: coarseFn(), coarse: undefined } : { action: name, fn: genGroup(ai, slice, hoisted, (k) => precise[k]!), coarse: coarseFn });
     }
   });
-  if (groups.length === 1) {
-    const g = groups[0] as Expand;
-    return (b, w, bw, bo, out, ks, fault, n0) => g(b, w, bw, bo, out, ks, fault, n0 ?? 0);
-  }
-  const calls = groups.map((_, k) => `n = X${k}(b, w, bw, bo, out, ks, fault, n); if (n < 0) return -1;`).join('\n');
-  return new Function(...groups.map((_, k) => `X${k}`), `return function expand(b, w, bw, bo, out, ks, fault, n0) {\nlet n = n0 | 0;\n${calls}\nreturn n;\n};`)(
-    ...groups,
-  ) as Expand;
+
+  // The dispatcher calls each group through a mutable binding, so a group
+  // can be switched to its coarse version (set) without an indirection.
+  const calls = groups
+    .map((_, k) => `r = X${k}(b, w, bw, bo, out, ks, fault, n); if (r < 0) { r = miss(${k}, r, b, w, bw, bo, out, ks, fault, n); if (r < 0) return -1; } n = r;`)
+    .join('\n');
+  const cases = groups.map((_, k) => `case ${k}: X${k} = g; break;`).join(' ');
+  const miss = (k: number, r: number, b: View<StateDecl>, w: View<StateDecl>, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n: number): number => {
+    const g = groups[k]!;
+    if (!g.coarse) return r; // a coarse group's -1 is a genuine range fault
+    // -2: a write the precise diff missed. -1: perhaps a fault caused by one.
+    // Rerun the group from the same state with the coarse diff.
+    layout.unpack2(bw, bo, b, w);
+    const fn = g.coarse();
+    const r2 = fn(b, w, bw, bo, out, ks, fault, n);
+    if (r === -2 || r2 >= 0) {
+      g.coarse = undefined;
+      set(k, fn);
+      onMiss(g.action);
+    }
+    return r2;
+  };
+  const { expand, set } = new Function(
+    'miss',
+    ...groups.map((_, k) => `X${k}`),
+    `return {
+  set(k, g) { switch (k) { ${cases} } },
+  expand: function expand(b, w, bw, bo, out, ks, fault, n0) {\nlet n = n0 | 0, r;\n${calls}\nreturn n;\n},
+};`,
+  )(miss, ...groups.map((g) => g.fn)) as { expand: Expand; set: (k: number, g: GroupFn) => void };
+  return expand;
 }
 
 /**
@@ -231,8 +325,10 @@ export function writtenFields(effect: (...a: never[]) => unknown): Set<string> |
   const body = src.slice(bodyStart);
   const fields = new Set<string>();
   const esc = s.replace(/\$/g, '\\$');
-  const use = new RegExp(`(?<![\\w$.])${esc}(?![\\w$])`, 'g');
+  const use = new RegExp(`(?<![\\w$])${esc}(?![\\w$])`, 'g');
   for (let u = use.exec(body); u; u = use.exec(body)) {
+    // `x.s` names a member, but `...s` spreads the view (`{ ...s }` shares its arrays).
+    if (body[u.index - 1] === '.' && body.slice(u.index - 3, u.index) !== '...') continue;
     const rest = body.slice(u.index + s.length);
     const f = /^\s*(?:\?\.|\.)\s*([A-Za-z_$][\w$]*)/.exec(rest) ?? /^\s*\[\s*(["'])([A-Za-z_$][\w$]*)\1\s*\]/.exec(rest);
     if (!f) return undefined;

@@ -201,21 +201,34 @@ export function genInlineEmit(
   allLeaves: readonly Leaf[],
   words: number,
   only?: (l: Leaf) => boolean,
-): { prelude: string; emit: (fail: (leaf: number) => string) => string } {
-  // `only` restricts the diff to the leaves an effect may write (compile.ts
-  // derives that conservatively from the effect's source).
+  emitted?: (l: Leaf) => boolean,
+): {
+  prelude: string;
+  emit: (fail: (leaf: number) => string, write?: ReadonlySet<number>) => string;
+  verify: (onDiff: string, only?: ReadonlySet<number>) => string;
+} {
+  // `only` restricts the hoisted leaves to those an effect may write
+  // (compile.ts derives that conservatively from the effect's source); an
+  // emit can diff a subset of them, `write` (leaf indices into allLeaves),
+  // which must be among the `emitted` ones: only those have the base value
+  // loaded up front, verify() loads the others when it runs.
   const idx = allLeaves.map((_, i) => i).filter((i) => !only || only(allLeaves[i]!));
   const leaves = idx.map((i) => allLeaves[i]!);
   const p = hoist(leaves, 'w', 'a');
   const b = hoist(leaves, 'b', 'c');
   const pre: string[] = [p.prelude, b.prelude];
-  leaves.forEach((_, i) => pre.push(`const B${i} = ${b.exprs[i]};`));
+  const base = leaves.map((l, i) => (!emitted || emitted(l) ? `B${i}` : b.exprs[i]!));
+  leaves.forEach((l, i) => {
+    if (base[i] === `B${i}`) pre.push(`const B${i} = ${b.exprs[i]};`);
+  });
   for (let k = 0; k < words; k++) pre.push(`const bw${k} = bw[bo + ${k}];`);
   pre.push(`let t, x${Array.from({ length: words }, (_, k) => `, w${k}`).join('')};`);
-  const emit = (fail: (leaf: number) => string): string => {
+  const emit = (fail: (leaf: number) => string, write?: ReadonlySet<number>): string => {
     const lines: string[] = [];
     for (let k = 0; k < words; k++) lines.push(`w${k} = bw${k};`);
     leaves.forEach((l, i) => {
+      if (write && !write.has(idx[i]!)) return;
+      if (base[i] !== `B${i}`) throw new Error(`genInlineEmit: leaf ${l.path} is not emitted`);
       const e = p.exprs[i]!;
       const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
       const conv = genConvert(l, fail(idx[i]!));
@@ -224,7 +237,12 @@ export function genInlineEmit(
     for (let k = 0; k < words; k++) lines.push(`out[oo + ${k}] = w${k};`);
     return lines.join('\n');
   };
-  return { prelude: pre.join('\n'), emit };
+  // Runs `onDiff` unless every hoisted leaf of `w` still equals `b`'s.
+  const verify = (onDiff: string, only?: ReadonlySet<number>): string => {
+    const diffs = leaves.flatMap((_, i) => (only && !only.has(idx[i]!) ? [] : [`${p.exprs[i]} !== ${base[i]}`]));
+    return diffs.length ? `if (${diffs.join(' || ')}) { ${onDiff} }` : '';
+  };
+  return { prelude: pre.join('\n'), emit, verify };
 }
 
 /** Unpack into two views at once (the explorer's base and work views). */
