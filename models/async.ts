@@ -22,7 +22,6 @@ import { array, bits, defineModel, enumOf, machine, type View } from '../src/ind
 import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
-  csdQueue,
   csdUnlock,
   deferFlush,
   deferredFlushFields,
@@ -37,11 +36,11 @@ import {
   peekDeferredFlush,
   phraseOf,
   readFlushInfo,
+  sendFlushIpisFirst,
   takeDeferredFlush,
   unmapOpFields,
   unmapZap,
   world,
-  writeFlushInfo,
   type WorldView,
   munmapFlushInfo,
   munmapSteps,
@@ -91,12 +90,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
-            const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c!);
-            incMmTlbGen(x, MM0, c!);
-            writeFlushInfo(x, c!, f);
-            csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
-            x.pc[c!] = 'ipis-sent';
+            sendFlushIpisFirst(v(s), c!, { ipiLazyOnFreedTables: true });
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {

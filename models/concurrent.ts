@@ -11,7 +11,6 @@ import { array, bits, defineModel, enumOf, machine, type View } from '../src/ind
 import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
-  csdQueue,
   describeFlushInfo,
   flushTargets,
   flushTlbFunc,
@@ -24,10 +23,10 @@ import {
   unmapOpFields,
   unmapZap,
   world,
-  writeFlushInfo,
   type WorldView,
   munmapFlushInfo,
   munmapSteps,
+  sendFlushIpisFirst,
   syncFlushIpi,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -73,12 +72,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
-            const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c!);
-            incMmTlbGen(x, MM0, c!);
-            writeFlushInfo(x, c!, f);
-            csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
-            x.pc[c!] = 'ipis-sent';
+            sendFlushIpisFirst(v(s), c!, { ipiLazyOnFreedTables: true });
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {

@@ -24,7 +24,6 @@ import { array, bits, defineModel, enumOf, machine, NONE, type View } from '../s
 import { defaultHwOptions, describeStoreBuffer, hardwareActions, hwParams, sbLength, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
-  csdQueue,
   describeFlushInfo,
   flushTargets,
   flushTlbFunc,
@@ -40,10 +39,10 @@ import {
   unmapOpFields,
   unmapZap,
   world,
-  writeFlushInfo,
   type WorldView,
   munmapFlushInfo,
   munmapSteps,
+  sendFlushIpisFirst,
   syncFlushIpi,
 } from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -95,12 +94,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
           effect: (s, c) => {
-            const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c!);
-            incMmTlbGen(x, MM0, c!);
-            writeFlushInfo(x, c!, f);
-            csdQueue(x, c!, flushTargets(x, c!, f, lazyOpt));
-            x.pc[c!] = 'ipis-sent';
+            sendFlushIpisFirst(v(s), c!, lazyOpt);
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {

@@ -66,7 +66,6 @@ import {
 import {
   csdFields,
   csdLockable,
-  csdQueue,
   ctxIdOf,
   describeFlushInfo,
   flushInfoFields,
@@ -80,6 +79,7 @@ import {
   mmFields,
   munmapFlushInfo,
   munmapSteps,
+  sendFlushIpisFirst,
   syncFlushIpi,
   nmiUaccessOkay,
   ownLoadedMm,
@@ -94,7 +94,6 @@ import {
   switchStepFields,
   tlbStateFields,
   unmapOpFields,
-  writeFlushInfo,
   type KernelShape,
   type SwitchOptions,
   type WorldView,
@@ -243,12 +242,7 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, 0b11),
                 effect: (s, c) => {
-                  const x = v(s);
-                  const f = munmapFlushInfo(x, MM0, c!);
-                  incMmTlbGen(x, MM0, c!);
-                  writeFlushInfo(x, c!, f);
-                  csdQueue(x, c!, flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }));
-                  x.pc[c!] = 'ipis-sent';
+                  sendFlushIpisFirst(v(s), c!, { ipiLazyOnFreedTables: true });
                 },
                 describe: (s, c) =>
                   phraseOf(v(s), (x) => {

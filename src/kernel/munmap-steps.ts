@@ -18,10 +18,11 @@
 import type { ActionDef } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { flushReturned, flushTlbFunc, readFlushInfo } from './flush.js';
+import { flushReturned, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
+import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
-import { csdAllUnlocked, csdUnlock, ipiDeliverable } from './smp.js';
-import { describeZap, mapped, tlbFinishMmuFree, unmapZap, type UnmapOpView } from './unmap.js';
+import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
+import { describeZap, mapped, munmapFlushInfo, tlbFinishMmuFree, unmapZap, type UnmapOpView } from './unmap.js';
 import { MM0, phraseOf, type world, type WorldView } from './world.js';
 
 type StepView = WorldView & View<ReturnType<typeof world>['fields']> & UnmapOpView & { pc: string[] };
@@ -73,6 +74,21 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
 }
 
 /** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
+/**
+ * The first step of flush_tlb_mm_range() in the "IPIs first" order
+ * (flush_tlb_multi(), Nadav Amit's 2019 series, mainline since): bump
+ * tlb_gen, publish the flush_tlb_info, lock the CSDs of the CPUs
+ * should_flush_tlb() picks and send the IPIs. The local flush follows as a
+ * step of its own. Leaves pc[c] = 'ipis-sent'.
+ */
+export function sendFlushIpisFirst(x: StepView, c: number, o: { ipiLazyOnFreedTables: boolean }): void {
+  const f = munmapFlushInfo(x, MM0, c);
+  incMmTlbGen(x, MM0, c);
+  writeFlushInfo(x, c, f);
+  csdQueue(x, c, flushTargets(x, c, f, o));
+  x.pc[c] = 'ipis-sent';
+}
+
 export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>): Record<'flush_ipi', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
   return {
