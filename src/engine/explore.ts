@@ -15,6 +15,7 @@ import type { StateDecl, View } from './types.js';
 import os from 'node:os';
 import { AsymmetryFault, makeCanonicalizer, symmetryChecker, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
+import { createRecentFilter } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
 
@@ -115,6 +116,9 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const out = new Uint32Array(maxSucc * W);
   const ks = new Uint32Array(maxSucc);
   const hs = new Uint32Array(maxSucc);
+  const dup = new Uint8Array(maxSucc);
+  const missHs = new Uint32Array(maxSucc);
+  const recent = createRecentFilter(W);
   const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
   const fired = new Uint8Array(nInst);
@@ -210,9 +214,10 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
           checkSymmetry(cur, b0, b1, levelStart + b0);
           for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
         }
-        // 2. Hash every successor and touch its home slot (overlapped misses).
+        // 2. Hash every successor; drop those a recent lookup already saw
+        // and touch the home slots of the rest (overlapped misses).
         for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
-        store.touch(hs, total);
+        store.touch(missHs, recent.filter(out, hs, total, dup, missHs));
         // 3. Insert in order: ids stay in BFS discovery order.
         let i = 0;
         for (j = b0; j < b1; j++) {
@@ -237,6 +242,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
           for (; i < e; i++) {
             const k = ks[i]!;
             fired[k] = 1;
+            if (dup[i] === 1) continue;
             const nid = store.insert(out, i * W, hs[i]!, id, k);
             if (nid < 0) continue;
             if (depth >= maxDepth) {

@@ -14,6 +14,7 @@
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer, symmetryChecker } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
+import { createRecentFilter } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
@@ -54,6 +55,11 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const out = new Uint32Array(maxSucc * W);
   const ks = new Uint32Array(maxSucc);
   const hs = new Uint32Array(maxSucc);
+  const dup = new Uint8Array(maxSucc);
+  const missHs = new Uint32Array(maxSucc);
+  // Its entries are in the shared table, which only grows, so it stays
+  // valid across rounds and rehashes.
+  const recent = createRecentFilter(W);
   const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
   /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
@@ -121,9 +127,10 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
             checkSymmetry(cur, b0, b1, levelStart + b0);
             for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
           }
-          // 2. Hash every successor and touch its home slot.
+          // 2. Hash every successor; drop those a recent lookup already saw
+          // (recent-filter.ts) and touch the home slots of the rest.
           for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
-          table.touch(hs, total);
+          table.touch(missHs, recent.filter(out, hs, total, dup, missHs));
           // 3. Insert in order.
           let i = 0;
           for (let j = b0; j < b1; j++) {
@@ -148,6 +155,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
             for (; i < e; i++) {
               const k = ks[i]!;
               fired[k] = 1;
+              if (dup[i] === 1) continue;
               if (!table.insert(out, i * W, hs[i]!)) continue;
               if (depth >= maxDepth) {
                 setLimit(LimitCode.MAX_DEPTH);
