@@ -30,6 +30,7 @@
  * stored as h1 + 2, which costs 2^-31 of the fingerprint space.
  */
 import { actionArray, Chunked, Kept, type StateStore } from './store.js';
+import { prefault } from './prefault.js';
 
 export type StoreKind = 'exact' | 'fingerprint';
 
@@ -103,6 +104,7 @@ export function createFingerprintStore(
       if (ncap * 2 > 4294967295 || (memoryLimit > 0 && need > memoryLimit)) { isFull = true; limit = Math.floor(cap * 0.97); return; }
       let nt;
       try { nt = new Uint32Array(ncap * 2); } catch (e) { isFull = true; limit = Math.floor(cap * 0.97); return; }
+      prefault(nt.buffer);
       const nscale = ncap / 4294967296;
       for (let o = 0; o < tab.length; o += 2) {
         const hi = tab[o];
@@ -160,7 +162,7 @@ export function createFingerprintStore(
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
     };`;
-  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'kept', src)(
+  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'kept', 'prefault', src)(
     cap0,
     FP_MAX_LOAD,
     fpGrow,
@@ -169,5 +171,6 @@ export function createFingerprintStore(
     action,
     extraBytes,
     kept,
+    prefault,
   ) as StateStore;
 }

@@ -18,8 +18,6 @@ import { createRecentFilter } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
-/** States on which symmetry is verified before sampling only every 4096th (as explore.ts). */
-
 export interface Participant {
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
   round(r: RunMsg, tick?: () => void): DoneMsg;

@@ -54,6 +54,7 @@ import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store
 import { actionArray, Chunked, HASH_SEED, Kept, type StateStore } from './store.js';
 import { createSharedTable, finishRehash, loadPolicy, slotWords } from './shared-table.js';
 import { makeCanonicalizer } from './symmetry.js';
+import { prefault } from './prefault.js';
 import { createParticipant } from './parallel-round.js';
 import {
   actionBytes,
@@ -274,11 +275,16 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   /** A new shared buffer within the memory budget (what it replaces still counted), or undefined. */
   const alloc = (bytes: number): SharedArrayBuffer | undefined => {
     if (memoryLimit > 0 && bytesNow() + bytes > memoryLimit) return undefined;
+    let buf;
     try {
-      return new SharedArrayBuffer(bytes);
+      buf = new SharedArrayBuffer(bytes);
     } catch {
       return undefined;
     }
+    // Map its pages now, on this thread alone, rather than by faults that
+    // the participants would take at the same time (prefault.ts).
+    prefault(buf);
+    return buf;
   };
   const growSegment = (g: Segment): boolean => {
     const want = Math.max(2 * segCap(g), g.n + 2 * segRoom);
@@ -303,6 +309,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   /** States expanded and rounds run per participant (TLBCHECK_PARALLEL_STATS=1 prints them). */
   const expandedBy = new Array<number>(nPart).fill(0);
   let rounds = 0;
+  /** Where this thread's time went (ms), for TLBCHECK_PARALLEL_STATS. */
+  const timing = { round: 0, wait: 0, grow: 0, file: 0 };
   let curN = 1;
   let levelStart = 0;
   let depth = 0;
@@ -429,7 +437,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       while (!levelDone && !stop) {
         // Room for every chunk in flight, in the table and in every segment.
         let room = true;
+        const tg0 = performance.now();
         while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap)) room = await growTable();
+        timing.grow += performance.now() - tg0;
         for (const g of segs) while (room && g.n + segRoom > segCap(g)) room = growSegment(g);
         peakBytes = Math.max(peakBytes, bytesNow());
         if (!room) {
@@ -452,8 +462,12 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           violated: [...violated],
         });
         const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
+        const tr0 = performance.now();
         const mine = me.round(msg(0), progress);
+        const tr1 = performance.now();
         const res: [number, DoneMsg][] = [[0, mine], ...(await Promise.all(others)).map((r, k): [number, DoneMsg] => [act[k]! + 1, r])];
+        timing.round += tr1 - tr0;
+        timing.wait += performance.now() - tr1;
         const failed = res.find(([, r]) => r.error);
         if (failed) {
           await pool?.close();
@@ -493,6 +507,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         Atomics.store(ctrl, Ctl.PAUSE, 0);
         progress();
       }
+      const tf0 = performance.now();
       // File the level: segments in participant order become ids levelEnd...
       const offsets: number[] = [];
       nextN = 0;
@@ -531,11 +546,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       curN = nextN;
       nextN = 0;
       peakBytes = Math.max(peakBytes, bytesNow());
+      timing.file += performance.now() - tf0;
     }
   } finally {
     await pool?.close();
   }
   if (process.env.TLBCHECK_PARALLEL_STATS)
-    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms\n`);
+    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms ` +
+        `(own rounds ${timing.round.toFixed(0)}, waiting for workers ${timing.wait.toFixed(0)}, growing the table ${timing.grow.toFixed(0)}, filing levels ${timing.file.toFixed(0)})\n`);
   return finish();
 }

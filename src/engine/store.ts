@@ -21,6 +21,8 @@
  * The insert routine is generated with the word count unrolled.
  */
 
+import { prefault } from './prefault.js';
+
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MAX_LOAD = 0.7;
@@ -113,6 +115,7 @@ export function createExactStore(
       if (bits >= 31 || (memoryLimit > 0 && need > memoryLimit)) { isFull = true; limit = Math.floor(cap * 0.9); return; }
       let nt;
       try { nt = new Uint32Array(ncap * ${W}); } catch (e) { isFull = true; limit = Math.floor(cap * 0.9); return; }
+      prefault(nt.buffer);
       const nshift = shift - 1, nmask = ncap - 1;
       for (let o = 0; o < tab.length; o += ${W}) {
         if (tab[o] === 0) continue;
@@ -162,7 +165,7 @@ export function createExactStore(
   const extraBytes = () => parent.bytes() + action.bytes();
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'kept', src)(
+  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'kept', 'prefault', src)(
     bits,
     MAX_LOAD,
     opts.memoryLimitBytes ?? 0,
@@ -172,6 +175,7 @@ export function createExactStore(
     action,
     extraBytes,
     new Kept(W),
+    prefault,
   ) as StateStore;
 }
 
