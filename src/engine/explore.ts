@@ -13,9 +13,9 @@ import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
-import { AsymmetryFault, makeCanonicalizer, symmetryChecker, type SymmetryMode } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
-import { createRecentFilter } from './recent-filter.js';
+import { BATCH, createBatch, RangeFault, ShapeFault } from './batch.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
 
@@ -77,8 +77,6 @@ export interface Exploration {
   readonly omissionProbability?: number;
 }
 
-/** States expanded together: their successors are hashed and their home slots touched in one pass. */
-const BATCH = 48;
 
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
   if (!opts.symmetry || opts.symmetry === 'none') return exploreOnce(model, opts);
@@ -98,29 +96,14 @@ export { AsymmetryFault };
 
 function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   const t0 = performance.now();
-  const { layout, expand, invariants } = model;
+  const { layout, invariants } = model;
   const W = layout.words;
   const nInst = model.instances.length;
   const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
   const store = (opts.store === 'fingerprint' ? createFingerprintStore : createExactStore)(W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
   const base = layout.makeView();
-  const work = layout.makeView();
   const fresh = layout.makeView();
-  const shape = layout.containers(work);
-  const sameShape = (): boolean => {
-    const now = layout.containers(work);
-    return now.length === shape.length && now.every((x, i) => x === shape[i]);
-  };
   const bw = new Uint32Array(W);
-  const maxSucc = Math.max(nInst, 1) * BATCH;
-  const out = new Uint32Array(maxSucc * W);
-  const ks = new Uint32Array(maxSucc);
-  const hs = new Uint32Array(maxSucc);
-  const dup = new Uint8Array(maxSucc);
-  const missHs = new Uint32Array(maxSucc);
-  const recent = createRecentFilter(W);
-  const ends = new Int32Array(BATCH);
-  const fault = new Int32Array(2);
   const fired = new Uint8Array(nInst);
   const maxStates = opts.maxStates ?? Infinity;
   const maxDepth = opts.maxDepth ?? Infinity;
@@ -178,9 +161,9 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
     throw diagnoseInvariant(model, init, e) ?? e;
   }
 
-  // Symmetry is only sound when the model is invariant under the
-  // permutations: sampled states are checked (symmetry.ts).
-  const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, holds, nInst) : () => {};
+  const batch = createBatch(model, sym);
+  const { out, ks, hs, dup, ends } = batch;
+  const touch = store.touch;
 
   // The BFS frontier as packed states: `cur` holds the level being expanded
   // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
@@ -195,30 +178,19 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   let lastRss = -Infinity;
   let sinceCheck = 0;
   let j = 0;
-  let phase: 'expand' | 'invariant' = 'expand';
+  /** What was running when something threw: the batch's expansion, the insert loop, or an invariant. */
+  let phase: 'expand' | 'insert' | 'invariant' = 'expand';
   try {
     level: while (!stop) {
       for (let b0 = 0; b0 < curN; b0 += BATCH) {
         const b1 = Math.min(curN, b0 + BATCH);
-        // 1. Expand the batch into one buffer.
+        // 1. Expand the batch into one buffer; 2. hash the successors, drop
+        // recent duplicates, touch the others' home slots (batch.ts).
         phase = 'expand';
-        let total = 0;
-        for (j = b0; j < b1; j++) {
-          layout.unpack2(cur, j * W, base, work);
-          total = expand(base, work, cur, j * W, out, ks, fault, total);
-          if (total < 0) throw new RangeFault(fault[0]!, fault[1]!);
-          ends[j - b0] = total;
-        }
-        if (!sameShape()) throw new ShapeFault();
-        if (sym) {
-          checkSymmetry(cur, b0, b1, levelStart + b0);
-          for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
-        }
-        // 2. Hash every successor; drop those a recent lookup already saw
-        // and touch the home slots of the rest (overlapped misses).
-        for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
-        store.touch(missHs, recent.filter(out, hs, total, dup, missHs));
+        const total = batch.expand(cur, b0, b1, levelStart);
+        batch.prepareLookups(total, touch);
         // 3. Insert in order: ids stay in BFS discovery order.
+        phase = 'insert';
         let i = 0;
         for (j = b0; j < b1; j++) {
           const id = levelStart + j;
@@ -265,7 +237,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
               stop = true;
               break level;
             }
-            phase = 'expand';
+            phase = 'insert';
             if (nid + 1 >= maxStates) {
               limit = 'max-states';
               stop = true;
@@ -322,7 +294,9 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   } catch (e) {
     // Not a model error: explore() answers it by exploring without reduction.
     if (e instanceof AsymmetryFault) throw e;
-    for (let k = 0; k < W; k++) bw[k] = cur[j * W + k]!;
+    // The state being expanded (or whose successor was being checked).
+    const at = phase === 'expand' ? batch.at : j;
+    for (let k = 0; k < W; k++) bw[k] = cur[at * W + k]!;
     if (e instanceof RangeFault) {
       const inst = model.instances[e.instance]!;
       layout.unpack(bw, 0, base);
@@ -438,16 +412,6 @@ export function realPaths(
   };
 }
 
-class ShapeFault extends Error {}
-
-class RangeFault extends Error {
-  constructor(
-    readonly instance: number,
-    readonly leaf: number,
-  ) {
-    super('range');
-  }
-}
 
 function errText(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(e);

@@ -38,8 +38,6 @@ export type LimitCode = (typeof LimitCode)[keyof typeof LimitCode];
 
 /** States claimed at once by a participant. */
 export const CHUNK = 96;
-/** States expanded together (as explore.ts). */
-export const BATCH = 48;
 
 /** What every participant (the coordinator's thread included) is told once. */
 export interface ParticipantOptions {

@@ -3,20 +3,19 @@
  * coordinator's own thread and every worker thread run this code.
  *
  * A round: claim chunks of the current level with Atomics.add on the shared
- * cursor, expand them exactly like explore.ts does (batches, diff emit,
- * symmetry canonicalisation, hash + touch, insert in order) and insert every
- * successor into the shared table; a state that is new there is appended to
+ * cursor, expand them in batches exactly like explore.ts does (batch.ts:
+ * diff emit, symmetry canonicalisation, hash, filter + touch), and insert
+ * every successor, in order, into the shared table; a state that is new there is appended to
  * the participant's own segment of the next level, with its parent id and
  * action, and checked against the invariants. The round ends when the level
  * is exhausted, or at a chunk boundary once a table must grow (PAUSE) or the
  * run must stop (STOP).
  */
 import type { CompiledModel } from './compile.js';
-import { AsymmetryFault, makeCanonicalizer, symmetryChecker } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
-import { createRecentFilter } from './recent-filter.js';
-import { HASH_SEED } from './store.js';
-import { actionView, BATCH, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
+import { BATCH, createBatch } from './batch.js';
+import { actionView, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
@@ -27,7 +26,7 @@ export interface Participant {
 
 
 export function createParticipant(model: CompiledModel, opt: ParticipantOptions): Participant {
-  const { layout, expand, invariants } = model;
+  const { layout, invariants } = model;
   const W = layout.words;
   const nInst = model.instances.length;
   const KM = nInst + 1;
@@ -40,41 +39,25 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const deadline = opt.deadline ?? Infinity;
   const memoryLimit = opt.memoryLimitBytes;
   const endState = model.machine.endState;
-  const hash = layout.hash;
   const holds = invariants.map((i) => i.holds);
   const premises = invariants.map((i) => i.premise);
   const anyPremise = premises.some((p) => p);
 
   const base = layout.makeView();
-  const work = layout.makeView();
   const fresh = layout.makeView();
-  const shape = layout.containers(work);
-  const maxSucc = Math.max(nInst, 1) * BATCH;
-  const out = new Uint32Array(maxSucc * W);
-  const ks = new Uint32Array(maxSucc);
-  const hs = new Uint32Array(maxSucc);
-  const dup = new Uint8Array(maxSucc);
-  const missHs = new Uint32Array(maxSucc);
-  // Its entries are in the shared table, which only grows, so it stays
-  // valid across rounds and rehashes.
-  const recent = createRecentFilter(W);
-  const ends = new Int32Array(BATCH);
-  const fault = new Int32Array(2);
+  // Its recent-duplicate filter holds states of the shared table, which only
+  // grows, so it stays valid across rounds and rehashes.
+  const batch = createBatch(model, sym);
+  const { out, ks, hs, dup, ends } = batch;
   /** The coordinator's buffer generation last seen: replaced buffers are freed by collecting. */
   let gen = 0;
   let lastRss = -Infinity;
 
-  const sameShape = (): boolean => {
-    const now = layout.containers(work);
-    return now.length === shape.length && now.every((x, i) => x === shape[i]);
-  };
   const setLimit = (code: LimitCode) => {
     Atomics.compareExchange(ctrl, Ctl.LIMIT, 0, code);
     Atomics.store(ctrl, Ctl.STOP, 1);
   };
 
-  // Sampled symmetry check, as explore.ts (symmetry.ts).
-  const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, holds, nInst) : () => {};
 
   const round = (r: RunMsg, tick?: () => void): DoneMsg => {
     if (r.gen !== gen) {
@@ -111,24 +94,10 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
         const s1 = Math.min(curN, s0 + CHUNK);
         for (let b0 = s0; b0 < s1; b0 += BATCH) {
           const b1 = Math.min(s1, b0 + BATCH);
-          // 1. Expand the batch into one buffer.
-          let total = 0;
-          for (let j = b0; j < b1; j++) {
-            layout.unpack2(cur, j * W, base, work);
-            total = expand(base, work, cur, j * W, out, ks, fault, total);
-            if (total < 0) throw new Error(`action instance ${fault[0]} wrote leaf ${fault[1]} out of range`);
-            ends[j - b0] = total;
-          }
+          // 1. Expand the batch; 2. hash, filter and touch (batch.ts).
+          const total = batch.expand(cur, b0, b1, levelStart);
           expanded += b1 - b0;
-          if (!sameShape()) throw new Error('an effect replaced an array of the state');
-          if (sym) {
-            checkSymmetry(cur, b0, b1, levelStart + b0);
-            for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
-          }
-          // 2. Hash every successor; drop those a recent lookup already saw
-          // (recent-filter.ts) and touch the home slots of the rest.
-          for (let i = 0; i < total; i++) hs[i] = hash(out, i * W, HASH_SEED);
-          table.touch(missHs, recent.filter(out, hs, total, dup, missHs));
+          batch.prepareLookups(total, table.touch);
           // 3. Insert in order.
           let i = 0;
           for (let j = b0; j < b1; j++) {

@@ -1,0 +1,109 @@
+/**
+ * The first half of the explorer's inner loop, shared by the single-threaded
+ * explorer (explore.ts) and every participant of a multi-core run
+ * (parallel-round.ts): expand a batch of frontier states into one buffer of
+ * packed successors, canonicalise them under symmetry, hash them, drop those
+ * a recent lookup already saw (recent-filter.ts) and touch the home slots of
+ * the rest, so that the visited-set probes that follow (in order, by the
+ * caller) mostly hit the cache.
+ */
+import type { CompiledModel } from './compile.js';
+import { createRecentFilter } from './recent-filter.js';
+import { HASH_SEED } from './store.js';
+import { makeCanonicalizer, symmetryChecker } from './symmetry.js';
+
+/** States expanded together: their successors are hashed and their home slots touched in one pass. */
+export const BATCH = 48;
+
+/** An effect wrote a value outside its leaf's declared range (while expanding state `Batch.at`). */
+export class RangeFault extends Error {
+  constructor(
+    readonly instance: number,
+    readonly leaf: number,
+  ) {
+    super(`action instance ${instance} wrote leaf ${leaf} outside its declared range`);
+  }
+}
+
+/** An effect replaced one of the view's arrays instead of writing into it. */
+export class ShapeFault extends Error {
+  constructor() {
+    super('an effect replaced an array of the state');
+  }
+}
+
+export interface Batch {
+  /** Successors of the last batch: W words each, the action instance that made it, its hash, 1 = certainly visited. */
+  readonly out: Uint32Array;
+  readonly ks: Uint32Array;
+  readonly hs: Uint32Array;
+  readonly dup: Uint8Array;
+  /** ends[j - b0] = index in out after the successors of state j. */
+  readonly ends: Int32Array;
+  /**
+   * Expand states b0..b1-1 of `cur` (ids idBase + j); returns the number of
+   * successors. While it runs, `at` is the state being expanded, so a caller
+   * catching a model's exception knows which one threw.
+   */
+  expand(cur: Uint32Array, b0: number, b1: number, idBase: number): number;
+  /** Hash the n successors, mark recent duplicates in dup[], touch the others' home slots with `touch`. */
+  prepareLookups(n: number, touch: (hs: Uint32Array, n: number) => number): void;
+  at: number;
+}
+
+export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCanonicalizer>): Batch {
+  const { layout, expand } = model;
+  const W = layout.words;
+  const nInst = model.instances.length;
+  const hash = layout.hash;
+  const base = layout.makeView();
+  const work = layout.makeView();
+  const shape = layout.containers(work);
+  const maxSucc = Math.max(nInst, 1) * BATCH;
+  const out = new Uint32Array(maxSucc * W);
+  const ks = new Uint32Array(maxSucc);
+  const hs = new Uint32Array(maxSucc);
+  const dup = new Uint8Array(maxSucc);
+  const miss = new Uint32Array(maxSucc);
+  const ends = new Int32Array(BATCH);
+  const fault = new Int32Array(2);
+  const recent = createRecentFilter(W);
+  // Symmetry is only sound when the model is invariant under the
+  // permutations: sampled states are checked (symmetry.ts).
+  const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, invariantsOf(model), nInst) : undefined;
+  const sameShape = (): boolean => {
+    const now = layout.containers(work);
+    return now.length === shape.length && now.every((x, i) => x === shape[i]);
+  };
+  const batch: Batch = {
+    out,
+    ks,
+    hs,
+    dup,
+    ends,
+    at: 0,
+    expand(cur, b0, b1, idBase) {
+      let total = 0;
+      for (let j = b0; j < b1; j++) {
+        batch.at = j;
+        layout.unpack2(cur, j * W, base, work);
+        total = expand(base, work, cur, j * W, out, ks, fault, total);
+        if (total < 0) throw new RangeFault(fault[0]!, fault[1]!);
+        ends[j - b0] = total;
+      }
+      if (!sameShape()) throw new ShapeFault();
+      if (sym) {
+        checkSymmetry!(cur, b0, b1, idBase + b0);
+        for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
+      }
+      return total;
+    },
+    prepareLookups(n, touch) {
+      for (let i = 0; i < n; i++) hs[i] = hash(out, i * W, HASH_SEED);
+      touch(miss, recent.filter(out, hs, n, dup, miss));
+    },
+  };
+  return batch;
+}
+
+const invariantsOf = (model: CompiledModel) => model.invariants.map((i) => i.holds);
