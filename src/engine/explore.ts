@@ -77,7 +77,6 @@ export interface Exploration {
   readonly omissionProbability?: number;
 }
 
-
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
   if (!opts.symmetry || opts.symmetry === 'none') return exploreOnce(model, opts);
   try {
@@ -411,7 +410,6 @@ export function realPaths(
     actionOf: (id) => links.get(id)?.action ?? 0,
   };
 }
-
 
 function errText(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(e);
