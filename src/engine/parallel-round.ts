@@ -5,9 +5,9 @@
  * A round: claim chunks of the current level with Atomics.add on the shared
  * cursor, expand them in batches exactly like explore.ts does (batch.ts:
  * diff emit, symmetry canonicalisation, hash, filter + touch), and insert
- * every successor, in order, into the shared table; a state that is new there is appended to
- * the participant's own segment of the next level, with its parent id and
- * action, and checked against the invariants. The round ends when the level
+ * every successor, in order, into the shared table; a state that is new
+ * there is appended to the participant's own segment of the next level,
+ * with its parent id and action, and checked against the invariants. The round ends when the level
  * is exhausted, or at a chunk boundary once a table must grow (PAUSE) or the
  * run must stop (STOP).
  */
@@ -23,7 +23,6 @@ export interface Participant {
   /** This participant's share of moving the table into a bigger one; returns the entries it left to the coordinator. */
   rehash(m: RehashMsg): number[];
 }
-
 
 export function createParticipant(model: CompiledModel, opt: ParticipantOptions): Participant {
   const { layout, invariants } = model;
@@ -57,7 +56,6 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     Atomics.compareExchange(ctrl, Ctl.LIMIT, 0, code);
     Atomics.store(ctrl, Ctl.STOP, 1);
   };
-
 
   const round = (r: RunMsg, tick?: () => void): DoneMsg => {
     if (r.gen !== gen) {
