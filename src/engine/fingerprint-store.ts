@@ -29,7 +29,7 @@
  * concurrent table's "being written" marker, shared-table.ts): h1 < 2 is
  * stored as h1 + 2, which costs 2^-31 of the fingerprint space.
  */
-import { actionArray, Chunked, Kept, type StateStore } from './store.js';
+import { Links, type StateStore } from './store.js';
 import { prefault } from './prefault.js';
 
 export type StoreKind = 'exact' | 'fingerprint';
@@ -82,10 +82,7 @@ export function createFingerprintStore(
   hash: (w: Uint32Array, off: number, seed: number) => number,
   opts: { actionCount: number; memoryLimitBytes?: number; initialCapacity?: number },
 ): StateStore {
-  const parent = new Chunked((n) => new Int32Array(n));
-  const action = new Chunked(actionArray(opts.actionCount));
-  const kept = new Kept(words);
-  const extraBytes = () => parent.bytes() + action.bytes();
+  const links = new Links(words, opts.actionCount);
   const cap0 = Math.max(4096, Math.ceil((opts.initialCapacity ?? 0) / FP_MAX_LOAD));
   // Generated (as store.ts does) with the word count unrolled and the second
   // hash inline, all state in one scope, so the insert is inlined into the
@@ -154,23 +151,19 @@ export function createFingerprintStore(
       touch,
       count: () => count,
       insert,
-      keep: (id, b, bo) => kept.keep(id, b, bo),
-      table: () => kept.table(),
-      offsetOf: (id) => kept.offsetOf(id),
-      parentOf: (id) => parent.get(id),
-      actionOf: (id) => action.get(id),
+      ...linkAccessors,
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
     };`;
-  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'kept', 'prefault', src)(
+  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', src)(
     cap0,
     FP_MAX_LOAD,
     fpGrow,
     opts.memoryLimitBytes ?? 0,
-    parent,
-    action,
-    extraBytes,
-    kept,
+    links.parent,
+    links.action,
+    () => links.bytes(),
+    links.accessors(),
     prefault,
   ) as StateStore;
 }

@@ -51,7 +51,7 @@ import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
-import { actionArray, Chunked, HASH_SEED, Kept, type StateStore } from './store.js';
+import { Chunked, HASH_SEED, Links, type StateStore } from './store.js';
 import { createSharedTable, finishRehash, loadPolicy, slotWords } from './shared-table.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { prefault } from './prefault.js';
@@ -200,11 +200,10 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   }
   if (sym) sym.canon(bw, 0, bw, 0);
 
-  const parent = new Chunked((n) => new Int32Array(n));
-  const action = new Chunked(actionArray(nInst));
+  const links = new Links(W, nInst);
+  const { parent, action, kept } = links;
   parent.set(0, -1);
   action.set(0, 0);
-  const kept = new Kept(W);
   const violations: RawViolation[] = [];
   const violated = new Set<string>();
   const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
@@ -269,8 +268,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     curBuf.byteLength +
     (spareBuf?.byteLength ?? 0) +
     segs.reduce((a, g) => a + g.words.byteLength + g.parent.byteLength + g.action.byteLength, 0) +
-    parent.bytes() +
-    action.bytes();
+    links.bytes();
   let peakBytes = bytesNow();
   /** A new shared buffer within the memory budget (what it replaces still counted), or undefined. */
   const alloc = (bytes: number): SharedArrayBuffer | undefined => {
@@ -329,11 +327,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         throw new Error('the store of a finished parallel run is read-only');
       },
       touch: () => 0,
-      keep: (id, b, bo) => kept.keep(id, b, bo),
-      table: () => kept.table(),
-      offsetOf: (id) => kept.offsetOf(id),
-      parentOf: (id) => parent.get(id),
-      actionOf: (id) => action.get(id),
+      ...links.accessors(),
       full: () => false,
       stats: () => ({ bytes: peakBytes, capacity: cap }),
     };

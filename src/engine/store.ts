@@ -97,6 +97,36 @@ export class Kept {
   }
 }
 
+/** The StateStore members that read per-state links and kept states. */
+export type LinkAccessors = Pick<StateStore, 'keep' | 'table' | 'offsetOf' | 'parentOf' | 'actionOf'>;
+
+/**
+ * What every store keeps beside its set, in discovery order: parent[id],
+ * action[id] (chunked, the narrowest array type) and the few kept states.
+ */
+export class Links {
+  readonly parent = new Chunked((n) => new Int32Array(n));
+  readonly action: Chunked;
+  readonly kept: Kept;
+  constructor(words: number, actionCount: number) {
+    this.action = new Chunked(actionArray(actionCount));
+    this.kept = new Kept(words);
+  }
+  bytes(): number {
+    return this.parent.bytes() + this.action.bytes();
+  }
+  accessors(): LinkAccessors {
+    const { parent, action, kept } = this;
+    return {
+      keep: (id, b, bo) => kept.keep(id, b, bo),
+      table: () => kept.table(),
+      offsetOf: (id) => kept.offsetOf(id),
+      parentOf: (id) => parent.get(id),
+      actionOf: (id) => action.get(id),
+    };
+  }
+}
+
 export function createExactStore(
   words: number,
   hash: (w: Uint32Array, off: number, seed: number) => number,
@@ -152,29 +182,23 @@ export function createExactStore(
       touch,
       count: () => count,
       insert,
-      keep: (id, b, bo) => kept.keep(id, b, bo),
-      table: () => kept.table(),
-      offsetOf: (id) => kept.offsetOf(id),
-      parentOf: (id) => parent.get(id),
-      actionOf: (id) => action.get(id),
+      ...linkAccessors,
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
     };`;
-  const parent = new Chunked((n) => new Int32Array(n));
-  const action = new Chunked(actionArray(opts.actionCount));
-  const extraBytes = () => parent.bytes() + action.bytes();
+  const links = new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'kept', 'prefault', src)(
+  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', src)(
     bits,
     MAX_LOAD,
     opts.memoryLimitBytes ?? 0,
     hash,
     HASH_SEED,
-    parent,
-    action,
-    extraBytes,
-    new Kept(W),
+    links.parent,
+    links.action,
+    () => links.bytes(),
+    links.accessors(),
     prefault,
   ) as StateStore;
 }
