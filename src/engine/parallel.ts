@@ -273,22 +273,22 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   /** A new shared buffer within the memory budget (what it replaces still counted), or undefined. */
   const alloc = (bytes: number): SharedArrayBuffer | undefined => {
     if (memoryLimit > 0 && bytesNow() + bytes > memoryLimit) return undefined;
-    let buf;
     try {
-      buf = new SharedArrayBuffer(bytes);
+      return new SharedArrayBuffer(bytes);
     } catch {
       return undefined;
     }
-    // Map its pages now, on this thread alone, rather than by faults that
-    // the participants would take at the same time (prefault.ts).
-    prefault(buf);
-    return buf;
   };
   const growSegment = (g: Segment): boolean => {
     const want = Math.max(2 * segCap(g), g.n + 2 * segRoom);
     const copy = (old: SharedArrayBuffer, per: number): SharedArrayBuffer | undefined => {
       const nb = alloc(want * per);
-      if (nb) new Uint8Array(nb).set(new Uint8Array(old, 0, g.n * per));
+      if (!nb) return undefined;
+      // Participants fill segments and the table at the same time: map their
+      // pages now, on this thread alone (prefault.ts). The next level's
+      // buffer is written by this thread only, so it is left to fault.
+      prefault(nb);
+      new Uint8Array(nb).set(new Uint8Array(old, 0, g.n * per));
       return nb;
     };
     const a = copy(g.words, W * 4);
@@ -404,6 +404,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (ncap * S > 2 ** 32 - 1) return false;
     const nb = alloc(ncap * S * 4);
     if (!nb) return false;
+    prefault(nb);
     const act = await joinReady();
     const msg = (part: number): RehashMsg => ({ type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap, part, parts: act.length + 1 });
     const others = act.map((i, k) => pool!.call<{ left: number[] }>(i, msg(k + 1)));
