@@ -25,7 +25,9 @@ export default defineModel({
     // which a page permutation would not preserve.
     const PAGE = sort('page', P, { symmetric: false });
     const async = VARIANT === 'async';
-    const flushAll = (tlb: number[]) => tlb.fill(NONE);
+    const flushAll = (tlb: number[]) => {
+      for (let p = 0; p < P; p++) tlb[p] = NONE;
+    };
     const state = {
       pte: array(PAGE, int(0, K)),
       done: array(PAGE, int(0, K)),
