@@ -151,7 +151,8 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
                   const p = premises[v];
                   if (p && p(fresh)) premiseCounts[v]!++;
                 }
-              if (levelEnd + Atomics.load(ctrl, Ctl.COUNT) + unflushed >= maxStates) {
+              // (Atomics.load is a builtin call: only with a limit to check.)
+              if (maxStates !== Infinity && levelEnd + Atomics.load(ctrl, Ctl.COUNT) + unflushed >= maxStates) {
                 setLimit(LimitCode.MAX_STATES);
                 break outer;
               }
