@@ -223,6 +223,11 @@ export function genInlineEmit(
   });
   for (let k = 0; k < words; k++) pre.push(`const bw${k} = bw[bo + ${k}];`);
   pre.push(`let t, x${Array.from({ length: words }, (_, k) => `, w${k}`).join('')};`);
+  // `v !== base` for leaf i. A bool leaf's base is true or false (unpacked),
+  // so compare with the constant: two loaded booleans compare through a
+  // generic StrictEqual call in TurboFan, a constant one by reference.
+  const differs = (i: number, v: string): string =>
+    leaves[i]!.type.kind === 'bool' ? `(${base[i]} ? ${v} !== true : ${v} !== false)` : `${v} !== ${base[i]}`;
   const emit = (fail: (leaf: number) => string, write?: ReadonlySet<number>): string => {
     const lines: string[] = [];
     for (let k = 0; k < words; k++) lines.push(`w${k} = bw${k};`);
@@ -232,14 +237,14 @@ export function genInlineEmit(
       const e = p.exprs[i]!;
       const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
       const conv = genConvert(l, fail(idx[i]!));
-      lines.push(`t = ${e}; if (t !== B${i}) { ${conv} w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = B${i}; }`);
+      lines.push(`t = ${e}; if (${differs(i, 't')}) { ${conv} w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = B${i}; }`);
     });
     for (let k = 0; k < words; k++) lines.push(`out[oo + ${k}] = w${k};`);
     return lines.join('\n');
   };
   // Runs `onDiff` unless every hoisted leaf of `w` still equals `b`'s.
   const verify = (onDiff: string, only?: ReadonlySet<number>): string => {
-    const diffs = leaves.flatMap((_, i) => (only && !only.has(idx[i]!) ? [] : [`${p.exprs[i]} !== ${base[i]}`]));
+    const diffs = leaves.flatMap((_, i) => (only && !only.has(idx[i]!) ? [] : [differs(i, p.exprs[i]!)]));
     return diffs.length ? `if (${diffs.join(' || ')}) { ${onDiff} }` : '';
   };
   return { prelude: pre.join('\n'), emit, verify };
