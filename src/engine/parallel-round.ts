@@ -3,7 +3,7 @@
  * coordinator's own thread and every worker thread run this code.
  *
  * A round: claim chunks of the current level with Atomics.add on the shared
- * cursor, expand them in batches exactly like explore.ts does (batch.ts:
+ * cursor (claimSize: up to opt.chunk states, fewer toward the level's end), expand them in batches exactly like explore.ts does (batch.ts:
  * diff emit, symmetry canonicalisation, hash, filter + touch), and insert
  * every successor, in order, into the shared table; a state that is new
  * there is appended to the participant's own segment of the next level,
@@ -15,7 +15,7 @@ import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { BATCH, createBatch } from './batch.js';
-import { actionView, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
+import { actionView, claimSize, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
@@ -32,7 +32,8 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const table = createSharedTable(opt.store, W, layout.hash);
   const sym = makeCanonicalizer(layout, opt.symmetry);
   const ctrl = new Int32Array(opt.ctrl);
-  const CHUNK = opt.chunk;
+  const maxClaim = opt.chunk;
+  const parts = opt.parts;
   const maxStates = opt.maxStates ?? Infinity;
   const maxDepth = opt.maxDepth ?? Infinity;
   const deadline = opt.deadline ?? Infinity;
@@ -87,9 +88,10 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     try {
       outer: for (;;) {
         if (Atomics.load(ctrl, Ctl.STOP) !== 0 || Atomics.load(ctrl, Ctl.PAUSE) !== 0) break;
-        const s0 = Atomics.add(ctrl, Ctl.CURSOR, CHUNK);
+        const size = claimSize(curN - Atomics.load(ctrl, Ctl.CURSOR), parts, maxClaim);
+        const s0 = Atomics.add(ctrl, Ctl.CURSOR, size);
         if (s0 >= curN) break;
-        const s1 = Math.min(curN, s0 + CHUNK);
+        const s1 = Math.min(curN, s0 + size);
         for (let b0 = s0; b0 < s1; b0 += BATCH) {
           const b1 = Math.min(s1, b0 + BATCH);
           // 1. Expand the batch; 2. hash, filter and touch (batch.ts).
@@ -163,7 +165,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
         // the headroom the coordinator reserved could run out.
         const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
         unflushed = 0;
-        if (levelEnd + count >= growAt || segN + CHUNK * Math.max(nInst, 1) > segCap) Atomics.store(ctrl, Ctl.PAUSE, 1);
+        if (levelEnd + count >= growAt || segN + maxClaim * Math.max(nInst, 1) > segCap) Atomics.store(ctrl, Ctl.PAUSE, 1);
         const now = Date.now();
         if (now > deadline) setLimit(LimitCode.TIME);
         // RSS is a /proc read (~35 µs): at most every 50 ms.

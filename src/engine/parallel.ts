@@ -11,7 +11,8 @@
  *             their parent ids and action instances;
  *   ctrl      a few Int32 control words (parallel-protocol.ts).
  *
- * Participants claim chunks of `cur` with Atomics.add and expand them with
+ * Participants claim chunks of `cur` with Atomics.add (large at a level's
+ * start, smaller toward its end: claimSize) and expand them with
  * the same generated code as the single-threaded explorer
  * (parallel-round.ts). A state is new for exactly one participant (the CAS
  * in the table decides), which appends it to its own segment, so there is
@@ -28,7 +29,7 @@
  *
  * Tables never grow under a running participant: before each round this
  * thread reserves headroom for every chunk that can be in flight
- * (2 × participants × CHUNK × instances successors); a participant that sees
+ * (2 × participants × largest claim × instances successors); a participant that sees
  * the headroom threatened sets PAUSE, all end the round at their next chunk
  * boundary, and the table is rehashed into a bigger one by all participants
  * at once, each into its own region of it (or a segment is enlarged). Growth beyond the memory budget ends
@@ -59,7 +60,7 @@ import { createParticipant } from './parallel-round.js';
 import {
   actionBytes,
   actionView,
-  CHUNK,
+  chunkFor,
   Ctl,
   LimitCode,
   type DoneMsg,
@@ -81,7 +82,7 @@ export interface ParallelOptions extends CheckOptions {
   source: ModelSource;
   /** Start exploring only once every worker thread has loaded the model (tests; default: start at once). */
   waitForWorkers?: boolean;
-  /** States a participant claims at once (default CHUNK). */
+  /** Most states a participant claims at once (default chunkFor(instances)). */
   chunk?: number;
 }
 
@@ -180,7 +181,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const S = slotWords(kind, W);
   const { maxLoad } = loadPolicy(kind);
   const nPart = Math.max(1, Math.floor(opts.workers));
-  const chunk = Math.max(1, Math.floor(opts.chunk ?? CHUNK));
+  const chunk = Math.max(1, Math.floor(opts.chunk ?? chunkFor(nInst)));
   const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
   const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
   const all = Boolean(opts.all);
@@ -359,6 +360,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     deadline: opts.timeLimitMs !== undefined ? Date.now() + opts.timeLimitMs - (performance.now() - t0) : undefined,
     memoryLimitBytes: memoryLimit,
     chunk,
+    parts: nPart,
   };
   const me = createParticipant(model, popts);
   const pool = nPart > 1 ? new Pool(nPart - 1, { ...popts, type: 'init', source: opts.source, params: model.params, invariants: invariants.map((i) => i.name), words: W, instances: nInst }) : undefined;
