@@ -37,22 +37,32 @@ export const LimitCode = { NONE: 0, MAX_STATES: 1, MAX_DEPTH: 2, TIME: 3, MEMORY
 export type LimitCode = (typeof LimitCode)[keyof typeof LimitCode];
 
 /**
- * States claimed at once by a participant: at most chunkFor(instances), and
- * fewer toward a level's end (claimSize). Big claims keep a state's siblings
- * on one participant, so its recent-lookup filter (recent-filter.ts) still
- * catches their shared successors: with fixed claims of 96 states, two
- * participants sent 64.5 % of all successors to the table on N=6 P=2 K=1
- * sync against 50.5 % for one; with claims of up to 2048, 53 %.
+ * States claimed at once by a participant: at most the round's largest claim
+ * (levelClaim), and fewer toward a level's end (claimSize). Big claims keep
+ * a state's siblings on one participant, so its recent-lookup filter
+ * (recent-filter.ts) still catches their shared successors. On N=6 P=2 K=1
+ * sync, two participants sent to the table 64.5 % of all successors with
+ * fixed claims of 96 states, 53 % with claims of up to 2048 and 49 % with up
+ * to 8192; one participant alone sends 50.5 %.
  */
-export const CHUNK = 2048;
-/** The smallest claim (unless the configured chunk is smaller). */
+export const CHUNK = 8192;
+/** The smallest claim (unless the configured largest claim is smaller). */
 export const MIN_CHUNK = 96;
-/** Successors of one claim that the coordinator reserves room for, at most (about 100K). */
-const CLAIM_SUCCESSORS = 98_304;
+/** Successors of one claim that the coordinator reserves room for, at most (8192 states × 48 instances). */
+const CLAIM_SUCCESSORS = 393_216;
 
 /** The largest claim for a model with `instances` action instances: table and segment headroom scale with it. */
 export function chunkFor(instances: number): number {
   return Math.max(MIN_CHUNK, Math.min(CHUNK, Math.floor(CLAIM_SUCCESSORS / Math.max(instances, 1))));
+}
+
+/**
+ * The largest claim in a round over a level of `levelSize` states: a share
+ * of the level, so the headroom reserved for claims in flight (table and
+ * segments) stays small while levels are small.
+ */
+export function levelClaim(levelSize: number, parts: number, max: number): number {
+  return claimSize(levelSize, parts, max);
 }
 
 /**
@@ -77,7 +87,7 @@ export interface ParticipantOptions {
   deadline?: number;
   /** RSS budget in bytes (0 = none). */
   memoryLimitBytes: number;
-  /** Most states claimed at once (default chunkFor(instances); tests use 1 to interleave participants finely). */
+  /** Most states claimed at once in any round (default chunkFor(instances); tests use 1 to interleave participants finely). */
   chunk: number;
   /** Participants (the coordinator and its worker threads), for the claim size. */
   parts: number;
@@ -114,6 +124,8 @@ export interface RunMsg {
   depth: number;
   /** Stop claiming chunks (PAUSE) once the table holds this many states. */
   growAt: number;
+  /** The largest claim this round (the coordinator reserved room for claims this big). */
+  maxClaim: number;
   /** Names already reported (--all): not reported again. */
   violated: string[];
 }

@@ -3,13 +3,14 @@
  * coordinator's own thread and every worker thread run this code.
  *
  * A round: claim chunks of the current level with Atomics.add on the shared
- * cursor (claimSize: up to opt.chunk states, fewer toward the level's end), expand them in batches exactly like explore.ts does (batch.ts:
- * diff emit, symmetry canonicalisation, hash, filter + touch), and insert
- * every successor, in order, into the shared table; a state that is new
- * there is appended to the participant's own segment of the next level,
- * with its parent id and action, and checked against the invariants. The round ends when the level
- * is exhausted, or at a chunk boundary once a table must grow (PAUSE) or the
- * run must stop (STOP).
+ * cursor (claimSize: up to the round's maxClaim states, fewer toward the
+ * level's end), expand them in batches exactly like explore.ts does
+ * (batch.ts: diff emit, symmetry canonicalisation, hash, filter + touch),
+ * and insert every successor, in order, into the shared table; a state that
+ * is new there is appended to the participant's own segment of the next
+ * level, with its parent id and action, and checked against the invariants.
+ * The round ends when the level is exhausted, or at a chunk boundary once a
+ * table must grow (PAUSE) or the run must stop (STOP).
  */
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
@@ -32,7 +33,6 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const table = createSharedTable(opt.store, W, layout.hash);
   const sym = makeCanonicalizer(layout, opt.symmetry);
   const ctrl = new Int32Array(opt.ctrl);
-  const maxClaim = opt.chunk;
   const parts = opt.parts;
   const maxStates = opt.maxStates ?? Infinity;
   const maxDepth = opt.maxDepth ?? Infinity;
@@ -70,7 +70,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     const segAction = actionView(r.seg.action, nInst);
     const segCap = Math.min(seg.length / W, segParent.length, segAction.length);
     let segN = r.seg.n;
-    const { curN, levelStart, depth, growAt } = r;
+    const { curN, levelStart, depth, growAt, maxClaim } = r;
     const levelEnd = levelStart + curN;
     const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
     const fired = new Uint8Array(nInst);

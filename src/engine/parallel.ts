@@ -29,7 +29,7 @@
  *
  * Tables never grow under a running participant: before each round this
  * thread reserves headroom for every chunk that can be in flight
- * (2 × participants × largest claim × instances successors); a participant that sees
+ * (2 × participants × the round's largest claim × instances successors); a participant that sees
  * the headroom threatened sets PAUSE, all end the round at their next chunk
  * boundary, and the table is rehashed into a bigger one by all participants
  * at once, each into its own region of it (or a segment is enlarged). Growth beyond the memory budget ends
@@ -62,6 +62,7 @@ import {
   actionView,
   chunkFor,
   Ctl,
+  levelClaim,
   LimitCode,
   type DoneMsg,
   type InitMsg,
@@ -186,8 +187,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
   const all = Boolean(opts.all);
   const maxStates = opts.maxStates ?? Infinity;
-  // Successors that chunks in flight can still insert after a participant saw a threshold passed.
-  const inflight = 2 * nPart * chunk * maxSuccPerState;
+  // Successors that claims in flight can still insert after a participant
+  // saw a threshold passed, for a round whose largest claim is `claim`.
+  const inflight = (claim: number) => 2 * nPart * claim * maxSuccPerState;
   const single = (): Exploration => explore(model, { ...opts, workers: undefined } as CheckOptions);
 
   // The initial state; anything wrong with it is the single-threaded explorer's to report.
@@ -226,9 +228,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   }
 
   // Shared buffers.
-  const growAtOf = (c: number) => Math.min(Math.floor(c * maxLoad), c - 1 - inflight);
+  const growAtOf = (c: number, claim: number) => Math.min(Math.floor(c * maxLoad), c - 1 - inflight(claim));
   let cap = 1 << 14;
-  while (growAtOf(cap) < 1024) cap *= 2;
+  while (growAtOf(cap, levelClaim(1, nPart, chunk)) < 1024) cap *= 2;
   let tableBuf = new SharedArrayBuffer(cap * S * 4);
   const mainTable = createSharedTable(kind, W, layout.hash);
   mainTable.attach(tableBuf, cap);
@@ -238,7 +240,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   new Uint32Array(curBuf).set(bw);
   /** A level's states for the next level's expansion, reused when big enough. */
   let spareBuf: SharedArrayBuffer | undefined;
-  const segRoom = chunk * maxSuccPerState;
+  /** Room a segment needs for one claim of `claim` states. */
+  const segRoom = (claim: number) => claim * maxSuccPerState;
   const newSegment = (n: number): Segment => ({
     words: new SharedArrayBuffer(n * W * 4),
     parent: new SharedArrayBuffer(n * 4),
@@ -246,7 +249,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     n: 0,
   });
   const segCap = (g: Segment) => g.parent.byteLength / 4;
-  const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom));
+  const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom(levelClaim(1, nPart, chunk))));
   const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
   const ctrl = new Int32Array(ctrlBuf);
   /**
@@ -280,8 +283,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       return undefined;
     }
   };
-  const growSegment = (g: Segment): boolean => {
-    const want = Math.max(2 * segCap(g), g.n + 2 * segRoom);
+  const growSegment = (g: Segment, claim: number): boolean => {
+    const want = Math.max(2 * segCap(g), g.n + 2 * segRoom(claim));
     const copy = (old: SharedArrayBuffer, per: number): SharedArrayBuffer | undefined => {
       const nb = alloc(want * per);
       if (!nb) return undefined;
@@ -432,12 +435,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       const found: { v: WorkerViolation; part: number }[] = [];
       let levelDone = false;
       while (!levelDone && !stop) {
-        // Room for every chunk in flight, in the table and in every segment.
+        // Room for every claim in flight, in the table and in every segment.
+        const claim = levelClaim(curN, nPart, chunk);
         let room = true;
         const tg0 = performance.now();
-        while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap)) room = await growTable();
+        while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap, claim)) room = await growTable();
         timing.grow += performance.now() - tg0;
-        for (const g of segs) while (room && g.n + segRoom > segCap(g)) room = growSegment(g);
+        for (const g of segs) while (room && g.n + segRoom(claim) > segCap(g)) room = growSegment(g, claim);
         peakBytes = Math.max(peakBytes, bytesNow());
         if (!room) {
           limit = 'memory';
@@ -455,7 +459,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           seg: segs[p]!,
           levelStart,
           depth,
-          growAt: growAtOf(cap),
+          growAt: growAtOf(cap, claim),
+          maxClaim: claim,
           violated: [...violated],
         });
         const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
