@@ -312,7 +312,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const expandedBy = new Array<number>(nPart).fill(0);
   let rounds = 0;
   /** Where this thread's time went (ms), for TLBCHECK_PARALLEL_STATS. */
-  const timing = { round: 0, wait: 0, grow: 0, file: 0 };
+  const timing = { round: 0, wait: 0, grow: 0, file: 0, allJoined: -1 };
   let curN = 1;
   let levelStart = 0;
   let depth = 0;
@@ -374,7 +374,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   /** Let the event loop deliver worker threads' 'ready' messages (awaiting only settled promises never does). */
   const joinReady = async (): Promise<number[]> => {
     if (pool && pool.ready().length < nPart - 1) await new Promise((r) => setImmediate(r));
-    return helpers();
+    const h = helpers();
+    if (timing.allJoined < 0 && h.length === nPart - 1) timing.allJoined = performance.now() - t0;
+    return h;
   };
 
   if (pool && opts.waitForWorkers) {
@@ -555,6 +557,6 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   }
   if (process.env.TLBCHECK_PARALLEL_STATS)
     process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms ` +
-        `(own rounds ${timing.round.toFixed(0)}, waiting for workers ${timing.wait.toFixed(0)}, growing the table ${timing.grow.toFixed(0)}, filing levels ${timing.file.toFixed(0)})\n`);
+        `(own rounds ${timing.round.toFixed(0)}, waiting for workers ${timing.wait.toFixed(0)}, growing the table ${timing.grow.toFixed(0)}, filing levels ${timing.file.toFixed(0)}; all workers joined at ${timing.allJoined.toFixed(0)} ms)\n`);
   return finish();
 }
