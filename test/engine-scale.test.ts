@@ -142,6 +142,17 @@ describe('multi-core explorer (2 threads)', () => {
     }
   });
 
+  it('with the default (large, per-level) claims: the spec counts, and little more memory than one thread', async () => {
+    const params = { N: 3, P: 2, K: 2, VARIANT: 'async' } as const;
+    const row = TABLE.find(([N, P, K, V]) => N === 3 && P === 2 && K === 2 && V === 'async')!;
+    const one = check(shootdown, params);
+    const two = await checkCompiledAsync(instantiate(shootdown, params), { workers: 2, waitForWorkers: true, source: { file: SHOOT } });
+    expect([two.states, two.transitions, two.depth, two.verdict]).toEqual([row[4], row[5], row[6], 'holds']);
+    // The headroom reserved for claims in flight stays within a tenth of the
+    // table, so the table does not grow earlier than on one thread.
+    expect(two.bytesPerState).toBeLessThan(one.bytesPerState * 1.3);
+  });
+
   it('the NMI race: the shortest counterexample (N+2 steps), first violation and --all', async () => {
     for (const N of [2, 3]) {
       const m = instantiate(shootdown, { N, P: 2, K: 1, VARIANT: 'async', NMI: 1 });

@@ -63,6 +63,7 @@ import {
   chunkFor,
   Ctl,
   levelClaim,
+  MIN_CHUNK,
   LimitCode,
   type DoneMsg,
   type InitMsg,
@@ -229,6 +230,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
 
   // Shared buffers.
   const growAtOf = (c: number, claim: number) => Math.min(Math.floor(c * maxLoad), c - 1 - inflight(claim));
+  /**
+   * The largest claim of a round: a share of the level (levelClaim), and no
+   * more than keeps the headroom for claims in flight within a tenth of the
+   * table, so big claims never make the table grow earlier (bytes/state).
+   */
+  const roundClaim = () =>
+    Math.min(levelClaim(curN, nPart, chunk), Math.max(Math.min(MIN_CHUNK, chunk), Math.floor((cap * 0.1) / (2 * nPart * maxSuccPerState))));
   let cap = 1 << 14;
   while (growAtOf(cap, levelClaim(1, nPart, chunk)) < 1024) cap *= 2;
   let tableBuf = new SharedArrayBuffer(cap * S * 4);
@@ -438,10 +446,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       let levelDone = false;
       while (!levelDone && !stop) {
         // Room for every claim in flight, in the table and in every segment.
-        const claim = levelClaim(curN, nPart, chunk);
+        let claim = roundClaim();
         let room = true;
         const tg0 = performance.now();
-        while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap, claim)) room = await growTable();
+        while (room && levelEnd + Atomics.load(ctrl, Ctl.COUNT) >= growAtOf(cap, claim)) {
+          room = await growTable();
+          claim = roundClaim();
+        }
         timing.grow += performance.now() - tg0;
         for (const g of segs) while (room && g.n + segRoom(claim) > segCap(g)) room = growSegment(g, claim);
         peakBytes = Math.max(peakBytes, bytesNow());
