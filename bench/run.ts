@@ -25,6 +25,12 @@
  *   npm run bench -- --no-anchors           tlbcheck only
  *   npm run bench -- --no-rumur             SPIN but not Rumur (Rumur without symmetry is slow)
  *   npm run bench -- --no-reference         without the hand-written JavaScript reference
+ *   npm run bench -- --pairs 5              5 (default 3, 0 = none) extra alternating exact
+ *                                           1-thread / 2-worker pairs on the largest configuration run
+ *
+ * The 2-worker speed-up of one pair moves by ±15 % with what else the machine
+ * does, so it is also measured on alternating pairs (1 thread, then 2
+ * workers, fresh processes) and the median ratio is printed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -160,8 +166,15 @@ const modesArg = argv[argv.indexOf('--modes') + 1];
 const modes = argv.includes('--modes') ? MODES.filter((m) => modesArg?.split(',').includes(m.key)) : MODES;
 const only = argv.find((a) => /^\d,\d,\d,(sync|async)$/.test(a));
 const configs = only ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only) : CONFIGS;
-if ((only && configs.length === 0) || modes.length === 0 || argv.some((a) => a.startsWith('-') && !['--modes', '--no-anchors', '--no-rumur', '--no-reference'].includes(a))) {
-  console.error(`usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur] [--no-reference]`);
+const pairsArg = argv.includes('--pairs') ? argv[argv.indexOf('--pairs') + 1] : '3';
+const pairs = /^\d+$/.test(pairsArg ?? '') ? Number(pairsArg) : NaN;
+if (
+  (only && configs.length === 0) ||
+  modes.length === 0 ||
+  !Number.isInteger(pairs) ||
+  argv.some((a) => a.startsWith('-') && !['--modes', '--no-anchors', '--no-rumur', '--no-reference', '--pairs'].includes(a))
+) {
+  console.error(`usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur] [--no-reference] [--pairs N]`);
   console.error(`configurations: ${CONFIGS.map((c) => `${c.N},${c.P},${c.K},${c.VARIANT}`).join(' ')}`);
   process.exit(2);
 }
@@ -196,6 +209,19 @@ for (const c of configs) {
     const r = rows.at(-1)!;
     console.error(`done: ${name(c)}  ${r.tool} ${r.mode}  ${r.states} states  ${r.seconds.toFixed(2)} s`);
   }
+}
+
+// Alternating 1-thread / 2-worker pairs on the largest configuration run.
+const largest = configs.reduce((a, c) => (c.states > a.states ? c : a), configs[0]!);
+const pairRatios: number[] = [];
+const exactMode = MODES.find((m) => m.key === 'exact')!;
+const w2Mode = MODES.find((m) => m.key === 'w2')!;
+for (let k = 0; k < pairs; k++) {
+  const one = runTlbcheck(largest, exactMode);
+  const two = runTlbcheck(largest, w2Mode);
+  if (!one.ok || !two.ok) throw new Error(`pair ${k + 1} on ${name(largest)}: ${one.note} / ${two.note}`);
+  pairRatios.push(one.seconds / two.seconds);
+  console.error(`pair ${k + 1}: ${name(largest)}  1 thread ${one.seconds.toFixed(2)} s, 2 workers ${two.seconds.toFixed(2)} s, ${pairRatios.at(-1)!.toFixed(2)}x`);
 }
 
 function table(header: string[], body: string[][]): void {
@@ -246,6 +272,13 @@ table(
   ratioRows,
 );
 console.log('\nratios are states/s (higher = tlbcheck faster); "-" = not run or a count mismatch. SPIN/Rumur times exclude generating and compiling the verifier.');
+if (pairRatios.length) {
+  const sorted = [...pairRatios].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  console.log(
+    `\n2 workers / 1 thread (exact) on ${name(largest)}, ${pairRatios.length} alternating pairs: ${pairRatios.map((r) => r.toFixed(2)).join(', ')}; median ${median.toFixed(2)}`,
+  );
+}
 // Only tlbcheck's own counts decide the exit status: a SPIN/Rumur run that
 // times out (Rumur without symmetry on N=6 takes minutes) is shown, not fatal.
 process.exit(rows.every((r) => r.ok || r.tool !== 'tlbcheck') ? 0 : 1);
