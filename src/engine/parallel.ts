@@ -29,12 +29,13 @@
  *
  * Tables never grow under a running participant: before each round this
  * thread reserves headroom for every chunk that can be in flight
- * (2 × participants × the round's largest claim × instances successors); a participant that sees
- * the headroom threatened sets PAUSE, all end the round at their next chunk
- * boundary, and the table is rehashed into a bigger one by all participants
- * at once, each into its own region of it (or a segment is enlarged). Growth beyond the memory budget ends
- * the run with limit 'memory' (verdict incomplete), as does process RSS
- * above the budget.
+ * (2 × participants × the round's largest claim × instances successors);
+ * a participant that sees the headroom threatened sets PAUSE, all end the
+ * round at their next chunk boundary, and the table is rehashed into a
+ * bigger one by all participants at once, each into its own region of it
+ * (or a segment is enlarged). Growth beyond the memory budget ends the run
+ * with limit 'memory' (verdict incomplete), as does process RSS above the
+ * budget.
  *
  * Worker threads load the model file themselves (about half a second):
  * rounds run with the participants that are ready, so this thread explores
@@ -62,9 +63,9 @@ import {
   actionView,
   chunkFor,
   Ctl,
+  LimitCode,
   levelClaim,
   MIN_CHUNK,
-  LimitCode,
   type DoneMsg,
   type InitMsg,
   type ModelSource,
