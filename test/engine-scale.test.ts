@@ -14,6 +14,7 @@ import { SHIPPED_MODELS as SHIPPED, SPEC_TABLE as TABLE } from './helpers/shippe
 import { check, instantiate, ModelError } from '../src/index.ts';
 import { checkCompiledAsync, type CheckResult, type ParallelRunOptions } from '../src/engine/check.ts';
 import { createFingerprintStore, omissionProbability } from '../src/engine/fingerprint-store.ts';
+import { WorkerThreads } from '../src/engine/parallel.ts';
 import { compileLayout } from '../src/engine/layout.ts';
 import { array, int } from '../src/engine/types.ts';
 
@@ -197,6 +198,22 @@ describe('multi-core explorer (2 threads)', () => {
       const r = await checkCompiledAsync(instantiate(shootdown, { N: 4, P: 2 }), threads(SHOOT, { store, memoryLimitBytes: 1 << 20 }));
       expect([r.verdict, r.limit]).toEqual(['incomplete', 'memory']);
     }
+  });
+
+  it('worker threads started early (before the model is loaded here) are taken by the first run, and closed when unused', async () => {
+    const early = new WorkerThreads(1, { file: SHOOT });
+    const r = await checkCompiledAsync(instantiate(shootdown, { N: 3, P: 2 }), threads(SHOOT, { threads: early }));
+    const one = check(shootdown, { N: 3, P: 2 });
+    expect([r.states, r.transitions, r.depth, r.workers]).toEqual([one.states, one.transitions, one.depth, 2]);
+    expect(early.take(1)).toBeUndefined();
+    await early.close();
+    const unused = new WorkerThreads(2, { file: SHOOT });
+    await unused.close();
+    expect(unused.take(2)).toBeUndefined();
+    // A file that failed to load in a thread started early is reported when the run starts.
+    const BAD = fileURLToPath(new URL('./fixtures/bad-syntax.ts', import.meta.url));
+    const broken = new WorkerThreads(1, { file: BAD });
+    await expect(checkCompiledAsync(instantiate(shootdown, {}), threads(BAD, { threads: broken }))).rejects.toThrow(/a worker thread could not load the model/);
   });
 
   it('deadlocks and model errors are reported exactly as by the single-threaded explorer', async () => {

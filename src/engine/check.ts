@@ -5,7 +5,7 @@
 import { instantiate, type CompiledModel } from './compile.js';
 import { explore, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
 import type { StoreKind } from './fingerprint-store.js';
-import { exploreParallel, type ModelSource } from './parallel.js';
+import { exploreParallel, type ModelSource, type WorkerThreads } from './parallel.js';
 import type { ModelDef, ParamValueAny, Verdict } from './model.js';
 import { pathTo, replayInstances, type TraceStep } from './trace.js';
 
@@ -57,6 +57,8 @@ export interface ParallelRunOptions extends CheckOptions {
   parallel?: boolean;
   waitForWorkers?: boolean;
   chunk?: number;
+  /** Worker threads started before the model was loaded (parallel.ts WorkerThreads). */
+  threads?: WorkerThreads;
 }
 
 export function check(def: ModelDef, params: Record<string, ParamValueAny> = {}, opts: RunOptions = {}): CheckResult {

@@ -93,6 +93,12 @@ export interface ParticipantOptions {
   parts: number;
 }
 
+/** Sent to a worker started early (WorkerThreads): load tsx, the engine and this model file now; 'init' follows. */
+export interface LoadMsg {
+  type: 'load';
+  source: ModelSource;
+}
+
 export interface InitMsg extends ParticipantOptions {
   type: 'init';
   source: ModelSource;

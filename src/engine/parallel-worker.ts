@@ -11,7 +11,7 @@ import { tsImport } from 'tsx/esm/api';
 import { instantiate } from './compile.js';
 import { isModelDef, type ModelDef } from './model.js';
 import { createParticipant, type Participant } from './parallel-round.js';
-import type { InitMsg, ModelSource, RehashMsg, RunMsg } from './parallel-protocol.js';
+import type { InitMsg, LoadMsg, ModelSource, RehashMsg, RunMsg } from './parallel-protocol.js';
 
 export async function loadSourceModel(src: ModelSource): Promise<ModelDef> {
   const mod = (await tsImport(pathToFileURL(src.file).href, import.meta.url)) as Record<string, unknown>;
@@ -21,8 +21,12 @@ export async function loadSourceModel(src: ModelSource): Promise<ModelDef> {
   return x;
 }
 
+/** The model file a 'load' message asked for, loading since then (see WorkerThreads in parallel.ts). */
+let preloaded: { key: string; def: Promise<ModelDef> } | undefined;
+
 async function setup(m: InitMsg): Promise<Participant> {
-  const def = await loadSourceModel(m.source);
+  const key = JSON.stringify(m.source);
+  const def = await (preloaded?.key === key ? preloaded.def : loadSourceModel(m.source));
   const model = instantiate(def, m.params, { invariants: m.invariants });
   if (model.layout.words !== m.words || model.instances.length !== m.instances)
     throw new Error('the model file built a different machine in a worker (is build() a function of its parameters only?)');
@@ -31,8 +35,13 @@ async function setup(m: InitMsg): Promise<Participant> {
 
 let me: Participant | undefined;
 
-parentPort!.on('message', (m: InitMsg | RunMsg | RehashMsg) => {
+parentPort!.on('message', (m: LoadMsg | InitMsg | RunMsg | RehashMsg) => {
   switch (m.type) {
+    case 'load':
+      // A failure is reported when 'init' awaits it (as 'fatal').
+      preloaded = { key: JSON.stringify(m.source), def: loadSourceModel(m.source) };
+      preloaded.def.catch(() => {});
+      return;
     case 'init':
       setup(m).then(
         (p) => {

@@ -68,6 +68,7 @@ import {
   MIN_CHUNK,
   type DoneMsg,
   type InitMsg,
+  type LoadMsg,
   type ModelSource,
   type ParticipantOptions,
   type RehashMsg,
@@ -87,6 +88,8 @@ export interface ParallelOptions extends CheckOptions {
   waitForWorkers?: boolean;
   /** Most states a participant claims at once (default chunkFor(instances)). */
   chunk?: number;
+  /** Worker threads started before the model was loaded here (the first run takes them). */
+  threads?: WorkerThreads;
 }
 
 const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
@@ -109,6 +112,48 @@ export async function exploreParallel(model: CompiledModel, opts: ParallelOption
   }
 }
 
+/**
+ * Worker threads started early: the CLI starts them before it loads the
+ * model file itself, so that their own start (tsx, the engine and the model
+ * file: 200-550 ms, while the main thread compiles too) overlaps the main
+ * thread's instead of the first levels of the search. They are unref'd
+ * (they do not keep the process alive) until a run takes them.
+ */
+export class WorkerThreads {
+  private workers: Worker[] | undefined = [];
+  private readonly failures: (Error | undefined)[] = [];
+  constructor(n: number, source: ModelSource) {
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(BOOT);
+      w.unref();
+      // Until a run attaches its own listeners, remember what went wrong.
+      w.on('error', (e) => (this.failures[i] ??= e));
+      w.on('exit', (code) => (this.failures[i] ??= new Error(`worker thread ${i + 1} exited with code ${code}`)));
+      w.postMessage({ type: 'load', source } satisfies LoadMsg);
+      this.workers!.push(w);
+    }
+  }
+  /** The first n threads with what already went wrong in each, once (undefined afterwards). */
+  take(n: number): { worker: Worker; failure: Error | undefined }[] | undefined {
+    const ws = this.workers;
+    this.workers = undefined;
+    if (!ws) return undefined;
+    for (const w of ws.slice(n)) void w.terminate();
+    return ws.slice(0, n).map((worker, i) => {
+      worker.removeAllListeners('error');
+      worker.removeAllListeners('exit');
+      worker.ref();
+      return { worker, failure: this.failures[i] };
+    });
+  }
+  /** Stop the threads no run took. */
+  async close(): Promise<void> {
+    const ws = this.workers;
+    this.workers = undefined;
+    await Promise.all((ws ?? []).map((w) => w.terminate()));
+  }
+}
+
 /** The worker threads: each loads the model, says 'ready', then answers one message per request. */
 class Pool {
   private readonly workers: Worker[] = [];
@@ -116,9 +161,11 @@ class Pool {
   private readonly pending: ({ resolve: (m: unknown) => void; reject: (e: Error) => void } | undefined)[] = [];
   fatal: string | undefined;
   failure: Error | undefined;
-  constructor(n: number, init: InitMsg) {
+  /** `early`: threads started before (WorkerThreads.take), used first. */
+  constructor(n: number, init: InitMsg, early: { worker: Worker; failure: Error | undefined }[] = []) {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(BOOT);
+      const w = early[i]?.worker ?? new Worker(BOOT);
+      if (early[i]?.failure) this.failure ??= early[i]!.failure;
       this.isReady.push(false);
       w.on('message', (m: { type: string; message?: string }) => {
         if (m.type === 'ready') this.isReady[i] = true;
@@ -375,7 +422,11 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     parts: nPart,
   };
   const me = createParticipant(model, popts);
-  const pool = nPart > 1 ? new Pool(nPart - 1, { ...popts, type: 'init', source: opts.source, params: model.params, invariants: invariants.map((i) => i.name), words: W, instances: nInst }) : undefined;
+  const early = nPart > 1 ? opts.threads?.take(nPart - 1) : undefined;
+  const pool =
+    nPart > 1
+      ? new Pool(nPart - 1, { ...popts, type: 'init', source: opts.source, params: model.params, invariants: invariants.map((i) => i.name), words: W, instances: nInst }, early)
+      : undefined;
   const helpers = (): number[] => {
     if (pool?.fatal) throw new ModelError(`a worker thread could not load the model: ${pool.fatal}`);
     return pool ? pool.ready() : [];
