@@ -3,139 +3,17 @@
  * on/off and fingerprint/exact give the same verdicts and shortest
  * counterexample lengths, and the reduced state count equals the number of
  * orbits, counted here by brute force (a naive BFS whose states are
- * canonicalised by trying every CPU permutation).
- *
- * The models only ever talk about "this CPU" (the action's argument), "some
- * other CPU", the owner (a ref to a CPU) and a CPU set, so every CPU
- * permutation is an automorphism.
+ * canonicalised by trying every CPU permutation); also on worker threads.
+ * The models are built from data (test/helpers/random-symmetric.ts).
  */
 import fc from 'fast-check';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { array, bits, bool, check, cpus, defineModel, int, machine, NONE, ref, setOf, type ModelDef } from '../src/index.ts';
+import { bits, check, instantiate, NONE } from '../src/index.ts';
+import { checkCompiledAsync } from '../src/engine/check.ts';
+import { cond, exec, invHolds, toModel, type Atom, type Cond, type Spec, type St, type Stmt } from './helpers/random-symmetric.ts';
 
-type Atom =
-  | { k: 'xeq' | 'xlt' | 'any' | 'geq' | 'cnt'; v: number }
-  | { k: 'f' | 'inmask' | 'ownf' }
-  | { k: 'own'; w: 'me' | 'none' | 'other' };
-type Cond = { k: 'atom'; a: Atom } | { k: 'not'; a: Atom } | { k: 'and'; a: Atom; b: Atom } | { k: 'true' };
-type Stmt =
-  | { k: 'incx' | 'flipf' | 'take' | 'release' | 'join' | 'leave' | 'clearall' | 'flagown' | 'copyg' }
-  | { k: 'setx' | 'setg'; v: number };
-interface Spec {
-  n: number;
-  m: number;
-  acts: { guard: Cond; body: Stmt[] }[];
-  invs: { all: boolean; c: Cond }[];
-}
-interface St {
-  x: number[];
-  f: boolean[];
-  owner: number;
-  mask: number;
-  g: number;
-}
-
-function atom(a: Atom, s: St, c: number, spec: Spec): boolean {
-  switch (a.k) {
-    case 'xeq':
-      return s.x[c] === a.v;
-    case 'xlt':
-      return s.x[c]! < a.v;
-    case 'any':
-      return s.x.some((v, d) => d !== c && v === a.v);
-    case 'geq':
-      return s.g === a.v;
-    case 'cnt':
-      return bits.count(s.mask) === a.v % (spec.n + 1);
-    case 'f':
-      return s.f[c]!;
-    case 'inmask':
-      return bits.has(s.mask, c);
-    case 'ownf':
-      return s.owner !== NONE && s.f[s.owner]!;
-    case 'own':
-      return a.w === 'me' ? s.owner === c : a.w === 'none' ? s.owner === NONE : s.owner !== NONE && s.owner !== c;
-  }
-}
-function cond(x: Cond, s: St, c: number, spec: Spec): boolean {
-  switch (x.k) {
-    case 'true':
-      return true;
-    case 'atom':
-      return atom(x.a, s, c, spec);
-    case 'not':
-      return !atom(x.a, s, c, spec);
-    case 'and':
-      return atom(x.a, s, c, spec) && atom(x.b, s, c, spec);
-  }
-}
-function exec(body: Stmt[], s: St, c: number, spec: Spec): void {
-  for (const t of body) {
-    switch (t.k) {
-      case 'incx':
-        s.x[c] = (s.x[c]! + 1) % (spec.m + 1);
-        break;
-      case 'setx':
-        s.x[c] = t.v;
-        break;
-      case 'flipf':
-        s.f[c] = !s.f[c];
-        break;
-      case 'take':
-        s.owner = c;
-        break;
-      case 'release':
-        s.owner = NONE;
-        break;
-      case 'join':
-        s.mask = bits.add(s.mask, c);
-        break;
-      case 'leave':
-        s.mask = bits.del(s.mask, c);
-        break;
-      case 'clearall':
-        for (let d = 0; d < spec.n; d++) s.x[d] = 0;
-        break;
-      case 'flagown':
-        if (s.owner !== NONE) s.f[s.owner] = true;
-        break;
-      case 'copyg':
-        s.x[c] = s.g;
-        break;
-      case 'setg':
-        s.g = t.v;
-        break;
-    }
-  }
-}
-const invHolds = (inv: Spec['invs'][number], s: St, spec: Spec) => {
-  const each = Array.from({ length: spec.n }, (_, c) => cond(inv.c, s, c, spec));
-  return inv.all ? each.every(Boolean) : !each.some(Boolean);
-};
-
-function toModel(spec: Spec): ModelDef {
-  return defineModel({
-    name: 'random-symmetric',
-    description: 'random CPU-symmetric guarded commands',
-    params: {},
-    build: () => {
-      const CPU = cpus(spec.n);
-      return machine(
-        { x: array(CPU, int(0, spec.m)), f: array(CPU, bool()), owner: ref(CPU, { none: true }), mask: setOf(CPU), g: int(0, spec.m) },
-        {
-          actions: Object.fromEntries(
-            spec.acts.map((a, i) => [
-              `a${i}`,
-              { over: [CPU], guard: (s: St, c: number) => cond(a.guard, s, c, spec), effect: (s: St, c: number) => exec(a.body, s, c, spec) },
-            ]),
-          ),
-          invariants: Object.fromEntries(spec.invs.map((inv, i) => [`i${i}`, (s: St) => invHolds(inv, s, spec)])),
-          endState: () => true,
-        },
-      );
-    },
-  });
-}
+const HELPER = fileURLToPath(new URL('./helpers/random-symmetric.ts', import.meta.url));
 
 function permutations(n: number): number[][] {
   if (n === 0) return [[]];
@@ -235,6 +113,23 @@ describe('random CPU-symmetric models (fast-check)', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('on 2 worker threads (interleaved state by state): the orbit counts and shortest traces, both stores', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async (spec) => {
+        const ref = reference(spec);
+        const model = instantiate(toModel(spec));
+        const source = { file: HELPER, exportName: 'toModel', factoryArg: spec };
+        for (const store of ['exact', 'fingerprint'] as const) {
+          const r = await checkCompiledAsync(model, { all: true, symmetry: 'cpu', store, workers: 2, waitForWorkers: true, chunk: 1, source });
+          expect(r.states).toBe(ref.orbits);
+          expect(r.verdict).toBe(ref.first.size ? 'violated' : 'holds');
+          expect(new Map(r.violations.map((v) => [v.invariant, v.trace.length - 1]))).toEqual(ref.first);
+        }
+      }),
+      { numRuns: 6 },
     );
   });
 });
