@@ -25,8 +25,9 @@
  *   npm run bench -- --no-anchors           tlbcheck only
  *   npm run bench -- --no-rumur             SPIN but not Rumur (Rumur without symmetry is slow)
  *   npm run bench -- --no-reference         without the hand-written JavaScript reference
- *   npm run bench -- --pairs 5              5 (default 3, 0 = none) extra alternating exact
- *                                           1-thread / 2-worker pairs on the largest configuration run
+ *   npm run bench -- --pairs 5              5 (default 3 when exact and w2 run, 0 = none) extra
+ *                                           alternating exact 1-thread / 2-worker pairs on the
+ *                                           largest configuration run
  *
  * The 2-worker speed-up of one pair moves by ±15 % with what else the machine
  * does, so it is also measured on alternating pairs (1 thread, then 2
@@ -166,7 +167,8 @@ const modesArg = argv[argv.indexOf('--modes') + 1];
 const modes = argv.includes('--modes') ? MODES.filter((m) => modesArg?.split(',').includes(m.key)) : MODES;
 const only = argv.find((a) => /^\d,\d,\d,(sync|async)$/.test(a));
 const configs = only ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only) : CONFIGS;
-const pairsArg = argv.includes('--pairs') ? argv[argv.indexOf('--pairs') + 1] : '3';
+// Default: 3 pairs when both modes they compare are being run anyway.
+const pairsArg = argv.includes('--pairs') ? argv[argv.indexOf('--pairs') + 1] : modes.some((m) => m.key === 'exact') && modes.some((m) => m.key === 'w2') ? '3' : '0';
 const pairs = /^\d+$/.test(pairsArg ?? '') ? Number(pairsArg) : NaN;
 if (
   (only && configs.length === 0) ||

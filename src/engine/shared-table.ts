@@ -15,15 +15,17 @@
  *
  * Probes read slots with plain loads: Atomics.load is a builtin call in
  * Node 20 (~14 ns against ~1 ns), and it was 13 % of a participant's time.
- * That is sound because every word of a table is written at most once
- * after the zero it starts with, and plain Int32Array accesses are
- * tear-free (ECMAScript memory model): a plain read returns 0 or the
- * word's final value, never a mix. So word 0 read as 0 goes to the CAS,
- * which sees the true value; read as another state's word 0 it is final;
- * read as ours, a nonzero other word read is final too, and only a word
- * read as 0 is ambiguous (not yet visible, or truly 0): then Atomics.load
- * of word 0, which reads the publishing Atomics.store and so makes the
- * words written before it visible, and the words are read again.
+ * That is sound because plain Int32Array accesses are tear-free
+ * (ECMAScript memory model: a read returns some value written, never a mix)
+ * and a slot's words change only as described above: word 0 goes
+ * 0 -> 1 -> the state's word 0, every other word once from 0 to its final
+ * value. So word 0 read as 0 goes to the CAS, which sees the true value;
+ * read as 1 it is re-read with Atomics.load until published; read as
+ * another state's word 0 it is final; read as ours, a nonzero other word
+ * read is final too, and only a word read as 0 is ambiguous (not yet
+ * visible, or truly 0): then Atomics.load of word 0, which reads the
+ * publishing Atomics.store and so makes the words written before it
+ * visible, and the words are read again.
  *
  * Home slot = fastrange(h1, capacity) (monotone in h1, any capacity), with
  * wrap-around. The table never grows while a round runs: the coordinator
