@@ -73,7 +73,6 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
   };
 }
 
-/** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
 /**
  * The first step of flush_tlb_mm_range() in the "IPIs first" order
  * (flush_tlb_multi(), Nadav Amit's 2019 series, mainline since): bump
@@ -89,6 +88,7 @@ export function sendFlushIpisFirst(x: StepView, c: number, o: { ipiLazyOnFreedTa
   x.pc[c] = 'ipis-sent';
 }
 
+/** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
 export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>): Record<'flush_ipi', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
   return {
