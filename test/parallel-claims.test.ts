@@ -5,7 +5,7 @@
  * successors), small ones at the end keep the level barrier short.
  */
 import { describe, expect, it } from 'vitest';
-import { chunkFor, CHUNK, claimSize, levelClaim, MIN_CHUNK } from '../src/engine/parallel-protocol.ts';
+import { chunkFor, CHUNK, claimSize, MIN_CHUNK } from '../src/engine/parallel-protocol.ts';
 
 describe('claims', () => {
   it('shrink from the largest claim to the smallest as the level runs out', () => {
@@ -37,11 +37,11 @@ describe('claims', () => {
     expect(claimSize(10 ** 7, 2, 1)).toBe(1);
   });
 
-  it('are small while levels are small, so little headroom is reserved for them', () => {
-    expect(levelClaim(1, 2, CHUNK)).toBe(MIN_CHUNK);
-    expect(levelClaim(10_000, 2, CHUNK)).toBe(2500);
-    expect(levelClaim(10 ** 6, 2, CHUNK)).toBe(CHUNK);
-    expect(levelClaim(10 ** 6, 2, 1)).toBe(1);
+  it('are small while levels are small (a round\'s largest claim is its level\'s first), so little headroom is reserved for them', () => {
+    expect(claimSize(1, 2, CHUNK)).toBe(MIN_CHUNK);
+    expect(claimSize(10_000, 2, CHUNK)).toBe(2500);
+    expect(claimSize(10 ** 6, 2, CHUNK)).toBe(CHUNK);
+    expect(claimSize(10 ** 6, 2, 1)).toBe(1);
   });
 
   it('scale the largest claim down for models with many action instances (bounded headroom)', () => {

@@ -38,7 +38,8 @@ export type LimitCode = (typeof LimitCode)[keyof typeof LimitCode];
 
 /**
  * States claimed at once by a participant: at most the round's largest claim
- * (levelClaim), and fewer toward a level's end (claimSize). Big claims keep
+ * (claimSize of the whole level: parallel.ts), and fewer toward a level's
+ * end (claimSize of what is left). Big claims keep
  * a state's siblings on one participant, so its recent-lookup filter
  * (recent-filter.ts) still catches their shared successors. On N=6 P=2 K=1
  * sync, two participants sent to the table 64.5 % of all successors with
@@ -54,15 +55,6 @@ const CLAIM_SUCCESSORS = 393_216;
 /** The largest claim for a model with `instances` action instances: table and segment headroom scale with it. */
 export function chunkFor(instances: number): number {
   return Math.max(MIN_CHUNK, Math.min(CHUNK, Math.floor(CLAIM_SUCCESSORS / Math.max(instances, 1))));
-}
-
-/**
- * The largest claim in a round over a level of `levelSize` states: a share
- * of the level, so the headroom reserved for claims in flight (table and
- * segments) stays small while levels are small.
- */
-export function levelClaim(levelSize: number, parts: number, max: number): number {
-  return claimSize(levelSize, parts, max);
 }
 
 /**

@@ -62,9 +62,9 @@ import {
   actionBytes,
   actionView,
   chunkFor,
+  claimSize,
   Ctl,
   LimitCode,
-  levelClaim,
   MIN_CHUNK,
   type DoneMsg,
   type InitMsg,
@@ -279,14 +279,15 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   // Shared buffers.
   const growAtOf = (c: number, claim: number) => Math.min(Math.floor(c * maxLoad), c - 1 - inflight(claim));
   /**
-   * The largest claim of a round: a share of the level (levelClaim), and no
-   * more than keeps the headroom for claims in flight within a tenth of the
-   * table, so big claims never make the table grow earlier (bytes/state).
+   * The largest claim of a round: the first claim of the level (a share of
+   * it, so the headroom reserved for claims in flight stays small while
+   * levels are small), and no more than keeps that headroom within a tenth
+   * of the table, so big claims never make the table grow earlier
+   * (bytes/state).
    */
-  const roundClaim = () =>
-    Math.min(levelClaim(curN, nPart, chunk), Math.max(Math.min(MIN_CHUNK, chunk), Math.floor((cap * 0.1) / (2 * nPart * maxSuccPerState))));
+  const roundClaim = () => claimSize(curN, nPart, Math.min(chunk, Math.max(MIN_CHUNK, Math.floor((cap * 0.1) / (2 * nPart * maxSuccPerState)))));
   let cap = 1 << 14;
-  while (growAtOf(cap, levelClaim(1, nPart, chunk)) < 1024) cap *= 2;
+  while (growAtOf(cap, claimSize(1, nPart, chunk)) < 1024) cap *= 2;
   let tableBuf = new SharedArrayBuffer(cap * S * 4);
   const mainTable = createSharedTable(kind, W, layout.hash);
   mainTable.attach(tableBuf, cap);
@@ -305,7 +306,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     n: 0,
   });
   const segCap = (g: Segment) => g.parent.byteLength / 4;
-  const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom(levelClaim(1, nPart, chunk))));
+  const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom(claimSize(1, nPart, chunk))));
   const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
   const ctrl = new Int32Array(ctrlBuf);
   /**
