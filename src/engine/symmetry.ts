@@ -17,8 +17,9 @@
  * So the representative is a function of the orbit and the reduced state
  * count equals the number of orbits.
  */
+import type { Expand } from './compile.js';
 import type { Layout, Leaf } from './layout.js';
-import type { Sort, StateDecl } from './types.js';
+import type { Sort, StateDecl, View } from './types.js';
 
 export type SymmetryMode = 'none' | 'cpu' | 'all';
 
@@ -290,8 +291,8 @@ const SYMMETRY_SAMPLES = 2000;
 export function symmetryChecker(
   layout: Layout<StateDecl>,
   sym: Canonicalizer,
-  expand: (b: never, w: never, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n0?: number) => number,
-  holds: readonly ((s: never) => boolean)[],
+  expand: Expand,
+  holds: readonly ((s: View<StateDecl>) => boolean)[],
   instances: number,
 ): (cur: Uint32Array, b0: number, b1: number, firstId: number) => void {
   const W = layout.words;
@@ -304,14 +305,14 @@ export function symmetryChecker(
   let checked = 0;
   const succKeys = (words: Uint32Array): string => {
     layout.unpack2(words, 0, v, w);
-    const m = expand(v as never, w as never, words, 0, out, ks, fault, 0);
+    const m = expand(v, w, words, 0, out, ks, fault, 0);
     if (m < 0) return '';
     const keys: string[] = [];
     for (let i = 0; i < m; i++) {
       sym.canon(out, i * W, out, i * W);
       keys.push(Array.from(out.subarray(i * W, i * W + W)).join(','));
     }
-    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(v as never)).join(',');
+    return [...new Set(keys)].sort().join(';') + '|' + holds.map((h) => h(v)).join(',');
   };
   const checkOne = (cur: Uint32Array, j: number): void => {
     const n = sym.mainSize;
