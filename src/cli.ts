@@ -18,7 +18,7 @@ import { traceDoc, TraceFormatError } from './report/json.js';
 import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
 import { runCi, type CiFlags } from './ci.js';
-import { WorkerThreads } from './engine/parallel.js';
+import { WorkerThreads, type ModelSource } from './engine/parallel.js';
 import { fmtCount, storeLine, summaryLine, verdictLine, violationText } from './report/text.js';
 
 export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
@@ -123,16 +123,18 @@ export function resultJson(r: CheckResult, modelFile: string): Record<string, un
 }
 
 async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number> {
-  // Worker threads load tsx, the engine and the model file while this thread does.
-  const threads = (flags.workers ?? 1) > 1 ? new WorkerThreads(flags.workers! - 1, { file: resolve(file) }) : undefined;
+  // Worker threads load tsx, the engine and the model file while this thread
+  // does. They reuse that load only for the very source the run names.
+  const source = { file: resolve(file) };
+  const threads = (flags.workers ?? 1) > 1 ? new WorkerThreads(flags.workers! - 1, source) : undefined;
   try {
-    return await checkFile(file, flags, io, threads);
+    return await checkFile(file, source, flags, io, threads);
   } finally {
     await threads?.close();
   }
 }
 
-async function checkFile(file: string, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
+async function checkFile(file: string, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
   const def = await loadModel(file);
   const overrides = parseSets(def, flags.set);
   const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
@@ -142,7 +144,7 @@ async function checkFile(file: string, flags: CheckFlags, io: Io, threads: Worke
     store: flags.store,
     workers: flags.workers,
     threads,
-    source: { file: resolve(file) },
+    source,
     all: flags.all,
     maxStates: flags.maxStates,
     maxDepth: flags.maxDepth,

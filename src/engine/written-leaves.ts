@@ -171,11 +171,6 @@ class Scan {
     return ['', ')', ';', '{', '}', 'else', 'do', 'try', 'finally'].includes(p.tok);
   }
 
-  /** Index of the bracket opening the one that closes at `close`, or -1. */
-  open(close: number): number {
-    return this.enclosing(close);
-  }
-
   /**
    * Does the bracket at `open` follow a value, so that it indexes (`[`) or
    * calls (`(`) it? `)` counts as a value unless it closes an
@@ -187,7 +182,7 @@ class Scan {
     if (isIdentChar(p.tok[0])) return !KEYWORDS.has(p.tok);
     if (p.tok === ']' || p.tok === '?.') return true;
     if (p.tok === ')') {
-      const o = this.open(p.at);
+      const o = this.enclosing(p.at); // the bracket this `)` closes
       return o >= 0 && !CONTROL.has(this.prev(o).tok) && this.prev(o).tok !== 'catch';
     }
     return false;
