@@ -11,6 +11,22 @@ import type { CompiledModel } from './compile.js';
 import { createRecentFilter } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { makeCanonicalizer, symmetryChecker } from './symmetry.js';
+import { BAIL, type BitExpand } from './tabulate.js';
+
+/**
+ * States whose tabulated successors (tabulate.ts) are cross-checked against
+ * the view path: the first CHECK_FIRST of a batch object's life, then one in
+ * CHECK_EVERY. A mismatch (a guard or effect that depends on something
+ * besides the state) drops the tables for the rest of the run.
+ */
+const CHECK_FIRST = 512;
+const CHECK_EVERY = 4096;
+/**
+ * States expanded through the views before the model is tabulated: building
+ * the tables costs up to a few hundred ms on the TLB models (tabulate.ts),
+ * which only a long run pays back; the benchmark model takes ~3 ms.
+ */
+export const TABULATE_AFTER = 20000;
 
 /**
  * States expanded together: their successors are hashed and their home slots
@@ -55,7 +71,7 @@ export interface Batch {
   at: number;
 }
 
-export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCanonicalizer>): Batch {
+export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCanonicalizer>, tabulateAfter = TABULATE_AFTER): Batch {
   const { layout, expand } = model;
   const W = layout.words;
   const nInst = model.instances.length;
@@ -72,6 +88,27 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   const ends = new Int32Array(BATCH);
   const fault = new Int32Array(2);
   const recent = createRecentFilter(W);
+  let bits: BitExpand | undefined;
+  let expanded = 0;
+  let tried = false;
+  const vout = new Uint32Array(Math.max(nInst, 1) * W);
+  const vks = new Uint32Array(Math.max(nInst, 1));
+  let checked = 0;
+  /** The view path's successors of the state at cur[co..] into out[n0..]; returns the new count. */
+  const viaViews = (cur: Uint32Array, co: number, o: Uint32Array, k: Uint32Array, n0: number): number => {
+    layout.unpack2(cur, co, base, work);
+    const n = expand(base, work, cur, co, o, k, fault, n0);
+    if (n < 0) throw new RangeFault(fault[0]!, fault[1]!);
+    return n;
+  };
+  /** Do the tabulated successors of state cur[co..] (out[n0..n)) equal the view path's? */
+  const agrees = (cur: Uint32Array, co: number, n0: number, n: number): boolean => {
+    const m = viaViews(cur, co, vout, vks, 0);
+    if (m !== n - n0) return false;
+    for (let i = 0; i < m; i++) if (vks[i] !== ks[n0 + i]) return false;
+    for (let i = 0; i < m * W; i++) if (vout[i] !== out[n0 * W + i]) return false;
+    return true;
+  };
   // Symmetry is only sound when the model is invariant under the
   // permutations: sampled states are checked (symmetry.ts).
   const checkSymmetry = sym ? symmetryChecker(layout, sym, expand, invariantsOf(model), nInst) : undefined;
@@ -88,11 +125,30 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
     at: 0,
     expand(cur, b0, b1, idBase) {
       let total = 0;
+      if (!tried && expanded >= tabulateAfter) {
+        tried = true;
+        bits = model.tabulated();
+      }
+      expanded += b1 - b0;
       for (let j = b0; j < b1; j++) {
         batch.at = j;
-        layout.unpack2(cur, j * W, base, work);
-        total = expand(base, work, cur, j * W, out, ks, fault, total);
-        if (total < 0) throw new RangeFault(fault[0]!, fault[1]!);
+        if (bits) {
+          const n = bits(cur, j * W, out, ks, total);
+          if (n !== BAIL) {
+            if (checked < CHECK_FIRST || checked % CHECK_EVERY === 0) {
+              if (!agrees(cur, j * W, total, n)) {
+                model.tabulationMiss(JSON.stringify(layout.toPlain(base)));
+                bits = undefined;
+              }
+            }
+            checked++;
+            if (bits) {
+              ends[j - b0] = total = n;
+              continue;
+            }
+          }
+        }
+        total = viaViews(cur, j * W, out, ks, total);
         ends[j - b0] = total;
       }
       if (!sameShape()) throw new ShapeFault();

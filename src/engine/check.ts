@@ -110,6 +110,7 @@ function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, worke
     warnings: [
       ...(ex.symmetryNote ? [ex.symmetryNote] : []),
       ...writeAnalysisWarnings(model),
+      ...tabulationWarnings(model),
       ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : []),
     ],
     stateWords: model.layout.words,
@@ -137,6 +138,20 @@ function writeAnalysisWarnings(model: CompiledModel): string[] {
   return [
     `action${missed.length > 1 ? 's' : ''} ${missed.join(', ')} wrote state the write analysis did not predict ` +
       '(through a reference kept from an earlier call?); those successors were recomputed with the coarse diff, so the result is unaffected',
+  ];
+}
+
+/**
+ * The tabulated successors (tabulate.ts) disagreed with the view path on a
+ * sampled state: some guard or effect depends on more than the state. The
+ * run went on through the views from that state on.
+ */
+function tabulationWarnings(model: CompiledModel): string[] {
+  const m = model.tabulationMisses();
+  if (!m.length) return [];
+  return [
+    `the tabulated successors disagreed with the guards and effects on state ${m[0]} (does an action depend on something besides the state, ` +
+      'such as a variable it keeps between calls?); the run went on without the tables from there, but such a model has no well-defined state space',
   ];
 }
 

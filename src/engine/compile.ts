@@ -8,6 +8,7 @@ import { compileLayout, genInlineEmit, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
 import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
+import { generateBitExpand, tabulate, type BitExpand } from './tabulate.js';
 
 /** Instances × leaves per generated expand function. */
 const INLINE_EMIT_BUDGET = 400;
@@ -57,6 +58,18 @@ export interface CompiledModel {
   readonly instances: readonly Instance[];
   readonly invariants: readonly CompiledInvariant[];
   readonly expand: Expand;
+  /**
+   * The same successors computed on the packed words alone (tabulate.ts), or
+   * undefined when the model keeps the view path (`tabulation()` says why).
+   * Built on the first call (it runs every action on many recorded views,
+   * so the explorer asks only once a run is long enough to pay for it).
+   */
+  tabulated(): BitExpand | undefined;
+  /** 'tabulated', 'not tried', or why the model keeps the view path. */
+  tabulation(): string;
+  /** The explorer found `bits` disagreeing with `expand` on a state (reason); the view path is used from then on. */
+  tabulationMiss(reason: string): void;
+  tabulationMisses(): readonly string[];
   /** The initial state as a fresh view. */
   initial(): View<StateDecl>;
   /** Slow, checked single step (traces, replay, error diagnosis). */
@@ -81,6 +94,8 @@ export interface InstantiateOptions {
   invariants?: readonly string[];
   /** false: diff every leaf of the fields an effect names, as before the per-instance write analysis (tests compare both). */
   writeAnalysis?: boolean;
+  /** false: no tabulated successor function (tabulate.ts); the explorer uses the view path only. */
+  tabulate?: boolean;
 }
 
 export function instantiate(def: ModelDef, overrides: Record<string, ParamValueAny> = {}, opts: InstantiateOptions = {}): CompiledModel {
@@ -137,6 +152,9 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
   const misses: string[] = [];
   const expand = generateExpand(m.actions, actionNames, instances, layout, opts.writeAnalysis ?? true, (action) => misses.push(action));
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
+  let tabNote = opts.tabulate === false ? 'disabled' : 'not tried';
+  let bits: BitExpand | undefined;
+  const tabMisses: string[] = [];
 
   return {
     def,
@@ -147,6 +165,23 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     instances,
     invariants,
     expand,
+    tabulated() {
+      if (tabNote !== 'not tried') return bits;
+      try {
+        const tab = tabulate(m.actions, instances, layout);
+        if ('trees' in tab) {
+          bits = generateBitExpand(tab.trees, instances, layout);
+          tabNote = 'tabulated';
+        } else tabNote = tab.reason;
+      } catch (e) {
+        bits = undefined;
+        tabNote = `tabulation failed: ${(e as Error).message ?? String(e)}`;
+      }
+      return bits;
+    },
+    tabulation: () => tabNote,
+    tabulationMiss: (reason) => void tabMisses.push(reason),
+    tabulationMisses: () => tabMisses,
     initial() {
       const v = layout.makeView();
       m.init?.(v);

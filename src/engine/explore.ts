@@ -35,6 +35,8 @@ export interface CheckOptions {
   symmetry?: SymmetryMode;
   /** Visited set: full packed states ('exact', default) or 64-bit fingerprints (fingerprint-store.ts). */
   store?: StoreKind;
+  /** States expanded through the views before the tabulated successor function takes over (batch.ts; Infinity = never). */
+  tabulateAfter?: number;
 }
 
 export interface Progress {
@@ -160,7 +162,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
     throw diagnoseInvariant(model, init, e) ?? e;
   }
 
-  const batch = createBatch(model, sym);
+  const batch = createBatch(model, sym, opts.tabulateAfter);
   const { out, ks, hs, dup, ends } = batch;
   const touch = store.touch;
 
