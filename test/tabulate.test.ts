@@ -216,6 +216,19 @@ describe('what the tables leave to the views', () => {
     expect(r.states).toBe(4);
   });
 
+  it('a model over a small node budget is tried again with a larger one; other reasons are final', () => {
+    const m = instantiate(shootdown as ModelDef, { N: 3, P: 2, K: 1 });
+    expect(m.tabulated(20)).toBeUndefined();
+    expect(m.tabulation()).toMatch(/past the size budget/);
+    expect(m.tabulated(20)).toBeUndefined();
+    expect(m.tabulated()).toBeDefined();
+    expect(m.tabulation()).toBe('tabulated');
+    const w = instantiate(oneAction({ guard: (s: { x: number[] }, i: number) => ((s.x[i] = 0), true), effect: () => {} }));
+    expect(w.tabulated(20)).toBeUndefined();
+    expect(w.tabulated()).toBeUndefined();
+    expect(w.tabulation()).toMatch(/a guard wrote the state/);
+  });
+
   it('runs shorter than the threshold never build the tables', () => {
     const m = instantiate(shootdown as ModelDef, { N: 2, P: 1, K: 1 });
     checkCompiled(m);

@@ -24,9 +24,15 @@ const CHECK_EVERY = 4096;
 /**
  * States expanded through the views before the model is tabulated: building
  * the tables costs up to a few hundred ms on the TLB models (tabulate.ts),
- * which only a long run pays back; the benchmark model takes ~3 ms.
+ * which only a long run pays back; the benchmark model takes ~3 ms. So a
+ * first, cheap attempt (at most TABULATE_EARLY_NODES tree nodes, a few ms)
+ * is made after TABULATE_EARLY states, and the full one after
+ * TABULATE_AFTER: a small model skips most of the view path's JIT warm-up
+ * (~10 % of N=5 P=2 K=1 sync), a large one pays only on long runs.
  */
 export const TABULATE_AFTER = 20000;
+const TABULATE_EARLY = 1000;
+const TABULATE_EARLY_NODES = 1000;
 
 /**
  * States expanded together: their successors are hashed and their home slots
@@ -90,7 +96,9 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   const recent = createRecentFilter(W);
   let bits: BitExpand | undefined;
   let expanded = 0;
-  let tried = false;
+  /** 0 = not tried, 1 = the cheap attempt failed, 2 = done. */
+  let stage = 0;
+  const early = tabulateAfter === Infinity ? Infinity : Math.min(TABULATE_EARLY, tabulateAfter);
   const vout = new Uint32Array(Math.max(nInst, 1) * W);
   const vks = new Uint32Array(Math.max(nInst, 1));
   let checked = 0;
@@ -125,9 +133,13 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
     at: 0,
     expand(cur, b0, b1, idBase) {
       let total = 0;
-      if (!tried && expanded >= tabulateAfter) {
-        tried = true;
-        bits = model.tabulated();
+      if (stage < 2 && expanded >= early) {
+        if (stage === 0) {
+          stage = 1;
+          bits = model.tabulated(TABULATE_EARLY_NODES);
+        }
+        if (!bits && expanded >= tabulateAfter) bits = model.tabulated();
+        if (bits || expanded >= tabulateAfter) stage = 2;
       }
       expanded += b1 - b0;
       for (let j = b0; j < b1; j++) {

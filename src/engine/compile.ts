@@ -8,7 +8,7 @@ import { compileLayout, genInlineEmit, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
 import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
-import { generateBitExpand, tabulate, type BitExpand } from './tabulate.js';
+import { generateBitExpand, tabulate, TREE_NODES_PER_MODEL, type BitExpand } from './tabulate.js';
 
 /** Instances × leaves per generated expand function. */
 const INLINE_EMIT_BUDGET = 400;
@@ -62,9 +62,10 @@ export interface CompiledModel {
    * The same successors computed on the packed words alone (tabulate.ts), or
    * undefined when the model keeps the view path (`tabulation()` says why).
    * Built on the first call (it runs every action on many recorded views,
-   * so the explorer asks only once a run is long enough to pay for it).
+   * so the explorer asks only once a run is long enough to pay for it);
+   * a call with a larger node budget retries a model that was over budget.
    */
-  tabulated(): BitExpand | undefined;
+  tabulated(maxNodes?: number): BitExpand | undefined;
   /** 'tabulated', 'not tried', or why the model keeps the view path. */
   tabulation(): string;
   /** The explorer found `bits` disagreeing with `expand` on a state (reason); the view path is used from then on. */
@@ -153,6 +154,8 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
   const expand = generateExpand(m.actions, actionNames, instances, layout, opts.writeAnalysis ?? true, (action) => misses.push(action));
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
   let tabNote = opts.tabulate === false ? 'disabled' : 'not tried';
+  /** The largest node budget tabulation was tried with (Infinity: do not try again). */
+  let tabTried = opts.tabulate === false ? Infinity : 0;
   let bits: BitExpand | undefined;
   const tabMisses: string[] = [];
 
@@ -165,16 +168,20 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     instances,
     invariants,
     expand,
-    tabulated() {
-      if (tabNote !== 'not tried') return bits;
+    tabulated(maxNodes = TREE_NODES_PER_MODEL) {
+      if (bits || maxNodes <= tabTried) return bits;
+      tabTried = maxNodes;
       try {
-        const tab = tabulate(m.actions, instances, layout);
+        const tab = tabulate(m.actions, instances, layout, maxNodes);
         if ('trees' in tab) {
           bits = generateBitExpand(tab.trees, instances, layout);
           tabNote = 'tabulated';
-        } else tabNote = tab.reason;
+        } else {
+          tabNote = tab.reason;
+          if (!tab.overBudget) tabTried = Infinity;
+        }
       } catch (e) {
-        bits = undefined;
+        tabTried = Infinity;
         tabNote = `tabulation failed: ${(e as Error).message ?? String(e)}`;
       }
       return bits;

@@ -43,6 +43,8 @@ type Tree =
 
 /** Something the recording view cannot stand for: the model keeps the view path. */
 class Unrecordable extends Error {}
+/** The trees outgrew the node budget (a larger budget may succeed). */
+class OverBudget extends Unrecordable {}
 
 /** Nested shape of the state: a field or element is a leaf index or an array of shapes. */
 type Shape = number | Shape[];
@@ -244,7 +246,8 @@ export function tabulate(
   actions: Record<string, ActionDef<StateDecl>>,
   instances: readonly { readonly action: string; readonly args: readonly number[] }[],
   layout: Layout<StateDecl>,
-): { trees: Tree[]; nodes: number } | { reason: string } {
+  maxNodes = TREE_NODES_PER_MODEL,
+): { trees: Tree[]; nodes: number } | { reason: string; overBudget: boolean } {
   const leaves = layout.leaves;
   const shape = shapeOf(leaves);
   let total = 0;
@@ -255,7 +258,7 @@ export function tabulate(
       const rec = new Recorder(leaves, shape);
       let nodes = 0;
       const build = (prefix: number[]): Tree => {
-        if (++nodes > TREE_NODES_PER_INSTANCE || ++total > TREE_NODES_PER_MODEL) throw new Unrecordable(`the decision tree of ${inst.action}(${inst.args.join(',')}) is past the size budget`);
+        if (++nodes > TREE_NODES_PER_INSTANCE || ++total > maxNodes) throw new OverBudget(`the decision tree of ${inst.action}(${inst.args.join(',')}) is past the size budget`);
         const outcome = rec.run(a, inst.args, prefix);
         if (rec.reads.length === prefix.length) return outcome;
         const leaf = rec.reads[prefix.length]!;
@@ -270,7 +273,7 @@ export function tabulate(
       }
     }
   } catch (e) {
-    if (e instanceof Unrecordable) return { reason: e.message };
+    if (e instanceof Unrecordable) return { reason: e.message, overBudget: e instanceof OverBudget };
     throw e;
   }
   return { trees, nodes: total };
