@@ -19,15 +19,8 @@ import shootdown from '../models/bench/shootdown.ts';
 const TABLES = { tabulateAfter: 0 };
 const VIEWS = { tabulateAfter: Infinity };
 
-function summary(r: CheckResult) {
-  return {
-    states: r.states,
-    transitions: r.transitions,
-    depth: r.depth,
-    verdict: r.verdict,
-    violations: r.violations.map((v) => [v.invariant, v.trace.map((s) => s.action)]),
-  };
-}
+/** Counts, verdict and every violation's whole trace (actions and arguments). */
+const summary = (r: CheckResult) => [r.states, r.transitions, r.depth, r.verdict, r.violations.map((v) => [v.invariant, v.trace.map((s) => `${s.action}(${s.args.join(",")})`)])];
 
 /** The same run with the tables from the first state and with the views only. */
 function both(def: ModelDef, params: Record<string, never> = {}, opts: { all?: boolean } = { all: true }) {

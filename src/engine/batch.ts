@@ -28,7 +28,7 @@ const CHECK_EVERY = 4096;
  * first, cheap attempt (at most TABULATE_EARLY_NODES tree nodes, a few ms)
  * is made after TABULATE_EARLY states, and the full one after
  * TABULATE_AFTER: a small model skips most of the view path's JIT warm-up
- * (~10 % of N=5 P=2 K=1 sync), a large one pays only on long runs.
+ * (~5 % of N=5 P=2 K=1 sync), a large one pays only on long runs.
  */
 export const TABULATE_AFTER = 20000;
 const TABULATE_EARLY = 1000;

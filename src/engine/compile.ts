@@ -68,8 +68,8 @@ export interface CompiledModel {
   tabulated(maxNodes?: number): BitExpand | undefined;
   /** 'tabulated', 'not tried', or why the model keeps the view path. */
   tabulation(): string;
-  /** The explorer found `bits` disagreeing with `expand` on a state (reason); the view path is used from then on. */
-  tabulationMiss(reason: string): void;
+  /** The explorer found the tables disagreeing with `expand` on a state (its JSON); it used the views from then on. */
+  tabulationMiss(state: string): void;
   tabulationMisses(): readonly string[];
   /** The initial state as a fresh view. */
   initial(): View<StateDecl>;
@@ -187,7 +187,7 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
       return bits;
     },
     tabulation: () => tabNote,
-    tabulationMiss: (reason) => void tabMisses.push(reason),
+    tabulationMiss: (state) => void tabMisses.push(state),
     tabulationMisses: () => tabMisses,
     initial() {
       const v = layout.makeView();

@@ -95,6 +95,16 @@ function arrayIndex(k: string | symbol): number {
   return Number.isInteger(n) && String(n) === k ? n : -1;
 }
 
+/** Proxy traps for what would change the state's shape rather than a leaf. */
+const FIXED_SHAPE = {
+  deleteProperty(): boolean {
+    throw new Unrecordable('an effect deleted part of the state');
+  },
+  defineProperty(): boolean {
+    throw new Unrecordable('an effect defined a property on the state');
+  },
+};
+
 type Outcome = { kind: 'off' } | { kind: 'on'; writes: Map<number, number> } | { kind: 'bail' };
 
 /**
@@ -176,12 +186,7 @@ class Recorder {
         rec.write(s, v);
         return true;
       },
-      deleteProperty() {
-        throw new Unrecordable('an effect deleted an element of the state');
-      },
-      defineProperty() {
-        throw new Unrecordable('an effect defined a property on the state');
-      },
+      ...FIXED_SHAPE,
     });
     this.proxies.set(sh, p);
     return p;
@@ -202,12 +207,7 @@ class Recorder {
         rec.write(s, v);
         return true;
       },
-      deleteProperty() {
-        throw new Unrecordable('an effect deleted a field of the state');
-      },
-      defineProperty() {
-        throw new Unrecordable('an effect defined a property on the state');
-      },
+      ...FIXED_SHAPE,
     });
   }
 
