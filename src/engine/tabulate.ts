@@ -105,7 +105,8 @@ const FIXED_SHAPE = {
   },
 };
 
-type Outcome = { kind: 'off' } | { kind: 'on'; writes: Map<number, number> } | { kind: 'bail' };
+/** How one run of guard + effect ended: a tree leaf. */
+type Outcome = Exclude<Tree, { kind: 'read' }>;
 
 /**
  * Runs one instance's guard then effect on a recording view, once per
@@ -247,7 +248,7 @@ export function tabulate(
   instances: readonly { readonly action: string; readonly args: readonly number[] }[],
   layout: Layout<StateDecl>,
   maxNodes = TREE_NODES_PER_MODEL,
-): { trees: Tree[]; nodes: number } | { reason: string; overBudget: boolean } {
+): { trees: Tree[] } | { reason: string; overBudget: boolean } {
   const leaves = layout.leaves;
   const shape = shapeOf(leaves);
   let total = 0;
@@ -276,7 +277,7 @@ export function tabulate(
     if (e instanceof Unrecordable) return { reason: e.message, overBudget: e instanceof OverBudget };
     throw e;
   }
-  return { trees, nodes: total };
+  return { trees };
 }
 
 /** The generated successor function over the packed words (one function per action, and a dispatcher). */
