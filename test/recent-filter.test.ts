@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createRecentFilter } from '../src/engine/recent-filter.ts';
+import { createRecentFilter, RECENT_FILTER_BYTES, RECENT_FILTER_MAX_BYTES, recentFilterBytesFor } from '../src/engine/recent-filter.ts';
 
 /** Packed states have bit 31 of word 0 set (layout.ts): the filter uses 0 as empty. */
 const packed = (words: number[]): number[] => [(words[0]! | 0x80000000) >>> 0, ...words.slice(1)];
@@ -16,7 +16,9 @@ const packed = (words: number[]): number[] => [(words[0]! | 0x80000000) >>> 0, .
 function run(W: number, bytes: number, batches: number[][][], hashOf: (s: number[]) => number) {
   const f = createRecentFilter(W, bytes);
   const seen = new Set<string>();
-  for (const batch of batches) {
+  for (const [b, batch] of batches.entries()) {
+    // Grown now and then, as the explorer does while the table grows.
+    if (b % 3 === 2) f.resize(f.bytes() * 2);
     const n = batch.length;
     const out = new Uint32Array(Math.max(1, n) * W);
     const hs = new Uint32Array(Math.max(1, n));
@@ -74,9 +76,37 @@ describe('recent filter', () => {
   });
 
   it('sizes itself from the byte budget', () => {
-    expect(createRecentFilter(2, 1 << 16).bytes).toBeLessThanOrEqual(1 << 16);
-    expect(createRecentFilter(2, 1 << 16).bytes).toBeGreaterThan(1 << 15);
-    expect(createRecentFilter(5, 1 << 16).bytes % (5 * 4)).toBe(0);
+    expect(createRecentFilter(2, 1 << 16).bytes()).toBeLessThanOrEqual(1 << 16);
+    expect(createRecentFilter(2, 1 << 16).bytes()).toBeGreaterThan(1 << 15);
+    expect(createRecentFilter(5, 1 << 16).bytes() % (5 * 4)).toBe(0);
+  });
+
+  it('grows (never shrinks) and starts empty after growing', () => {
+    const f = createRecentFilter(2, 1 << 12);
+    const dup = new Uint8Array(1);
+    const miss = new Uint32Array(1);
+    const a = new Uint32Array(packed([1, 2]));
+    const h = new Uint32Array([0x12345]);
+    f.filter(a, h, 1, dup, miss);
+    expect(f.filter(a, h, 1, dup, miss)).toBe(0);
+    expect(f.resize(1 << 10)).toBe(f.bytes());
+    expect(f.bytes()).toBeLessThanOrEqual(1 << 12);
+    // A smaller size is ignored: the entry is still there.
+    expect(f.filter(a, h, 1, dup, miss)).toBe(0);
+    const grown = f.resize(1 << 16);
+    expect(grown).toBeGreaterThan(1 << 12);
+    expect(grown).toBeLessThanOrEqual(1 << 16);
+    expect(f.filter(a, h, 1, dup, miss)).toBe(1);
+    expect(dup[0]).toBe(0);
+    expect(f.filter(a, h, 1, dup, miss)).toBe(0);
+  });
+
+  it('is sized an eighth of the visited set, between the start size and the cap', () => {
+    expect(recentFilterBytesFor(0)).toBe(RECENT_FILTER_BYTES);
+    expect(recentFilterBytesFor(16 * RECENT_FILTER_BYTES)).toBe(2 * RECENT_FILTER_BYTES);
+    expect(recentFilterBytesFor(2 ** 27)).toBe(2 ** 24);
+    expect(recentFilterBytesFor(2 ** 40)).toBe(RECENT_FILTER_MAX_BYTES);
+    expect(recentFilterBytesFor(2 ** 40, 2 ** 22)).toBe(2 ** 22);
   });
 
   it('never calls an unseen state a duplicate (random streams, tiny and default sizes, colliding hashes)', () => {

@@ -8,7 +8,7 @@
  * caller) mostly hit the cache.
  */
 import type { CompiledModel } from './compile.js';
-import { createRecentFilter } from './recent-filter.js';
+import { createRecentFilter, recentFilterBytesFor } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { makeCanonicalizer, symmetryChecker } from './symmetry.js';
 import { BAIL, type BitExpand } from './tabulate.js';
@@ -74,6 +74,14 @@ export interface Batch {
   expand(cur: Uint32Array, b0: number, b1: number, idBase: number): number;
   /** Hash the n successors, mark recent duplicates in dup[], touch the others' home slots with `touch`. */
   prepareLookups(n: number, touch: (hs: Uint32Array, n: number) => number): void;
+  /**
+   * Grow the recent-duplicate filter to suit a visited set of `tableBytes`
+   * (recentFilterBytesFor; `cap` bounds it, e.g. per worker). Cheap to call
+   * often: it allocates only when the size steps up.
+   */
+  fitFilter(tableBytes: number, cap?: number): void;
+  /** Bytes the recent-duplicate filter takes. */
+  filterBytes(): number;
   at: number;
 }
 
@@ -174,6 +182,11 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       for (let i = 0; i < n; i++) hs[i] = hash(out, i * W, HASH_SEED);
       touch(miss, recent.filter(out, hs, n, dup, miss));
     },
+    fitFilter(tableBytes, cap) {
+      const want = recentFilterBytesFor(tableBytes, cap);
+      if (want > recent.bytes()) recent.resize(want);
+    },
+    filterBytes: () => recent.bytes(),
   };
   return batch;
 }

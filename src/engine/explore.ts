@@ -257,6 +257,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
             lastRss = now;
             rssOver = process.memoryUsage.rss() > memoryLimit;
           }
+          batch.fitFilter(store.stats().bytes);
           if (store.full() || rssOver) {
             limit = 'memory';
             stop = true;
@@ -277,7 +278,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
               queue: curN - b1 + nextN,
               elapsedMs: el,
               statesPerSec: (store.count() / el) * 1000,
-              memoryBytes: store.stats().bytes + cur.byteLength + next.byteLength,
+              memoryBytes: store.stats().bytes + batch.filterBytes() + cur.byteLength + next.byteLength,
             });
           }
         }
@@ -327,7 +328,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
     limit,
     fired,
     premiseCounts,
-    storeBytes: store.stats().bytes + frontierPeak,
+    storeBytes: store.stats().bytes + batch.filterBytes() + frontierPeak,
     omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
   };
 }
