@@ -1,6 +1,6 @@
 /**
- * The tabulated successor function (src/engine/tabulate.ts) against the view
- * path it stands in for: the same state spaces, verdicts and shortest traces
+ * The tabulated successor function and invariants (src/engine/tabulate.ts)
+ * against the view path they stand in for: the same state spaces, verdicts and shortest traces
  * on random models, on every shipped model and on the spec's rows; the same
  * errors where a model throws or writes out of range; and the cases where a
  * model cannot be tabulated (it keeps the view path and says why) or is
@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCompiled, type CheckResult } from '../src/engine/check.ts';
+import { explore } from '../src/engine/explore.ts';
 import { instantiate, ModelError, type CompiledModel } from '../src/engine/compile.ts';
 import { array, bool, cpus, defineModel, enumOf, int, machine, NONE, ref, setOf, type ModelDef } from '../src/index.ts';
 import { SHIPPED_MODELS, SPEC_TABLE } from './helpers/shipped.ts';
@@ -41,6 +42,9 @@ describe('tabulated successors equal the view path', () => {
         expect(summary(t)).toEqual(summary(v));
         expect([t.states, t.transitions, t.depth]).toEqual([ref.states, ref.transitions, ref.depth]);
         expect(m.tabulationMisses()).toEqual([]);
+        expect(m.invariantTabulationMisses()).toEqual([]);
+        // Their invariants read one or two variables: always small trees.
+        expect(m.invariantTabulation()).toBe('tabulated');
         runs++;
         if (m.tabulation() === 'tabulated') tabulated++;
         // The model's effects copy the whole pre-state first, so all of its
@@ -58,6 +62,9 @@ describe('tabulated successors equal the view path', () => {
       expect(summary(t)).toEqual(summary(v));
       expect(m.tabulationMisses()).toEqual([]);
       expect(m.tabulation()).not.toBe('not tried');
+      // The shipped invariants (ghost latches, the benchmark's per-CPU-page form) all tabulate.
+      expect(m.invariantTabulationMisses()).toEqual([]);
+      expect(m.invariantTabulation()).toBe('tabulated');
     });
 
   it('the benchmark model is tabulated, and the spec rows come out exact', () => {
@@ -229,5 +236,102 @@ describe('what the tables leave to the views', () => {
     const off = instantiate(shootdown as ModelDef, { N: 3, P: 2, K: 2, VARIANT: 'async' }, { tabulate: false });
     expect(checkCompiled(off, TABLES).states).toBe(92064);
     expect(off.tabulation()).toBe('disabled');
+  });
+});
+
+/** x: 0..3 per CPU (2 CPUs), each CPU counts up and may reset; `invariants` over that state. */
+const counters = (invariants: Record<string, unknown>, N = 2): ModelDef =>
+  defineModel({
+    name: 'counters',
+    description: 'per-CPU counters',
+    params: {},
+    build: () => {
+      const CPU = cpus(N);
+      return machine({ x: array(CPU, int(0, 3)), owner: ref(CPU, { none: true }) }, {
+        actions: {
+          inc: { over: [CPU], guard: (s, c) => s.x[c]! < 3, effect: (s, c) => void (s.x[c] = s.x[c]! + 1) },
+          reset: { over: [CPU], guard: (s, c) => s.x[c] === 3, effect: (s, c) => void ((s.x[c] = 0), (s.owner = c)) },
+        },
+        invariants: invariants as never,
+      }) as never;
+    },
+  }) as ModelDef;
+
+describe('tabulated invariants', () => {
+  it('an invariant stated `over` CPUs: the same verdicts and shortest traces as its whole-state form, and the explanation names the failing case', () => {
+    const perCase = counters({ 'below-3': { over: [cpus(2)], holds: (s: { x: number[] }, c: number) => s.x[c]! < 3, explain: (s: { x: number[] }, c: number) => `x[${c}] reached ${s.x[c]}` } });
+    const whole = counters({ 'below-3': (s: { x: number[] }) => s.x.every((x) => x < 3) });
+    const a = both(perCase);
+    const b = both(whole);
+    expect(a.m.invariantTabulation()).toBe('tabulated');
+    // (The cross-check would hide a wrong table from the verdict, not from this.)
+    expect(a.m.invariantTabulationMisses()).toEqual([]);
+    expect(summary(a.t)).toEqual(summary(a.v));
+    expect(summary(a.t)).toEqual(summary(b.t));
+    expect(a.t.verdict).toBe('violated');
+    expect(a.t.violations[0]!.reason).toMatch(/^x\[\d\] reached 3$/);
+  });
+
+  it('every case is checked: a violation only in the last case is found', () => {
+    const def = counters({ 'cpu2-below-3': { over: [cpus(3)], holds: (s: { x: number[] }, c: number) => c !== 2 || s.x[c]! < 3 } }, 3);
+    const { m, t, v } = both(def);
+    expect(m.invariantTabulation()).toBe('tabulated');
+    expect(m.invariantTabulationMisses()).toEqual([]);
+    expect(t.verdict).toBe('violated');
+    expect(t.violations[0]!.trace.map((x) => x.action)).toEqual(['init', 'inc', 'inc', 'inc']);
+    expect(summary(t)).toEqual(summary(v));
+  });
+
+  it('premises: the same counts as on the views, so the same vacuity warnings', () => {
+    const def = counters({
+      reached: { holds: () => true, premise: (s: { x: number[] }) => s.x[0] === 3 },
+      never: { holds: () => true, premise: (s: { x: number[] }) => s.x[0] === 3 && s.x[1] === 4 },
+      plain: (s: { x: number[] }) => s.x.length === 2,
+    });
+    const t = explore(instantiate(def), TABLES);
+    const v = explore(instantiate(def), VIEWS);
+    expect(t.premiseCounts).toEqual(v.premiseCounts);
+    expect(t.premiseCounts).toEqual([4 * 3, 0, -1]);
+    const r = checkCompiled(instantiate(def), TABLES);
+    expect(r.warnings.filter((w) => /vacuous/.test(w))).toEqual([expect.stringMatching(/invariant never is vacuous/)]);
+  });
+
+  it('an invariant that throws on some states: the same error, from the view path', () => {
+    const def = counters({ picky: (s: { x: number[] }) => {
+      if (s.x[0] === 2 && s.x[1] === 1) throw new Error('unexpected state');
+      return true;
+    } });
+    const tables = instantiate(def);
+    const msg = errorOf(tables, TABLES);
+    expect(msg).toMatch(/invariant picky threw unexpected state; state: \{"x":\[2,1\],"owner":/);
+    expect(msg).toBe(errorOf(instantiate(def), VIEWS));
+    expect(tables.invariantTabulation()).toBe('tabulated');
+  });
+
+  it('a whole-state invariant past the size budget is checked on the views, with the same result', () => {
+    const def = counters({ sum: (s: { x: number[] }) => s.x.reduce((a, b) => a + b, 0) <= 12 }, 6);
+    const { m, t, v } = both(def);
+    expect(m.invariantTabulation()).toMatch(/decision tree of invariant sum is past the size budget/);
+    expect(m.tabulation()).toBe('tabulated');
+    expect(summary(t)).toEqual(summary(v));
+    expect(t.states).toBe(4 ** 6 * 7);
+  });
+
+  it('an invariant that depends on more than the state is caught by the cross-check, with a warning', () => {
+    let strict = false;
+    const def = counters({ loose: (s: { x: number[] }) => !strict || s.x[0]! < 3 });
+    const m = instantiate(def);
+    expect(m.tabulatedInvariants()).toBeDefined();
+    strict = true;
+    const r = checkCompiled(m, TABLES);
+    expect(m.invariantTabulationMisses().length).toBe(1);
+    expect(r.warnings.some((w) => /tabulated invariants disagreed with the invariants' own checks on state/.test(w))).toBe(true);
+    // From there on the views decide, so the violation is still found.
+    expect(r.verdict).toBe('violated');
+  });
+
+  it('an invariant over an empty range is a model error', () => {
+    const def = counters({ empty: { over: [0], holds: () => true } });
+    expect(() => instantiate(def)).toThrow(/invariant empty ranges over an empty set/);
   });
 });

@@ -11,7 +11,7 @@ import type { CompiledModel } from './compile.js';
 import { createRecentFilter, recentFilterBytesFor } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { makeCanonicalizer, symmetryChecker } from './symmetry.js';
-import { BAIL, type BitExpand } from './tabulate.js';
+import { BAIL, type BitExpand, type BitInvariants } from './tabulate.js';
 
 /**
  * States whose tabulated successors (tabulate.ts) are cross-checked against
@@ -82,6 +82,14 @@ export interface Batch {
   fitFilter(tableBytes: number, cap?: number): void;
   /** Bytes the recent-duplicate filter takes. */
   filterBytes(): number;
+  /**
+   * The invariants on the new state at w[o..] through the tabulated checks:
+   * -1 = not known here (no tables yet, or a case fails or threw), so the
+   * caller checks it on a view; else the mask of invariants whose premise
+   * holds (bit i = invariant i). Cross-checked against the views like the
+   * successors.
+   */
+  invariantsHold(w: Uint32Array, o: number): number;
   at: number;
 }
 
@@ -104,12 +112,27 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   const recent = createRecentFilter(W);
   let bits: BitExpand | undefined;
   let expanded = 0;
-  /** 0 = not tried, 1 = the cheap attempt failed, 2 = done. */
-  let stage = 0;
+  /** Tabulation is over: tried with the full budget, or both tables built (a table dropped after a mismatch stays dropped). */
+  let settled = false;
+  let dropped = false;
+  let invDropped = false;
   const early = tabulateAfter === Infinity ? Infinity : Math.min(TABULATE_EARLY, tabulateAfter);
   const vout = new Uint32Array(Math.max(nInst, 1) * W);
   const vks = new Uint32Array(Math.max(nInst, 1));
   let checked = 0;
+  let invBits: BitInvariants | undefined;
+  let invChecked = 0;
+  const invView = layout.makeView();
+  const holds = model.invariants.map((i) => i.holds);
+  const premises = model.invariants.map((i) => i.premise);
+  /** The view path's answer in BitInvariants' terms. */
+  const viaViewsInv = (w: Uint32Array, o: number): number => {
+    layout.unpack(w, o, invView);
+    let m = 0;
+    for (let i = 0; i < holds.length; i++) if (!holds[i]!(invView)) return -1;
+    for (let i = 0; i < premises.length; i++) if (premises[i]?.(invView)) m |= 1 << i;
+    return m;
+  };
   /** The view path's successors of the state at cur[co..] into out[n0..]; returns the new count. */
   const viaViews = (cur: Uint32Array, co: number, o: Uint32Array, k: Uint32Array, n0: number): number => {
     layout.unpack2(cur, co, base, work);
@@ -141,13 +164,14 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
     at: 0,
     expand(cur, b0, b1, idBase) {
       let total = 0;
-      if (stage < 2 && expanded >= early) {
-        if (stage === 0) {
-          stage = 1;
-          bits = model.tabulated(TABULATE_EARLY_NODES);
-        }
-        if (!bits && expanded >= tabulateAfter) bits = model.tabulated();
-        if (bits || expanded >= tabulateAfter) stage = 2;
+      if (!settled && expanded >= early) {
+        // The cheap attempt, then (for what it did not tabulate) the full
+        // one; the model caches the tables and the budgets it tried.
+        const full = expanded >= tabulateAfter;
+        const budget = full ? undefined : TABULATE_EARLY_NODES;
+        if (!bits && !dropped) bits = model.tabulated(budget);
+        if (!invBits && !invDropped) invBits = model.tabulatedInvariants(budget);
+        settled = full || (bits !== undefined && invBits !== undefined);
       }
       expanded += b1 - b0;
       for (let j = b0; j < b1; j++) {
@@ -159,6 +183,7 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
               if (!agrees(cur, j * W, total, n)) {
                 model.tabulationMiss(JSON.stringify(layout.toPlain(base)));
                 bits = undefined;
+                dropped = true;
               }
             }
             checked++;
@@ -187,6 +212,26 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       if (want > recent.bytes()) recent.resize(want);
     },
     filterBytes: () => recent.bytes(),
+    invariantsHold(w, o) {
+      if (!invBits) return -1;
+      const r = invBits(w, o);
+      if (r >= 0 && (invChecked++ < CHECK_FIRST || invChecked % CHECK_EVERY === 0)) {
+        let v: number;
+        try {
+          v = viaViewsInv(w, o);
+        } catch {
+          v = -1;
+        }
+        if (v !== r) {
+          layout.unpack(w, o, invView);
+          model.invariantTabulationMiss(JSON.stringify(layout.toPlain(invView)));
+          invBits = undefined;
+          invDropped = true;
+          return -1;
+        }
+      }
+      return r;
+    },
   };
   return batch;
 }

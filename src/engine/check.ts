@@ -142,17 +142,25 @@ function writeAnalysisWarnings(model: CompiledModel): string[] {
 }
 
 /**
- * The tabulated successors (tabulate.ts) disagreed with the view path on a
- * sampled state: some guard or effect depends on more than the state. The
- * run went on through the views from that state on.
+ * The tabulated successors or invariants (tabulate.ts) disagreed with the
+ * view path on a sampled state: some guard, effect or invariant depends on
+ * more than the state. The run went on through the views from that state on.
  */
 function tabulationWarnings(model: CompiledModel): string[] {
+  const out: string[] = [];
   const m = model.tabulationMisses();
-  if (!m.length) return [];
-  return [
-    `the tabulated successors disagreed with the guards and effects on state ${m[0]} (does an action depend on something besides the state, ` +
-      'such as a variable it keeps between calls?); the run went on without the tables from there, but such a model has no well-defined state space',
-  ];
+  if (m.length)
+    out.push(
+      `the tabulated successors disagreed with the guards and effects on state ${m[0]} (does an action depend on something besides the state, ` +
+        'such as a variable it keeps between calls?); the run went on without the tables from there, but such a model has no well-defined state space',
+    );
+  const i = model.invariantTabulationMisses();
+  if (i.length)
+    out.push(
+      `the tabulated invariants disagreed with the invariants' own checks on state ${i[0]} (does an invariant or premise depend on something besides the state?); ` +
+        'the run went on checking them on the state views from there, but such an invariant has no well-defined meaning',
+    );
+  return out;
 }
 
 /** Actions never enabled and invariants whose premise never held: a property that cannot fail is a defect. */

@@ -8,7 +8,7 @@ import { compileLayout, genInlineEmit, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
 import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
-import { generateBitExpand, tabulate, TREE_NODES_PER_MODEL, type BitExpand } from './tabulate.js';
+import { generateBitExpand, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
 
 /** Instances × leaves per generated expand function. */
 const INLINE_EMIT_BUDGET = 400;
@@ -25,9 +25,13 @@ export interface Instance {
 export interface CompiledInvariant {
   readonly name: string;
   readonly doc: string | undefined;
+  /** True when every case holds. */
   readonly holds: (s: View<StateDecl>) => boolean;
   readonly explain: ((s: View<StateDecl>) => string) | undefined;
   readonly premise: ((s: View<StateDecl>) => boolean) | undefined;
+  /** The argument tuples of `over` ([[]] without it), and the model's check of one case. */
+  readonly cases: readonly (readonly number[])[];
+  readonly holdsAt: (s: View<StateDecl>, ...args: number[]) => boolean;
 }
 
 /**
@@ -68,6 +72,16 @@ export interface CompiledModel {
   tabulated(maxNodes?: number): BitExpand | undefined;
   /** 'tabulated', 'not tried', or why the model keeps the view path. */
   tabulation(): string;
+  /**
+   * The invariants (and premises) checked on the packed words alone
+   * (tabulate.ts), or undefined when they are checked on views
+   * (`invariantTabulation()` says why); built and retried like tabulated().
+   */
+  tabulatedInvariants(maxNodes?: number): BitInvariants | undefined;
+  invariantTabulation(): string;
+  /** As tabulationMiss, for the tabulated invariants. */
+  invariantTabulationMiss(state: string): void;
+  invariantTabulationMisses(): readonly string[];
   /** The explorer found the tables disagreeing with `expand` on a state (its JSON); it used the views from then on. */
   tabulationMiss(state: string): void;
   tabulationMisses(): readonly string[];
@@ -89,6 +103,17 @@ export class ModelError extends Error {}
 
 function rangeSize(r: Sort | number): number {
   return typeof r === 'number' ? r : r.size;
+}
+
+/** Every argument tuple of the ranges `over` (one empty tuple for none). */
+function tuplesOver(over: readonly (Sort | number)[], what: string): number[][] {
+  let tuples: number[][] = [[]];
+  for (const r of over) {
+    const n = rangeSize(r);
+    if (!Number.isInteger(n) || n < 1) throw new ModelError(`${what} ranges over an empty set`);
+    tuples = tuples.flatMap((t) => Array.from({ length: n }, (_, i) => [...t, i]));
+  }
+  return tuples;
 }
 
 export interface InstantiateOptions {
@@ -123,15 +148,7 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     if (typeof a.effect !== 'function') throw new ModelError(`model ${def.name}: action ${name} has no effect function`);
     const over = a.over ?? [];
     const cpuPos = over.findIndex((r) => typeof r !== 'number' && r.role === 'cpu');
-    const tuples: number[][] = [[]];
-    for (const r of over) {
-      const n = rangeSize(r);
-      if (!Number.isInteger(n) || n < 1) throw new ModelError(`model ${def.name}: action ${name} ranges over an empty set`);
-      const next: number[][] = [];
-      for (const t of tuples) for (let i = 0; i < n; i++) next.push([...t, i]);
-      tuples.splice(0, tuples.length, ...next);
-    }
-    for (const args of tuples) {
+    for (const args of tuplesOver(over, `model ${def.name}: action ${name}`)) {
       const cpu = a.cpu ? a.cpu(...args) : cpuPos >= 0 ? args[cpuPos] : undefined;
       instances.push({ id: instances.length, action: name, actionIndex: ai, args, cpu });
     }
@@ -140,7 +157,30 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
   const allInv: CompiledInvariant[] = Object.entries(m.invariants ?? {}).map(([name, inv]) => {
     const d: InvariantDef<StateDecl> = typeof inv === 'function' ? { holds: inv } : inv;
     if (typeof d.holds !== 'function') throw new ModelError(`model ${def.name}: invariant ${name} has no holds() function`);
-    return { name, doc: d.doc, holds: d.holds, explain: d.explain, premise: d.premise };
+    const holdsAt = d.holds;
+    if (!d.over) return { name, doc: d.doc, holds: holdsAt, explain: d.explain, premise: d.premise, cases: [[]], holdsAt };
+    const cases = tuplesOver(d.over, `model ${def.name}: invariant ${name}`);
+    // The first failing case, for the explanation.
+    const failing = (s: View<StateDecl>): readonly number[] | undefined => {
+      for (const args of cases) if (!holdsAt(s, ...args)) return args;
+      return undefined;
+    };
+    const explain = d.explain;
+    // The view path's check, unrolled (constant arguments, one call site per
+    // case) unless there are very many cases.
+    const holds =
+      cases.length <= 256
+        ? (new Function('h', `return function holds(s) { return ${cases.map((a) => `!!h(s${a.map((x) => `, ${x}`).join('')})`).join(' && ')}; };`)(holdsAt) as (s: View<StateDecl>) => boolean)
+        : (s: View<StateDecl>) => failing(s) === undefined;
+    return {
+      name,
+      doc: d.doc,
+      holds,
+      explain: explain ? (s) => explain(s, ...(failing(s) ?? [])) : undefined,
+      premise: d.premise,
+      cases,
+      holdsAt,
+    };
   });
   let invariants = allInv;
   if (opts.invariants && opts.invariants.length) {
@@ -158,6 +198,10 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
   let tabTried = opts.tabulate === false ? Infinity : 0;
   let bits: BitExpand | undefined;
   const tabMisses: string[] = [];
+  let invNote = tabNote;
+  let invTried = tabTried;
+  let invBits: BitInvariants | undefined;
+  const invMisses: string[] = [];
 
   return {
     def,
@@ -187,6 +231,27 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
       return bits;
     },
     tabulation: () => tabNote,
+    tabulatedInvariants(maxNodes = TREE_NODES_PER_MODEL) {
+      if (invBits || maxNodes <= invTried) return invBits;
+      invTried = maxNodes;
+      try {
+        const tab = tabulateInvariants(invariants, layout, maxNodes);
+        if ('bits' in tab) {
+          invBits = tab.bits;
+          invNote = 'tabulated';
+        } else {
+          invNote = tab.reason;
+          if (!tab.overBudget) invTried = Infinity;
+        }
+      } catch (e) {
+        invTried = Infinity;
+        invNote = `tabulation failed: ${(e as Error).message ?? String(e)}`;
+      }
+      return invBits;
+    },
+    invariantTabulation: () => invNote,
+    invariantTabulationMiss: (state) => void invMisses.push(state),
+    invariantTabulationMisses: () => invMisses,
     tabulationMiss: (state) => void tabMisses.push(state),
     tabulationMisses: () => tabMisses,
     initial() {

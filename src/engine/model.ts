@@ -55,9 +55,17 @@ export interface ActionDef<D extends StateDecl> {
 
 export interface InvariantDef<D extends StateDecl> {
   readonly doc?: string;
-  readonly holds: (s: View<D>) => boolean;
-  /** Why it fails in this state (one line). */
-  readonly explain?: (s: View<D>) => string;
+  /**
+   * Index ranges the invariant is stated over ("for every CPU c and page p"):
+   * it holds when `holds(s, ...args)` is true for every argument tuple. The
+   * explorer can then compile each case to bit tests on the packed state
+   * (tabulate.ts), which a check over the whole state, reading every CPU's
+   * entries, is usually too big for.
+   */
+  readonly over?: readonly ArgRange[];
+  readonly holds: (s: View<D>, ...args: number[]) => boolean;
+  /** Why it fails in this state (one line); with `over`, for the first failing tuple. */
+  readonly explain?: (s: View<D>, ...args: number[]) => string;
   /** When the invariant is non-trivially at stake; a premise that never holds makes the invariant vacuous. */
   readonly premise?: (s: View<D>) => boolean;
 }

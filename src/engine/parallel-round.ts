@@ -134,25 +134,31 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
               for (let k2 = 0; k2 < W; k2++) seg[no + k2] = out[i * W + k2]!;
               segParent[local] = id;
               segAction[local] = k;
-              layout.unpack(out, i * W, fresh);
-              for (let v = 0; v < holds.length; v++) {
-                if (!holds[v]!(fresh)) {
-                  const name = invariants[v]!.name;
-                  if (!violated.has(name)) {
-                    violated.add(name);
-                    violations.push({ name, kind: 'invariant', stateId: -1, local, key: j * KM + (i - i0) + 1, words: words(out, i * W) });
-                    if (!opt.all) {
-                      Atomics.store(ctrl, Ctl.STOP, 1);
-                      break outer;
+              // Tabulated invariants first; the views decide the rest.
+              const pm = batch.invariantsHold(out, i * W);
+              if (pm >= 0) {
+                if (pm !== 0) for (let v = 0; v < premiseCounts.length; v++) if (pm & (1 << v)) premiseCounts[v]!++;
+              } else {
+                layout.unpack(out, i * W, fresh);
+                for (let v = 0; v < holds.length; v++) {
+                  if (!holds[v]!(fresh)) {
+                    const name = invariants[v]!.name;
+                    if (!violated.has(name)) {
+                      violated.add(name);
+                      violations.push({ name, kind: 'invariant', stateId: -1, local, key: j * KM + (i - i0) + 1, words: words(out, i * W) });
+                      if (!opt.all) {
+                        Atomics.store(ctrl, Ctl.STOP, 1);
+                        break outer;
+                      }
                     }
                   }
                 }
+                if (anyPremise)
+                  for (let v = 0; v < premises.length; v++) {
+                    const p = premises[v];
+                    if (p && p(fresh)) premiseCounts[v]!++;
+                  }
               }
-              if (anyPremise)
-                for (let v = 0; v < premises.length; v++) {
-                  const p = premises[v];
-                  if (p && p(fresh)) premiseCounts[v]!++;
-                }
               // (Atomics.load is a builtin call: only with a limit to check.)
               if (maxStates !== Infinity && levelEnd + Atomics.load(ctrl, Ctl.COUNT) + unflushed >= maxStates) {
                 setLimit(LimitCode.MAX_STATES);

@@ -212,8 +212,12 @@ class Recorder {
     });
   }
 
-  /** Guard then effect under a choice prefix: what it did (this.reads: the leaves it read). */
-  run(a: ActionDef<StateDecl>, args: readonly number[], prefix: readonly number[]): Outcome {
+  /**
+   * One run under a choice prefix: `test` (a guard, an invariant) then, if it
+   * returned true, `effect` on a writable view. What it did is the outcome;
+   * this.reads lists the leaves it read.
+   */
+  run(prefix: readonly number[], test: (s: never) => boolean, effect?: (s: never) => void): Outcome {
     this.epoch++;
     this.prefix = prefix;
     this.reads.length = 0;
@@ -221,46 +225,49 @@ class Recorder {
     this.writable = false;
     const s = this.rootProxy as never;
     try {
-      if (a.guard && a.guard(s, ...args) !== true) return { kind: 'off' };
+      if (!test(s)) return OFF;
+      if (!effect) return ON;
       this.writable = true;
-      a.effect(s, ...args);
+      effect(s);
     } catch (e) {
       if (e instanceof Unrecordable) throw e;
-      return { kind: 'bail' };
+      return BAILED;
     }
     const writes = new Map<number, number>();
     for (const i of this.written) {
       const raw = encode(this.leaves[i]!, this.vals[i]);
       // The view path reports the range fault (with its diagnostics).
-      if (raw < 0) return { kind: 'bail' };
+      if (raw < 0) return BAILED;
       writes.set(i, raw);
     }
     return { kind: 'on', writes };
   }
 }
 
-/**
- * The decision tree of every instance, or the reason the model keeps the
- * view path.
- */
-export function tabulate(
-  actions: Record<string, ActionDef<StateDecl>>,
-  instances: readonly { readonly action: string; readonly args: readonly number[] }[],
-  layout: Layout<StateDecl>,
-  maxNodes = TREE_NODES_PER_MODEL,
-): { trees: Tree[] } | { reason: string; overBudget: boolean } {
+const OFF: Outcome = { kind: 'off' };
+const ON: Outcome = { kind: 'on', writes: new Map() };
+const BAILED: Outcome = { kind: 'bail' };
+
+/** One function of the state to tabulate: a label for messages, a test and, for an action, its effect. */
+interface Job {
+  readonly label: string;
+  readonly test: (s: never) => boolean;
+  readonly effect?: (s: never) => void;
+}
+
+/** The decision tree of every job, or the reason they cannot be tabulated. */
+function buildTrees(jobs: readonly Job[], layout: Layout<StateDecl>, maxNodes: number): { trees: Tree[] } | { reason: string; overBudget: boolean } {
   const leaves = layout.leaves;
   const shape = shapeOf(leaves);
   let total = 0;
   const trees: Tree[] = [];
   try {
-    for (const inst of instances) {
-      const a = actions[inst.action]!;
+    for (const job of jobs) {
       const rec = new Recorder(leaves, shape);
       let nodes = 0;
       const build = (prefix: number[]): Tree => {
-        if (++nodes > TREE_NODES_PER_INSTANCE || ++total > maxNodes) throw new OverBudget(`the decision tree of ${inst.action}(${inst.args.join(',')}) is past the size budget`);
-        const outcome = rec.run(a, inst.args, prefix);
+        if (++nodes > TREE_NODES_PER_INSTANCE || ++total > maxNodes) throw new OverBudget(`the decision tree of ${job.label} is past the size budget`);
+        const outcome = rec.run(prefix, job.test, job.effect);
         if (rec.reads.length === prefix.length) return outcome;
         const leaf = rec.reads[prefix.length]!;
         const kids: Tree[] = [];
@@ -280,13 +287,58 @@ export function tabulate(
   return { trees };
 }
 
+/**
+ * The decision tree of every action instance (guard, then effect), or the
+ * reason the model keeps the view path.
+ */
+export function tabulate(
+  actions: Record<string, ActionDef<StateDecl>>,
+  instances: readonly { readonly action: string; readonly args: readonly number[] }[],
+  layout: Layout<StateDecl>,
+  maxNodes = TREE_NODES_PER_MODEL,
+): { trees: Tree[] } | { reason: string; overBudget: boolean } {
+  const jobs = instances.map((inst): Job => {
+    const a = actions[inst.action]!;
+    const args = inst.args;
+    return {
+      label: `${inst.action}(${args.join(',')})`,
+      test: a.guard ? (s) => a.guard!(s, ...args) === true : () => true,
+      effect: (s) => a.effect(s, ...args),
+    };
+  });
+  return buildTrees(jobs, layout, maxNodes);
+}
+
+/**
+ * A tree as nested tests on the loaded words w0.. (`(wK >>> shift) & mask`),
+ * with `end` giving the code of each leaf. Values whose subtrees generate
+ * the same code share one branch; a read that decides nothing is dropped.
+ */
+function genTree(t: Tree, leaves: readonly Leaf[], end: (o: Outcome) => string): string {
+  if (t.kind !== 'read') return end(t);
+  const l = leaves[t.leaf]!;
+  const byCode = new Map<string, number[]>();
+  t.kids.forEach((k, v) => {
+    const c = genTree(k, leaves, end);
+    const vs = byCode.get(c);
+    if (vs) vs.push(v);
+    else byCode.set(c, [v]);
+  });
+  const branches = [...byCode];
+  if (branches.length === 1) return branches[0]![0];
+  const test = (vs: number[]) => vs.map((v) => `t === ${v}`).join(' || ');
+  const chain = branches.map(([code, vs], k) => (k === 0 ? `if (${test(vs)}) {\n${code}\n}` : k === branches.length - 1 ? ` else {\n${code}\n}` : ` else if (${test(vs)}) {\n${code}\n}`));
+  return `{ const t = (w${l.word} >>> ${l.shift}) & ${2 ** l.bits - 1};\n${chain.join('')} }`;
+}
+
+const loadWords = (W: number) => Array.from({ length: W }, (_, k) => `const w${k} = bw[bo + ${k}];`).join(' ');
+
 /** The generated successor function over the packed words (one function per action, and a dispatcher). */
 export function generateBitExpand(trees: readonly Tree[], instances: readonly { readonly id: number; readonly actionIndex: number }[], layout: Layout<StateDecl>): BitExpand {
   const W = layout.words;
   const leaves = layout.leaves;
-  const loads = Array.from({ length: W }, (_, k) => `const w${k} = bw[bo + ${k}];`).join(' ');
-  const gen = (t: Tree, id: number): string => {
-    switch (t.kind) {
+  const emit = (o: Outcome, id: number): string => {
+    switch (o.kind) {
       case 'off':
         return '';
       case 'bail':
@@ -294,7 +346,7 @@ export function generateBitExpand(trees: readonly Tree[], instances: readonly { 
       case 'on': {
         const clear = new Array<number>(W).fill(0);
         const set = new Array<number>(W).fill(0);
-        for (const [i, raw] of t.writes) {
+        for (const [i, raw] of o.writes) {
           const l = leaves[i]!;
           clear[l.word]! |= (2 ** l.bits - 1) << l.shift;
           set[l.word]! |= raw << l.shift;
@@ -302,35 +354,74 @@ export function generateBitExpand(trees: readonly Tree[], instances: readonly { 
         const words = clear.map((c, k) => (c === 0 ? `out[o + ${k}] = w${k};` : `out[o + ${k}] = (w${k} & ${~c}) | ${set[k]! | 0};`));
         return `{ const o = n * ${W}; ${words.join(' ')} ks[n++] = ${id}; }`;
       }
-      case 'read': {
-        const l = leaves[t.leaf]!;
-        // Values whose subtrees generate the same code share one branch; a
-        // read that decides nothing is dropped.
-        const byCode = new Map<string, number[]>();
-        t.kids.forEach((k, v) => {
-          const c = gen(k, id);
-          const vs = byCode.get(c);
-          if (vs) vs.push(v);
-          else byCode.set(c, [v]);
-        });
-        const branches = [...byCode];
-        if (branches.length === 1) return branches[0]![0];
-        const test = (vs: number[]) => vs.map((v) => `t === ${v}`).join(' || ');
-        const chain = branches.map(([code, vs], k) => (k === 0 ? `if (${test(vs)}) {\n${code}\n}` : k === branches.length - 1 ? ` else {\n${code}\n}` : ` else if (${test(vs)}) {\n${code}\n}`));
-        return `{ const t = (w${l.word} >>> ${l.shift}) & ${2 ** l.bits - 1};\n${chain.join('')} }`;
-      }
     }
   };
   const byAction = new Map<number, string[]>();
   instances.forEach((inst, k) => {
-    const c = gen(trees[k]!, inst.id);
+    const c = genTree(trees[k]!, leaves, (o) => emit(o, inst.id));
     if (!c) return;
     if (!byAction.has(inst.actionIndex)) byAction.set(inst.actionIndex, []);
     byAction.get(inst.actionIndex)!.push(c);
   });
   const fns = [...byAction.values()].map(
-    (bodies, g) => new Function(`return function bits_${g}(bw, bo, out, ks, n) {\n${loads}\n${bodies.join('\n')}\nreturn n;\n};`)() as BitExpand,
+    (bodies, g) => new Function(`return function bits_${g}(bw, bo, out, ks, n) {\n${loadWords(W)}\n${bodies.join('\n')}\nreturn n;\n};`)() as BitExpand,
   );
   const calls = fns.map((_, g) => `n = F${g}(bw, bo, out, ks, n); if (n < 0) return n;`).join('\n');
   return new Function(...fns.map((_, g) => `F${g}`), `return function bitExpand(bw, bo, out, ks, n0) {\nlet n = n0 | 0;\n${calls}\nreturn n;\n};`)(...fns) as BitExpand;
+}
+
+// ---------------------------------------------------------------- invariants
+
+/**
+ * The invariants checked on the packed state at bw[bo..]: -1 when one of
+ * them fails or a case threw (the explorer then decides on the views, which
+ * name the invariant or report the exception), else a mask with bit i set
+ * when invariant i's premise holds.
+ */
+export type BitInvariants = (bw: Uint32Array, bo: number) => number;
+
+/** The invariants as they are tabulated: every case of `holdsAt`, and the premise. */
+export interface TabulableInvariant {
+  readonly name: string;
+  readonly cases: readonly (readonly number[])[];
+  readonly holdsAt: (s: never, ...args: number[]) => boolean;
+  readonly premise: ((s: never) => boolean) | undefined;
+}
+
+/** Premise bits of BitInvariants' mask. */
+const MAX_PREMISE_BITS = 31;
+
+/**
+ * The invariants' cases and premises as decision trees, generated into one
+ * function per invariant and a dispatcher; or why they keep the view path.
+ * Truthiness as on the view path: a case fails when holdsAt returns
+ * something falsy.
+ */
+export function tabulateInvariants(
+  invariants: readonly TabulableInvariant[],
+  layout: Layout<StateDecl>,
+  maxNodes = TREE_NODES_PER_MODEL,
+): { bits: BitInvariants } | { reason: string; overBudget: boolean } {
+  if (invariants.length > MAX_PREMISE_BITS && invariants.some((i) => i.premise))
+    return { reason: `more than ${MAX_PREMISE_BITS} invariants with premises`, overBudget: false };
+  const jobs: Job[] = [];
+  for (const inv of invariants) {
+    for (const args of inv.cases) jobs.push({ label: `invariant ${inv.name}${args.length ? `(${args.join(',')})` : ''}`, test: (s) => !!inv.holdsAt(s, ...args) });
+    const premise = inv.premise;
+    if (premise) jobs.push({ label: `the premise of ${inv.name}`, test: (s) => !!premise(s) });
+  }
+  const built = buildTrees(jobs, layout, maxNodes);
+  if (!('trees' in built)) return built;
+  const leaves = layout.leaves;
+  const fail = (o: Outcome) => (o.kind === 'on' ? '' : 'return -1;');
+  const premiseResult = (o: Outcome) => (o.kind === 'on' ? 'return 1;' : o.kind === 'off' ? 'return 0;' : 'return -1;');
+  let k = 0;
+  const fns = invariants.map((inv, i) => {
+    const body = inv.cases.map(() => genTree(built.trees[k++]!, leaves, fail));
+    body.push(inv.premise ? genTree(built.trees[k++]!, leaves, premiseResult) : 'return 0;');
+    return new Function(`return function inv_${i}(bw, bo) {\n${loadWords(layout.words)}\n${body.join('\n')}\nreturn 0;\n};`)() as BitInvariants;
+  });
+  const calls = fns.map((_, i) => `r = F${i}(bw, bo); if (r < 0) return -1; m |= r << ${i};`).join('\n');
+  const bits = new Function(...fns.map((_, i) => `F${i}`), `return function bitInvariants(bw, bo) {\nlet m = 0, r = 0;\n${calls}\nreturn m;\n};`)(...fns) as BitInvariants;
+  return { bits };
 }
