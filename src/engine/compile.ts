@@ -60,7 +60,10 @@ export interface CompiledModel {
   readonly layout: Layout<StateDecl>;
   readonly actionNames: readonly string[];
   readonly instances: readonly Instance[];
+  /** The invariants checked (all, or those named by --invariant). */
   readonly invariants: readonly CompiledInvariant[];
+  /** Every invariant of the machine (reports show the status of each). */
+  readonly allInvariants: readonly CompiledInvariant[];
   readonly expand: Expand;
   /**
    * The same successors computed on the packed words alone (tabulate.ts), or
@@ -211,6 +214,7 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     actionNames,
     instances,
     invariants,
+    allInvariants: allInv,
     expand,
     tabulated(maxNodes = TREE_NODES_PER_MODEL) {
       if (bits || maxNodes <= tabTried) return bits;

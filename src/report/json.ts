@@ -85,8 +85,7 @@ export function fieldInfo(decl: StateDecl): FieldInfo[] {
 /** Status of every invariant of the machine (not only the checked ones) in a state. */
 export function invariantStatus(model: CompiledModel, s: View<StateDecl>): Record<string, boolean> {
   const out: Record<string, boolean> = {};
-  for (const [name, inv] of Object.entries(model.machine.invariants ?? {})) {
-    const holds = typeof inv === 'function' ? inv : inv.holds;
+  for (const { name, holds } of model.allInvariants) {
     try {
       out[name] = holds(s) === true;
     } catch {

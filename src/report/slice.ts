@@ -43,17 +43,11 @@ export function exhibits(model: CompiledModel, s: View<StateDecl>, v: Pick<Viola
       if (model.machine.endState?.(s)) return false;
       return !model.instances.some((inst) => model.enabled(s, inst.id));
     }
-    const inv = model.invariants.find((i) => i.name === v.invariant) ?? findInvariant(model, v.invariant);
+    const inv = model.allInvariants.find((i) => i.name === v.invariant);
     return inv ? !inv.holds(s) : false;
   } catch {
     return false;
   }
-}
-
-function findInvariant(model: CompiledModel, name: string): { holds: (s: View<StateDecl>) => boolean } | undefined {
-  const inv = model.machine.invariants?.[name];
-  if (!inv) return undefined;
-  return typeof inv === 'function' ? { holds: inv } : inv;
 }
 
 /** Replay `ids` from the initial state; the final state, or undefined if some step is not enabled (or throws). */
