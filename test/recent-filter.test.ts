@@ -101,10 +101,11 @@ describe('recent filter', () => {
     expect(f.filter(a, h, 1, dup, miss)).toBe(0);
   });
 
-  it('is sized an eighth of the visited set, between the start size and the cap', () => {
+  it('is sized a sixteenth of the visited set, between the start size and the cap', () => {
     expect(recentFilterBytesFor(0)).toBe(RECENT_FILTER_BYTES);
-    expect(recentFilterBytesFor(16 * RECENT_FILTER_BYTES)).toBe(2 * RECENT_FILTER_BYTES);
-    expect(recentFilterBytesFor(2 ** 27)).toBe(2 ** 24);
+    expect(recentFilterBytesFor(32 * RECENT_FILTER_BYTES)).toBe(2 * RECENT_FILTER_BYTES);
+    expect(recentFilterBytesFor(32 * RECENT_FILTER_BYTES - 1)).toBe(RECENT_FILTER_BYTES);
+    expect(recentFilterBytesFor(2 ** 27)).toBe(2 ** 23);
     expect(recentFilterBytesFor(2 ** 40)).toBe(RECENT_FILTER_MAX_BYTES);
     expect(recentFilterBytesFor(2 ** 40, 2 ** 22)).toBe(2 ** 22);
   });

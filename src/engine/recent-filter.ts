@@ -11,7 +11,7 @@
  * which stays in L2, while a visited-set probe is a miss to DRAM (and a TLB
  * miss) once the table outgrows the caches. The cache starts at that size
  * and the explorer grows it with the table (recentFilterBytesFor): at
- * 16 MiB, in L3, over 80 % of the benchmark's successors hit it.
+ * 8-16 MiB, in L3, 75-85 % of the benchmark's successors hit it.
  *
  * The cache is indexed by the hash's low bits; the tables use its high bits.
  * A cache entry is never wrong, only missing, so the cache changes no count,
@@ -43,20 +43,22 @@ export interface RecentFilter {
 export const RECENT_FILTER_BYTES = 256 * 1024;
 
 /**
- * The size the cache grows to beside a visited set of `tableBytes`: an
- * eighth of it, between RECENT_FILTER_BYTES and `cap` (default
+ * The size the cache grows to beside a visited set of `tableBytes`: a
+ * sixteenth of it, between RECENT_FILTER_BYTES and `cap` (default
  * RECENT_FILTER_MAX_BYTES). Measured on the benchmark (AMD EPYC, 1 MiB L2
- * per core, 32 MiB L3), ns per state, one thread:
+ * per core, 32 MiB L3), ns per state, one thread, fixed sizes:
  *   N=4 P=2 K=3 async (128 MiB table): 256 KiB 757, 4 MiB 636, 16 MiB 634;
  *   N=6 P=2 K=1 sync (128 MiB table): 256 KiB 1004, 4 MiB 917, 16 MiB 849;
  *   N=5 P=2 K=1 sync (16 MiB table): 256 KiB 808, 1-2 MiB 711-738, 4 MiB 754-807.
  * A bigger cache turns more probes of the table (a DRAM and TLB miss each)
- * into L3 hits; as big as the table it is only a second copy of it.
+ * into L3 hits; as big as the table it is only a second copy of it. An
+ * eighth of the table was 1-3 % faster than a sixteenth, but took
+ * N=4 P=3 K=1 sync to 32.1 bytes/state (the filter is counted).
  */
 export const RECENT_FILTER_MAX_BYTES = 16 * 1024 * 1024;
 export function recentFilterBytesFor(tableBytes: number, cap = RECENT_FILTER_MAX_BYTES): number {
   let b = RECENT_FILTER_BYTES;
-  while (b * 2 <= cap && b * 2 * 8 <= tableBytes) b *= 2;
+  while (b * 2 <= cap && b * 2 * 16 <= tableBytes) b *= 2;
   return b;
 }
 
