@@ -76,10 +76,11 @@ export interface Batch {
   prepareLookups(n: number, touch: (hs: Uint32Array, n: number) => number): void;
   /**
    * Grow the recent-duplicate filter to suit a visited set of `tableBytes`
-   * (recentFilterBytesFor; `cap` bounds it, e.g. per worker). Cheap to call
-   * often: it allocates only when the size steps up.
+   * (recentFilterBytesFor). Cheap to call often: it allocates only when the
+   * size steps up. (Multi-core participants keep the starting size: a
+   * larger one measured no faster there, docs/performance.md.)
    */
-  fitFilter(tableBytes: number, cap?: number): void;
+  fitFilter(tableBytes: number): void;
   /** Bytes the recent-duplicate filter takes. */
   filterBytes(): number;
   /**
@@ -207,8 +208,8 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       for (let i = 0; i < n; i++) hs[i] = hash(out, i * W, HASH_SEED);
       touch(miss, recent.filter(out, hs, n, dup, miss));
     },
-    fitFilter(tableBytes, cap) {
-      const want = recentFilterBytesFor(tableBytes, cap);
+    fitFilter(tableBytes) {
+      const want = recentFilterBytesFor(tableBytes);
       if (want > recent.bytes()) recent.resize(want);
     },
     filterBytes: () => recent.bytes(),

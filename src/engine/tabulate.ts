@@ -22,6 +22,11 @@
  * tree past the size budget. A hidden dependency (mutable closure state,
  * randomness) is not detectable here; the explorer cross-checks sampled
  * states against the view path and drops the tables on a mismatch (batch.ts).
+ *
+ * Invariants and premises are recorded the same way (a test with no
+ * effect), one tree per case of an invariant stated `over` CPUs and pages,
+ * and generated into one check returning -1 (let the views decide: a case
+ * fails or threw) or the mask of premises that hold.
  */
 import type { Layout, Leaf } from './layout.js';
 import type { ActionDef } from './model.js';
