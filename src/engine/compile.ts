@@ -108,6 +108,44 @@ function rangeSize(r: Sort | number): number {
   return typeof r === 'number' ? r : r.size;
 }
 
+/**
+ * Tables built on first use (tabulate.ts) and kept: `get` builds them with
+ * a node budget, and tries again only with a larger budget when they were
+ * over the last one; any other reason is final. `note` says 'tabulated',
+ * 'not tried', 'disabled' or why not; `misses` are the states where the
+ * explorer found them disagreeing with the views.
+ */
+function lazyTables<T>(disabled: boolean, build: (maxNodes: number) => { value: T } | { reason: string; overBudget: boolean }) {
+  let note = disabled ? 'disabled' : 'not tried';
+  /** The largest node budget tried (Infinity: do not try again). */
+  let tried = disabled ? Infinity : 0;
+  let value: T | undefined;
+  const misses: string[] = [];
+  return {
+    get(maxNodes = TREE_NODES_PER_MODEL): T | undefined {
+      if (value !== undefined || maxNodes <= tried) return value;
+      tried = maxNodes;
+      try {
+        const r = build(maxNodes);
+        if ('value' in r) {
+          value = r.value;
+          note = 'tabulated';
+        } else {
+          note = r.reason;
+          if (!r.overBudget) tried = Infinity;
+        }
+      } catch (e) {
+        tried = Infinity;
+        note = `tabulation failed: ${(e as Error).message ?? String(e)}`;
+      }
+      return value;
+    },
+    note: () => note,
+    miss: (state: string) => void misses.push(state),
+    misses: misses as readonly string[],
+  };
+}
+
 /** Every argument tuple of the ranges `over` (one empty tuple for none). */
 function tuplesOver(over: readonly (Sort | number)[], what: string): number[][] {
   let tuples: number[][] = [[]];
@@ -196,15 +234,14 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
   const misses: string[] = [];
   const expand = generateExpand(m.actions, actionNames, instances, layout, opts.writeAnalysis ?? true, (action) => misses.push(action));
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
-  let tabNote = opts.tabulate === false ? 'disabled' : 'not tried';
-  /** The largest node budget tabulation was tried with (Infinity: do not try again). */
-  let tabTried = opts.tabulate === false ? Infinity : 0;
-  let bits: BitExpand | undefined;
-  const tabMisses: string[] = [];
-  let invNote = tabNote;
-  let invTried = tabTried;
-  let invBits: BitInvariants | undefined;
-  const invMisses: string[] = [];
+  const succTables = lazyTables(opts.tabulate === false, (maxNodes) => {
+    const tab = tabulate(m.actions, instances, layout, maxNodes);
+    return 'trees' in tab ? { value: generateBitExpand(tab.trees, instances, layout) } : tab;
+  });
+  const invTables = lazyTables(opts.tabulate === false, (maxNodes) => {
+    const tab = tabulateInvariants(invariants, layout, maxNodes);
+    return 'bits' in tab ? { value: tab.bits } : tab;
+  });
 
   return {
     def,
@@ -216,48 +253,14 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     invariants,
     allInvariants: allInv,
     expand,
-    tabulated(maxNodes = TREE_NODES_PER_MODEL) {
-      if (bits || maxNodes <= tabTried) return bits;
-      tabTried = maxNodes;
-      try {
-        const tab = tabulate(m.actions, instances, layout, maxNodes);
-        if ('trees' in tab) {
-          bits = generateBitExpand(tab.trees, instances, layout);
-          tabNote = 'tabulated';
-        } else {
-          tabNote = tab.reason;
-          if (!tab.overBudget) tabTried = Infinity;
-        }
-      } catch (e) {
-        tabTried = Infinity;
-        tabNote = `tabulation failed: ${(e as Error).message ?? String(e)}`;
-      }
-      return bits;
-    },
-    tabulation: () => tabNote,
-    tabulatedInvariants(maxNodes = TREE_NODES_PER_MODEL) {
-      if (invBits || maxNodes <= invTried) return invBits;
-      invTried = maxNodes;
-      try {
-        const tab = tabulateInvariants(invariants, layout, maxNodes);
-        if ('bits' in tab) {
-          invBits = tab.bits;
-          invNote = 'tabulated';
-        } else {
-          invNote = tab.reason;
-          if (!tab.overBudget) invTried = Infinity;
-        }
-      } catch (e) {
-        invTried = Infinity;
-        invNote = `tabulation failed: ${(e as Error).message ?? String(e)}`;
-      }
-      return invBits;
-    },
-    invariantTabulation: () => invNote,
-    invariantTabulationMiss: (state) => void invMisses.push(state),
-    invariantTabulationMisses: () => invMisses,
-    tabulationMiss: (state) => void tabMisses.push(state),
-    tabulationMisses: () => tabMisses,
+    tabulated: (maxNodes) => succTables.get(maxNodes),
+    tabulation: () => succTables.note(),
+    tabulationMiss: (state) => succTables.miss(state),
+    tabulationMisses: () => succTables.misses,
+    tabulatedInvariants: (maxNodes) => invTables.get(maxNodes),
+    invariantTabulation: () => invTables.note(),
+    invariantTabulationMiss: (state) => invTables.miss(state),
+    invariantTabulationMisses: () => invTables.misses,
     initial() {
       const v = layout.makeView();
       m.init?.(v);
