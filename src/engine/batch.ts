@@ -237,4 +237,9 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   return batch;
 }
 
+/** Add a BitInvariants premise mask (bit i = invariant i's premise holds) to per-invariant counts. */
+export function countPremiseMask(mask: number, counts: number[]): void {
+  for (let i = 0; i < counts.length; i++) if (mask & (1 << i)) counts[i]!++;
+}
+
 const invariantsOf = (model: CompiledModel) => model.invariants.map((i) => i.holds);

@@ -15,7 +15,7 @@ import type { StateDecl, View } from './types.js';
 import os from 'node:os';
 import { AsymmetryFault, makeCanonicalizer, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
-import { BATCH, createBatch, RangeFault, ShapeFault } from './batch.js';
+import { BATCH, countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
 
@@ -144,11 +144,6 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
     return false;
   };
 
-  /** Premise counts from a mask of BitInvariants (bit i = invariant i's premise holds). */
-  const countPremises = (mask: number) => {
-    for (let i = 0; i < premiseCounts.length; i++) if (mask & (1 << i)) premiseCounts[i]!++;
-  };
-
   // The initial state.
   let init: View<StateDecl>;
   try {
@@ -248,7 +243,7 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
                 break level;
               }
               phase = 'insert';
-            } else if (pm !== 0) countPremises(pm);
+            } else if (pm !== 0) countPremiseMask(pm, premiseCounts);
             if (nid + 1 >= maxStates) {
               limit = 'max-states';
               stop = true;

@@ -15,7 +15,7 @@
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
-import { BATCH, createBatch } from './batch.js';
+import { BATCH, countPremiseMask, createBatch } from './batch.js';
 import { actionView, claimSize, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
@@ -137,7 +137,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
               // Tabulated invariants first; the views decide the rest.
               const pm = batch.invariantsHold(out, i * W);
               if (pm >= 0) {
-                if (pm !== 0) for (let v = 0; v < premiseCounts.length; v++) if (pm & (1 << v)) premiseCounts[v]!++;
+                if (pm !== 0) countPremiseMask(pm, premiseCounts);
               } else {
                 layout.unpack(out, i * W, fresh);
                 for (let v = 0; v < holds.length; v++) {

@@ -69,8 +69,8 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
     while (2 ** (bits + 1) * W * 4 <= n) bits++;
     return 2 ** bits;
   };
-  const hit = Array.from({ length: W }, (_, k) => `cache[c + ${k}] === out[o + ${k}]`).join(' && ');
-  const put = Array.from({ length: W }, (_, k) => `cache[c + ${k}] = out[o + ${k}];`).join(' ');
+  const hit = Array.from({ length: W }, (_, k) => `cache_[c + ${k}] === out[o + ${k}]`).join(' && ');
+  const put = Array.from({ length: W }, (_, k) => `cache_[c + ${k}] = out[o + ${k}];`).join(' ');
   // Word 0 of a packed state has bit 31 set (layout.ts), so 0 = empty.
   return new Function(
     'entries',
@@ -85,8 +85,8 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
       sink = acc;
       for (let i = 0; i < n; i++) {
         const h = hs[i], c = (h & mask_) * ${W}, o = i * ${W};
-        if (${hit.replaceAll('cache[', 'cache_[')}) { dup[i] = 1; continue; }
-        ${put.replaceAll('cache[', 'cache_[')}
+        if (${hit}) { dup[i] = 1; continue; }
+        ${put}
         dup[i] = 0;
         miss[m++] = h;
       }
