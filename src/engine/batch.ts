@@ -76,11 +76,10 @@ export interface Batch {
   prepareLookups(n: number, touch: (hs: Uint32Array, n: number) => number): void;
   /**
    * Grow the recent-duplicate filter to suit a visited set of `tableBytes`
-   * (recentFilterBytesFor). Cheap to call often: it allocates only when the
-   * size steps up. (Multi-core participants keep the starting size: a
-   * larger one measured no faster there, docs/performance.md.)
+   * (recentFilterBytesFor, `fraction` of it). Cheap to call often: it
+   * allocates only when the size steps up.
    */
-  fitFilter(tableBytes: number): void;
+  fitFilter(tableBytes: number, fraction?: number): void;
   /** Bytes the recent-duplicate filter takes. */
   filterBytes(): number;
   /**
@@ -208,8 +207,8 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       for (let i = 0; i < n; i++) hs[i] = hash(out, i * W, HASH_SEED);
       touch(miss, recent.filter(out, hs, n, dup, miss));
     },
-    fitFilter(tableBytes) {
-      const want = recentFilterBytesFor(tableBytes);
+    fitFilter(tableBytes, fraction) {
+      const want = recentFilterBytesFor(tableBytes, undefined, fraction);
       if (want > recent.bytes()) recent.resize(want);
     },
     filterBytes: () => recent.bytes(),

@@ -18,33 +18,32 @@ export interface ModelSource {
   readonly factoryArg?: unknown;
 }
 
-/** Indices into the shared control words (Int32Array). */
+/** Indices into the shared control words (Int32Array, ctlWords(parts) of them). */
 export const Ctl = {
-  /** Next unclaimed index of the current level (chunks claimed with Atomics.add). */
-  CURSOR: 0,
   /** New states found in this level so far, summed at chunk boundaries. */
-  COUNT: 1,
+  COUNT: 0,
   /** Set by a participant when a table must grow: every participant ends its round at its next chunk boundary. */
-  PAUSE: 2,
+  PAUSE: 1,
   /** Set on a violation (not --all), an error or a limit: every participant ends its round. */
-  STOP: 3,
+  STOP: 2,
   /** The first limit hit (LimitCode). */
-  LIMIT: 4,
-  SIZE: 8,
+  LIMIT: 3,
+  /** Word RANGES + p: the next unclaimed index of participant p's range of the current level (claimNext). */
+  RANGES: 4,
 } as const;
+
+/** Control words for `parts` participants. */
+export function ctlWords(parts: number): number {
+  return Ctl.RANGES + parts;
+}
 
 export const LimitCode = { NONE: 0, MAX_STATES: 1, MAX_DEPTH: 2, TIME: 3, MEMORY: 4 } as const;
 export type LimitCode = (typeof LimitCode)[keyof typeof LimitCode];
 
 /**
  * States claimed at once by a participant: at most the round's largest claim
- * (claimSize of the whole level: parallel.ts), and fewer toward a level's
- * end (claimSize of what is left). Big claims keep
- * a state's siblings on one participant, so its recent-lookup filter
- * (recent-filter.ts) still catches their shared successors. On N=6 P=2 K=1
- * sync, two participants sent to the table 64.5 % of all successors with
- * fixed claims of 96 states, 53 % with claims of up to 2048 and 49 % with up
- * to 8192; one participant alone sends 50.5 %.
+ * (claimSize of the whole level: parallel.ts), and fewer toward the end of a
+ * range (claimSize of what is left of it).
  */
 export const CHUNK = 8192;
 /** The smallest claim (unless the configured largest claim is smaller). */
@@ -58,12 +57,60 @@ export function chunkFor(instances: number): number {
 }
 
 /**
- * Guided self-scheduling: claim a share of what is left of the level
+ * Guided self-scheduling: claim a share of what is left
  * (left / (2 × participants)), between the smallest claim and `max`, so the
- * level's end is split finely and no participant waits long at the barrier.
+ * end is split finely and no participant waits long at the barrier.
  */
 export function claimSize(left: number, parts: number, max: number): number {
   return Math.min(max, Math.max(Math.min(MIN_CHUNK, max), Math.ceil(left / (2 * parts))));
+}
+
+/** Start of participant p's range of a level of n states (p = parts: n). */
+export function rangeStart(p: number, n: number, parts: number): number {
+  return Math.floor((p * n) / parts);
+}
+
+/** Point every range cursor at the start of its range, for a level of n states. */
+export function resetRanges(ctrl: Int32Array, n: number, parts: number): void {
+  for (let p = 0; p < parts; p++) Atomics.store(ctrl, Ctl.RANGES + p, rangeStart(p, n, parts));
+}
+
+/** States of the level of n not claimed yet. */
+export function unclaimed(ctrl: Int32Array, n: number, parts: number): number {
+  let left = 0;
+  for (let p = 0; p < parts; p++) left += Math.max(0, rangeStart(p + 1, n, parts) - Atomics.load(ctrl, Ctl.RANGES + p));
+  return left;
+}
+
+/**
+ * The next claim of participant `part` in a level of n states: span[0] ..
+ * span[1]-1, or false when every state is claimed. The level is split into
+ * one contiguous range per participant; each claims from the front of its
+ * own range, and once that is exhausted from the fronts of the others'
+ * (part+1, part+2, … in turn). So each participant expands one long run of
+ * consecutive states, as one thread would, and its recent-lookup filter
+ * (recent-filter.ts) catches the duplicates that states far apart in the
+ * level share. Claims taken alternately from one shared cursor split the
+ * level into interleaved chunks instead: a successor's earlier copy then
+ * came from the other participant half the time. Measured on N=6 P=2 K=1
+ * sync, 2 participants: table lookups per state 8.0-8.1 with one shared
+ * cursor and 256 KiB filters, 6.1 with 4 MiB filters, 4.7-4.9 with ranges
+ * and 4 MiB filters (one thread: 4.6), and 2 workers 5.9-6.0 s against
+ * 5.2-5.6 s.
+ */
+export function claimNext(ctrl: Int32Array, part: number, parts: number, n: number, maxClaim: number, span: Int32Array): boolean {
+  for (let k = 0, q = part; k < parts; k++, q = q + 1 === parts ? 0 : q + 1) {
+    const end = rangeStart(q + 1, n, parts);
+    const at = Atomics.load(ctrl, Ctl.RANGES + q);
+    if (at >= end) continue;
+    const size = claimSize(end - at, parts, maxClaim);
+    const s0 = Atomics.add(ctrl, Ctl.RANGES + q, size);
+    if (s0 >= end) continue;
+    span[0] = s0;
+    span[1] = Math.min(end, s0 + size);
+    return true;
+  }
+  return false;
 }
 
 /** What every participant (the coordinator's thread included) is told once. */
@@ -118,12 +165,16 @@ export interface RunMsg {
   cur: SharedArrayBuffer;
   curN: number;
   seg: Segment;
+  /** This participant's index (its range of the level: claimNext). */
+  part: number;
   levelStart: number;
   depth: number;
   /** Stop claiming chunks (PAUSE) once the table holds this many states. */
   growAt: number;
   /** The largest claim this round (the coordinator reserved room for claims this big). */
   maxClaim: number;
+  /** Bytes of the visited set (table and links): the recent-lookup filter grows with it (Batch.fitFilter). */
+  storeBytes: number;
   /** Names already reported (--all): not reported again. */
   violated: string[];
 }
@@ -156,6 +207,8 @@ export interface DoneMsg {
   expanded: number;
   /** States in the participant's segment after the round. */
   segN: number;
+  /** Bytes its recent-lookup filter takes. */
+  filterBytes: number;
   fired: Uint8Array;
   premiseCounts: number[];
   violations: WorkerViolation[];

@@ -11,8 +11,10 @@
  *             their parent ids and action instances;
  *   ctrl      a few Int32 control words (parallel-protocol.ts).
  *
- * Participants claim chunks of `cur` with Atomics.add (large at a level's
- * start, smaller toward its end: claimSize) and expand them with
+ * The level is split into one contiguous range per participant; each claims
+ * chunks of its own range with Atomics.add (large at first, smaller toward
+ * the range's end: claimSize), then helps with the others' ranges
+ * (claimNext), and expands them with
  * the same generated code as the single-threaded explorer
  * (parallel-round.ts). A state is new for exactly one participant (the CAS
  * in the table decides), which appends it to its own segment, so there is
@@ -64,8 +66,11 @@ import {
   chunkFor,
   claimSize,
   Ctl,
+  ctlWords,
   LimitCode,
   MIN_CHUNK,
+  resetRanges,
+  unclaimed,
   type DoneMsg,
   type InitMsg,
   type LoadMsg,
@@ -307,7 +312,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   });
   const segCap = (g: Segment) => g.parent.byteLength / 4;
   const segs: Segment[] = Array.from({ length: nPart }, () => newSegment(2 * segRoom(claimSize(1, nPart, chunk))));
-  const ctrlBuf = new SharedArrayBuffer(Ctl.SIZE * 4);
+  const ctrlBuf = new SharedArrayBuffer(ctlWords(nPart) * 4);
   const ctrl = new Int32Array(ctrlBuf);
   /**
    * Bumped once replaced shared buffers add up to 64 MiB or a tenth of what
@@ -324,12 +329,15 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     }
   };
 
+  /** What each participant's recent-lookup filter takes (on its own heap), as it last said. */
+  const filterBytes = new Array<number>(nPart).fill(0);
   const bytesNow = () =>
     tableBuf.byteLength +
     curBuf.byteLength +
     (spareBuf?.byteLength ?? 0) +
     segs.reduce((a, g) => a + g.words.byteLength + g.parent.byteLength + g.action.byteLength, 0) +
-    links.bytes();
+    links.bytes() +
+    filterBytes.reduce((a, b) => a + b, 0);
   let peakBytes = bytesNow();
   /** A new shared buffer within the memory budget (what it replaces still counted), or undefined. */
   const alloc = (bytes: number): SharedArrayBuffer | undefined => {
@@ -460,7 +468,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       states,
       transitions,
       depth,
-      queue: Math.max(0, curN - Atomics.load(ctrl, Ctl.CURSOR)) + Atomics.load(ctrl, Ctl.COUNT),
+      queue: unclaimed(ctrl, curN, nPart) + Atomics.load(ctrl, Ctl.COUNT),
       elapsedMs: el,
       statesPerSec: (states / el) * 1000,
       memoryBytes: bytesNow(),
@@ -488,7 +496,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
 
   try {
     for (;;) {
-      Atomics.store(ctrl, Ctl.CURSOR, 0);
+      resetRanges(ctrl, curN, nPart);
       Atomics.store(ctrl, Ctl.COUNT, 0);
       Atomics.store(ctrl, Ctl.PAUSE, 0);
       for (const g of segs) g.n = 0;
@@ -523,10 +531,12 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           cur: curBuf,
           curN,
           seg: segs[p]!,
+          part: p,
           levelStart,
           depth,
           growAt: growAtOf(cap, claim),
           maxClaim: claim,
+          storeBytes: tableBuf.byteLength + links.bytes(),
           violated: [...violated],
         });
         const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
@@ -548,6 +558,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         rounds++;
         for (const [p, r] of res) {
           expandedBy[p]! += r.expanded;
+          filterBytes[p] = r.filterBytes;
           segs[p]!.n = r.segN;
           transitions += r.transitions;
           for (let k = 0; k < nInst; k++) fired[k]! |= r.fired[k]!;
@@ -571,7 +582,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           limit = 'memory';
           stop = true;
         }
-        if (Atomics.load(ctrl, Ctl.CURSOR) >= curN) levelDone = true;
+        if (unclaimed(ctrl, curN, nPart) === 0) levelDone = true;
         Atomics.store(ctrl, Ctl.PAUSE, 0);
         progress();
       }

@@ -44,7 +44,7 @@ export const RECENT_FILTER_BYTES = 256 * 1024;
 
 /**
  * The size the cache grows to beside a visited set of `tableBytes`: a
- * sixteenth of it, between RECENT_FILTER_BYTES and `cap` (default
+ * `fraction` (default a sixteenth) of it, between RECENT_FILTER_BYTES and `cap` (default
  * RECENT_FILTER_MAX_BYTES). Measured on the benchmark (AMD EPYC, 1 MiB L2
  * per core, 32 MiB L3), ns per state, one thread, fixed sizes:
  *   N=4 P=2 K=3 async (128 MiB table): 256 KiB 757, 4 MiB 636, 16 MiB 634;
@@ -56,9 +56,9 @@ export const RECENT_FILTER_BYTES = 256 * 1024;
  * N=4 P=3 K=1 sync to 32.1 bytes/state (the filter is counted).
  */
 export const RECENT_FILTER_MAX_BYTES = 16 * 1024 * 1024;
-export function recentFilterBytesFor(tableBytes: number, cap = RECENT_FILTER_MAX_BYTES): number {
+export function recentFilterBytesFor(tableBytes: number, cap = RECENT_FILTER_MAX_BYTES, fraction = 16): number {
   let b = RECENT_FILTER_BYTES;
-  while (b * 2 <= cap && b * 2 * 16 <= tableBytes) b *= 2;
+  while (b * 2 <= cap && b * 2 * fraction <= tableBytes) b *= 2;
   return b;
 }
 
