@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Registers tsx's loader so model files (TypeScript) and the sources load
-// without a build step, then runs the CLI.
-import { register } from 'tsx/esm/api';
+// without a build step, then runs the CLI. A multi-core run's worker threads
+// are started first, so their own start overlaps all of this thread's
+// (worker-threads.mjs).
+import { resolve } from 'node:path';
+import { startForArgs } from '../src/engine/worker-threads.mjs';
+
+const early = startForArgs(process.argv.slice(2), (f) => resolve(f));
+const { register } = await import('tsx/esm/api');
 
 // `tlbcheck … | head` closes our stdout early: that is not an error.
 process.stdout.on('error', (e) => {
@@ -11,4 +17,8 @@ process.stdout.on('error', (e) => {
 
 register();
 const { main } = await import('../src/cli.ts');
-process.exitCode = await main(process.argv);
+try {
+  process.exitCode = await main(process.argv, undefined, early);
+} finally {
+  await early?.close();
+}

@@ -122,11 +122,12 @@ export function resultJson(r: CheckResult, modelFile: string): Record<string, un
   return { version: 1, modelFile, ...r };
 }
 
-async function runCheck(file: string, flags: CheckFlags, io: Io): Promise<number> {
+async function runCheck(file: string, flags: CheckFlags, io: Io, early: WorkerThreads | undefined): Promise<number> {
   // Worker threads load tsx, the engine and the model file while this thread
-  // does. They reuse that load only for the very source the run names.
+  // does (started by bin/tlbcheck.js already, or now). They reuse that load
+  // only for the very source the run names.
   const source = { file: resolve(file) };
-  const threads = (flags.workers ?? 1) > 1 ? new WorkerThreads(flags.workers! - 1, source) : undefined;
+  const threads = (flags.workers ?? 1) > 1 ? (early ?? new WorkerThreads(flags.workers! - 1, source)) : undefined;
   try {
     return await checkFile(file, source, flags, io, threads);
   } finally {
@@ -190,7 +191,8 @@ function describeModel(def: ModelDef): string {
   return lines.join('\n');
 }
 
-export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+/** `early`: worker threads bin/tlbcheck.js started from its guess at the arguments (startForArgs). */
+export async function main(argv: readonly string[], io: Io = defaultIo, early?: WorkerThreads): Promise<number> {
   const program = new Command();
   let code: number = EXIT.usage;
   program
@@ -232,7 +234,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         code = 0;
         return;
       }
-      code = await runCheck(file, flags, io);
+      code = await runCheck(file, flags, io, early);
     });
 
   program

@@ -3,8 +3,11 @@
  * one-line error with exit status 2 for every kind of bad input.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { earlyStartFor } from '../src/engine/worker-threads.mjs';
 
 const root = join(import.meta.dirname, '..');
 const SHOOT = 'models/bench/shootdown.ts';
@@ -109,6 +112,29 @@ describe('--store and --workers', () => {
     expect(JSON.parse(v.out).violations[0].trace).toHaveLength(6);
   });
 
+  it('worker threads started before the arguments are parsed: a wrong guess at the model file only costs a load', () => {
+    // The first file-like argument is the --html value, so the threads
+    // started early load the wrong file; the run sends them the right one.
+    const dir = mkdtempSync(join(tmpdir(), 'tlbcheck-early-'));
+    const doc = JSON.parse(run('--html', join(dir, 'report.ts'), SHOOT, '--set', 'N=3', '--set', 'P=2', '--workers', '2', '--json').out);
+    expect(doc).toMatchObject({ workers: 2, states: 5056, verdict: 'holds' });
+    expect(existsSync(join(dir, 'report.ts'))).toBe(true);
+    // --describe takes no run: the threads are stopped and the process ends.
+    const d = run(SHOOT, '--workers', '2', '--describe');
+    expect([d.code, d.out.split('\n')[0]]).toEqual([0, expect.stringMatching(/^shootdown:/)]);
+  });
+
+  it('what bin/tlbcheck.js guesses a run needs, from the raw arguments', () => {
+    expect(earlyStartFor([SHOOT, '--workers', '2'])).toEqual({ threads: 1, file: SHOOT });
+    expect(earlyStartFor(['check', '--workers=4', '--set', 'N=3', SHOOT])).toEqual({ threads: 3, file: SHOOT });
+    expect(earlyStartFor(['--workers', '3', 'm.mts', 'other.ts'])).toEqual({ threads: 2, file: 'm.mts' });
+    // Nothing to start: one participant, a bad count, no model file, another command.
+    for (const args of [[SHOOT], [SHOOT, '--workers', '1'], [SHOOT, '--workers', '2x'], [SHOOT, '--workers', '65'], [SHOOT, '--workers'], ['--workers', '2'], ['ci', SHOOT, '--workers', '2'], ['replay', 't.json', SHOOT, '--workers', '2']])
+      expect(earlyStartFor(args)).toBeUndefined();
+    // The count is not taken for the model file.
+    expect(earlyStartFor(['--workers', '2.ts', SHOOT])).toBeUndefined();
+  });
+
   it('a memory budget too small ends the run incomplete (exit 3), never an out-of-memory crash', () => {
     for (const extra of [[], ['--store', 'fingerprint'], ['--workers', '2'], ['--workers', '2', '--store', 'fingerprint']]) {
       const r = run(SHOOT, '--set', 'N=5', '--set', 'P=2', '--memory-limit', '16', '--json', ...extra);
@@ -139,6 +165,10 @@ describe('bad input: one line, exit 2', () => {
   it('--workers too many', () => expectUsageError(run(SHOOT, '--workers', '65'), /--workers must be an integer from 1 to 64/));
   it('--workers not a number', () => expectUsageError(run(SHOOT, '--workers', '2x'), /--workers must be an integer from 1 to 64, got "2x"/));
   it('--workers without a value', () => expectUsageError(run(SHOOT, '--workers'), /argument missing/));
+  it('missing model file, worker threads already started for it', () =>
+    expectUsageError(run('models/nope.ts', '--workers', '2'), /model file not found: models\/nope\.ts/));
+  it('syntax error, worker threads already started for the file', () =>
+    expectUsageError(run('test/fixtures/bad-syntax.ts', '--workers', '2'), /bad-syntax\.ts:3:\d+: syntax error/));
   it('guard that throws: action, arguments and state', () =>
     expectUsageError(run(COUNTER, '--set', 'FAULT=guard'), /guard of inc\(0\) threw guard exploded; state: \{"n":\[2,0\]/));
   it('effect that throws', () => expectUsageError(run(COUNTER, '--set', 'FAULT=effect'), /effect of inc\(0\) threw TypeError: effect exploded; state:/));

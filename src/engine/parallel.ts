@@ -51,6 +51,7 @@
  * asymmetric model falls back to a full search).
  */
 import { Worker } from 'node:worker_threads';
+import { BOOT, type WorkerThreads } from './worker-threads.mjs';
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
@@ -73,7 +74,6 @@ import {
   unclaimed,
   type DoneMsg,
   type InitMsg,
-  type LoadMsg,
   type ModelSource,
   type ParticipantOptions,
   type RehashMsg,
@@ -83,6 +83,7 @@ import {
 } from './parallel-protocol.js';
 
 export type { ModelSource } from './parallel-protocol.js';
+export { WorkerThreads } from './worker-threads.mjs';
 
 export interface ParallelOptions extends CheckOptions {
   /** Participants: this thread and workers-1 worker threads (1 = the same algorithm on this thread alone). */
@@ -96,8 +97,6 @@ export interface ParallelOptions extends CheckOptions {
   /** Worker threads started before the model was loaded here (the first run takes them). */
   threads?: WorkerThreads;
 }
-
-const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
 
 const LIMITS: Record<number, LimitHit> = {
   [LimitCode.MAX_STATES]: 'max-states',
@@ -114,48 +113,6 @@ export async function exploreParallel(model: CompiledModel, opts: ParallelOption
     if (!(e instanceof AsymmetryFault)) throw e;
     const ex = await run(model, { ...opts, symmetry: 'none' });
     return { ...ex, symmetryNote: `symmetry reduction disabled: ${e.message}` };
-  }
-}
-
-/**
- * Worker threads started early: the CLI starts them before it loads the
- * model file itself, so that their own start (tsx, the engine and the model
- * file: 200-550 ms, while the main thread compiles too) overlaps the main
- * thread's instead of the first levels of the search. They are unref'd
- * (they do not keep the process alive) until a run takes them.
- */
-export class WorkerThreads {
-  private workers: Worker[] | undefined = [];
-  private readonly failures: (Error | undefined)[] = [];
-  constructor(n: number, source: ModelSource) {
-    for (let i = 0; i < n; i++) {
-      const w = new Worker(BOOT);
-      w.unref();
-      // Until a run attaches its own listeners, remember what went wrong.
-      w.on('error', (e) => (this.failures[i] ??= e));
-      w.on('exit', (code) => (this.failures[i] ??= new Error(`worker thread ${i + 1} exited with code ${code}`)));
-      w.postMessage({ type: 'load', source } satisfies LoadMsg);
-      this.workers!.push(w);
-    }
-  }
-  /** The first n threads with what already went wrong in each, once (undefined afterwards). */
-  take(n: number): { worker: Worker; failure: Error | undefined }[] | undefined {
-    const ws = this.workers;
-    this.workers = undefined;
-    if (!ws) return undefined;
-    for (const w of ws.slice(n)) void w.terminate();
-    return ws.slice(0, n).map((worker, i) => {
-      worker.removeAllListeners('error');
-      worker.removeAllListeners('exit');
-      worker.ref();
-      return { worker, failure: this.failures[i] };
-    });
-  }
-  /** Stop the threads no run took. */
-  async close(): Promise<void> {
-    const ws = this.workers;
-    this.workers = undefined;
-    await Promise.all((ws ?? []).map((w) => w.terminate()));
   }
 }
 
