@@ -23,4 +23,20 @@ describe('prefault', () => {
     const a = new Int32Array(buf);
     expect([a[0], a[1], a[1024], a[2048], a[2049]]).toEqual([0, 7, 0, 0, 7]);
   });
+
+  it('with a byte range, writes only inside it: each participant of a rehash maps just its own region', () => {
+    const buf = new SharedArrayBuffer(5 * 4096);
+    const a = new Int32Array(buf);
+    for (const [from, to] of [[0, 5 * 4096], [100, 3 * 4096 + 8], [4096, 8192], [4097 * 4, 4097 * 4 + 4], [8000, 8000]]) {
+      a.fill(7);
+      prefault(buf, from, to);
+      const zero = [...a.keys()].filter((i) => a[i] === 0);
+      // One word per page the range covers, and none outside it.
+      for (const i of zero) expect(i * 4 >= from && i * 4 < to).toBe(true);
+      const pages = new Set(zero.map((i) => i >> 10));
+      for (let p = Math.floor(from / 4096); from < to && p * 4096 < to; p++) expect(pages.has(p)).toBe(true);
+      expect(zero.length).toBe(pages.size);
+    }
+  });
 });
+

@@ -437,7 +437,6 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     if (ncap * S > 2 ** 32 - 1) return false;
     const nb = alloc(ncap * S * 4);
     if (!nb) return false;
-    prefault(nb);
     const act = await joinReady();
     const msg = (part: number): RehashMsg => ({ type: 'rehash', from: tableBuf, fromCap: cap, to: nb, toCap: ncap, part, parts: act.length + 1 });
     const others = act.map((i, k) => pool!.call<{ left: number[] }>(i, msg(k + 1)));

@@ -1,16 +1,22 @@
 /**
- * Write one word of every 4 KiB page of a freshly allocated table, from one
- * thread, before a rehash fills it.
+ * Write one word of every 4 KiB page of a freshly allocated table (or of its
+ * bytes from..to), before a rehash fills it.
  *
  * A fresh buffer's pages are only mapped at their first write, each with a
  * page fault (and on a VM a second-level fault on the host). Taken in the
  * middle of a rehash, the faults interleave with its writes; taken by two
- * threads of one process at once (a multi-core rehash), they contend in the
- * kernel. Measured here on a 128 MiB table: rehash with faults 220 ms on one
- * thread and 285 ms per thread on two; prefault 60-75 ms, then the rehash
- * 120 ms on one thread and 80-95 ms on two.
+ * threads of one process at once in random order (a multi-core rehash),
+ * they contend in the kernel. Measured here on a 128 MiB table: rehash with
+ * faults 220 ms on one thread and 285 ms per thread on two; prefault 60-75
+ * ms, then the rehash 120 ms on one thread and 80-95 ms on two. Two threads
+ * each prefaulting their own half, front to back, then rehashing into it
+ * (shared-table.ts rehashShare): 93 ms in all, against 120-140 ms with the
+ * whole table prefaulted by one thread first.
  */
-export function prefault(buf: ArrayBufferLike): void {
+export function prefault(buf: ArrayBufferLike, from = 0, to = buf.byteLength): void {
   const a = new Int32Array(buf, 0, buf.byteLength >>> 2);
-  for (let i = 0; i < a.length; i += 1024) a[i] = 0;
+  const end = Math.min(to, buf.byteLength) >>> 2;
+  // The first word of each page that starts in from..to-1 (or the first word
+  // of the range, if it starts mid-page).
+  for (let i = Math.ceil(from / 4); i < end; i = (i & ~1023) + 1024) a[i] = 0;
 }

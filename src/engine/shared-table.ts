@@ -36,6 +36,7 @@
 import { FP_GROWTH, FP_MAX_LOAD, FP_SEED } from './fingerprint-store.js';
 import type { StoreKind } from './fingerprint-store.js';
 import { HASH_SEED } from './store.js';
+import { prefault } from './prefault.js';
 
 export type Hash = (w: Uint32Array, off: number, seed: number) => number;
 
@@ -127,7 +128,8 @@ export function createSharedTable(kind: StoreKind, W: number, hash: Hash): Share
  * so nearly every entry qualifies; the others (near region edges) are
  * returned as old-table offsets for finishRehash(), run once every
  * participant is done. No atomics: the regions do not overlap, and no
- * lookup runs during a rehash.
+ * lookup runs during a rehash. The new table is fresh: each participant
+ * first maps its own region's pages (prefault.ts).
  */
 export function rehashShare(kind: StoreKind, W: number, hash: Hash, m: { from: SharedArrayBuffer; fromCap: number; to: SharedArrayBuffer; toCap: number }, part: number, parts: number): number[] {
   const S = slotWords(kind, W);
@@ -140,6 +142,7 @@ export function rehashShare(kind: StoreKind, W: number, hash: Hash, m: { from: S
   const s1 = Math.floor(((part + 1) * m.fromCap) / parts);
   const fp = kind === 'fingerprint';
   const left: number[] = [];
+  prefault(m.to, r0 * S * 4, r1 * S * 4);
   for (let o = s0 * S, end = s1 * S; o < end; o += S) {
     const w0 = a[o]!;
     if (w0 === 0) continue;
