@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createRecentFilter, RECENT_FILTER_BYTES, RECENT_FILTER_MAX_BYTES, recentFilterBytesFor } from '../src/engine/recent-filter.ts';
+import { createRecentFilter, filterBytesWithin, RECENT_FILTER_BYTES, RECENT_FILTER_MAX_BYTES, recentFilterBytesFor, STATE_BYTES_BUDGET } from '../src/engine/recent-filter.ts';
 
 /** Packed states have bit 31 of word 0 set (layout.ts): the filter uses 0 as empty. */
 const packed = (words: number[]): number[] => [(words[0]! | 0x80000000) >>> 0, ...words.slice(1)];
@@ -17,8 +17,10 @@ function run(W: number, bytes: number, batches: number[][][], hashOf: (s: number
   const f = createRecentFilter(W, bytes);
   const seen = new Set<string>();
   for (const [b, batch] of batches.entries()) {
-    // Grown now and then, as the explorer does while the table grows.
+    // Resized now and then, as the explorer does while the table grows (and,
+    // within its bytes/state budget, back down).
     if (b % 3 === 2) f.resize(f.bytes() * 2);
+    if (b % 7 === 6) f.resize(f.bytes() / 4);
     const n = batch.length;
     const out = new Uint32Array(Math.max(1, n) * W);
     const hs = new Uint32Array(Math.max(1, n));
@@ -81,7 +83,7 @@ describe('recent filter', () => {
     expect(createRecentFilter(5, 1 << 16).bytes() % (5 * 4)).toBe(0);
   });
 
-  it('grows (never shrinks) and starts empty after growing', () => {
+  it('resizes both ways, starts empty at a new size and keeps its entries at the same one', () => {
     const f = createRecentFilter(2, 1 << 12);
     const dup = new Uint8Array(1);
     const miss = new Uint32Array(1);
@@ -89,9 +91,8 @@ describe('recent filter', () => {
     const h = new Uint32Array([0x12345]);
     f.filter(a, h, 1, dup, miss);
     expect(f.filter(a, h, 1, dup, miss)).toBe(0);
-    expect(f.resize(1 << 10)).toBe(f.bytes());
-    expect(f.bytes()).toBeLessThanOrEqual(1 << 12);
-    // A smaller size is ignored: the entry is still there.
+    // The same size: the entry is still there.
+    expect(f.resize(f.bytes())).toBe(1 << 12);
     expect(f.filter(a, h, 1, dup, miss)).toBe(0);
     const grown = f.resize(1 << 16);
     expect(grown).toBeGreaterThan(1 << 12);
@@ -99,6 +100,33 @@ describe('recent filter', () => {
     expect(f.filter(a, h, 1, dup, miss)).toBe(1);
     expect(dup[0]).toBe(0);
     expect(f.filter(a, h, 1, dup, miss)).toBe(0);
+    const shrunk = f.resize(1 << 10);
+    expect(shrunk).toBeLessThanOrEqual(1 << 10);
+    expect(f.bytes()).toBe(shrunk);
+    expect(f.filter(a, h, 1, dup, miss)).toBe(1);
+    expect(f.filter(a, h, 1, dup, miss)).toBe(0);
+  });
+
+  it("one thread's size: a sixteenth of the visited set, up to a quarter only within the bytes/state budget", () => {
+    const MiB = 2 ** 20;
+    // 128 MiB holding 9.6 M states (N=6 P=2 K=1 sync): a quarter, capped at 16 MiB.
+    expect(filterBytesWithin(128 * MiB, MiB, 9_616_384)).toBe(RECENT_FILTER_MAX_BYTES);
+    // Right after the set doubled, with few states: only the sixteenth.
+    expect(filterBytesWithin(128 * MiB, MiB, 4_000_000)).toBe(recentFilterBytesFor(128 * MiB));
+    expect(filterBytesWithin(0, 0, 0)).toBe(RECENT_FILTER_BYTES);
+    // 32 MiB and a budget of exactly 36 MiB: 4 MiB fits, 8 MiB (the quarter) does not.
+    expect(filterBytesWithin(32 * MiB, 0, (36 * MiB) / STATE_BYTES_BUDGET)).toBe(4 * MiB);
+    expect(filterBytesWithin(32 * MiB, 0, (40 * MiB) / STATE_BYTES_BUDGET)).toBe(8 * MiB);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 2 ** 26 }), fc.integer({ min: 0, max: 2 ** 26 }), (table, other, states) => {
+        const b = filterBytesWithin(table, other, states);
+        const floor = recentFilterBytesFor(table);
+        expect(b).toBeGreaterThanOrEqual(floor);
+        expect(b).toBeLessThanOrEqual(Math.max(floor, recentFilterBytesFor(table, RECENT_FILTER_MAX_BYTES, 4)));
+        // Anything above the sixteenth fits the budget.
+        if (b > floor) expect(table + other + b).toBeLessThanOrEqual(STATE_BYTES_BUDGET * states);
+      }),
+    );
   });
 
   it('is sized a sixteenth of the visited set, between the start size and the cap', () => {

@@ -8,7 +8,7 @@
  * caller) mostly hit the cache.
  */
 import type { CompiledModel } from './compile.js';
-import { createRecentFilter, recentFilterBytesFor } from './recent-filter.js';
+import { createRecentFilter } from './recent-filter.js';
 import { HASH_SEED } from './store.js';
 import { makeCanonicalizer, symmetryChecker } from './symmetry.js';
 import { BAIL, type BitExpand, type BitInvariants } from './tabulate.js';
@@ -75,11 +75,11 @@ export interface Batch {
   /** Hash the n successors, mark recent duplicates in dup[], touch the others' home slots with `touch`. */
   prepareLookups(n: number, touch: (hs: Uint32Array, n: number) => number): void;
   /**
-   * Grow the recent-duplicate filter to suit a visited set of `tableBytes`
-   * (recentFilterBytesFor, `fraction` of it). Cheap to call often: it
-   * allocates only when the size steps up.
+   * Resize the recent-duplicate filter to `bytes` (sized by
+   * recent-filter.ts: recentFilterBytesFor, filterBytesWithin). Cheap to
+   * call often: it allocates only when the size changes.
    */
-  fitFilter(tableBytes: number, fraction?: number): void;
+  fitFilter(bytes: number): void;
   /** Bytes the recent-duplicate filter takes. */
   filterBytes(): number;
   /**
@@ -207,9 +207,8 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       for (let i = 0; i < n; i++) hs[i] = hash(out, i * W, HASH_SEED);
       touch(miss, recent.filter(out, hs, n, dup, miss));
     },
-    fitFilter(tableBytes, fraction) {
-      const want = recentFilterBytesFor(tableBytes, undefined, fraction);
-      if (want > recent.bytes()) recent.resize(want);
+    fitFilter(bytes) {
+      recent.resize(bytes);
     },
     filterBytes: () => recent.bytes(),
     invariantsHold(w, o) {

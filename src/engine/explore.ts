@@ -16,6 +16,7 @@ import os from 'node:os';
 import { AsymmetryFault, makeCanonicalizer, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
 import { BATCH, countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.js';
+import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
 
@@ -262,7 +263,10 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
             lastRss = now;
             rssOver = process.memoryUsage.rss() > memoryLimit;
           }
-          batch.fitFilter(store.stats().bytes);
+          // Fingerprint mode is about memory: it keeps the plain sixteenth.
+          batch.fitFilter(
+            opts.store === 'fingerprint' ? recentFilterBytesFor(store.stats().bytes) : filterBytesWithin(store.stats().bytes, frontierPeak, store.count()),
+          );
           if (store.full() || rssOver) {
             limit = 'memory';
             stop = true;

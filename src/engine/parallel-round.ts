@@ -16,6 +16,7 @@ import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { BATCH, countPremiseMask, createBatch } from './batch.js';
+import { recentFilterBytesFor } from './recent-filter.js';
 import { actionView, claimNext, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
@@ -27,7 +28,8 @@ export interface Participant {
 
 /**
  * A participant's recent-lookup filter grows to this fraction of the visited
- * set (one thread's: a sixteenth, recent-filter.ts), up to the same 16 MiB.
+ * set (one thread's: a sixteenth, or up to a quarter within its bytes/state
+ * budget: recent-filter.ts), up to the same 16 MiB.
  * With two threads probing the table at once a probe costs more, so a bigger
  * filter pays more. Measured on N=6 P=2 K=1 sync, 2 workers, alternating
  * runs: a sixteenth 4.8-5.0 table lookups per state, 5.32-5.50 s; a quarter
@@ -77,7 +79,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
       collectGarbage();
     }
     table.attach(r.table, r.cap);
-    batch.fitFilter(r.storeBytes, FILTER_FRACTION);
+    batch.fitFilter(recentFilterBytesFor(r.storeBytes, undefined, FILTER_FRACTION));
     const cur = new Uint32Array(r.cur);
     const seg = new Uint32Array(r.seg.words);
     const segParent = new Int32Array(r.seg.parent);

@@ -31,8 +31,9 @@ export interface RecentFilter {
   /** Forget everything (e.g. after the visited set was rebuilt). */
   clear(): void;
   /**
-   * Grow the cache to at most `bytes` (never shrinks; the new cache starts
-   * empty, which only costs lookups). Returns the size in bytes.
+   * Make the cache the largest power-of-two number of entries that fits in
+   * `bytes`, bigger or smaller. A new size starts empty, which only costs
+   * lookups; the same size keeps its entries. Returns the size in bytes.
    */
   resize(bytes: number): number;
   /** Current size in bytes. */
@@ -59,6 +60,28 @@ export const RECENT_FILTER_MAX_BYTES = 16 * 1024 * 1024;
 export function recentFilterBytesFor(tableBytes: number, cap = RECENT_FILTER_MAX_BYTES, fraction = 16): number {
   let b = RECENT_FILTER_BYTES;
   while (b * 2 <= cap && b * 2 * fraction <= tableBytes) b *= 2;
+  return b;
+}
+
+/** Bytes per stored state the exact store keeps to, the filter and the frontier included (issue #6). */
+export const STATE_BYTES_BUDGET = 32;
+
+/**
+ * One thread's cache size beside a visited set of `tableBytes` holding
+ * `states`, with `otherBytes` more in use (the frontier): a sixteenth of
+ * the set (recentFilterBytesFor), and up to a quarter while the run stays
+ * within `budget` bytes per stored state with it. Alternating runs against
+ * the sixteenth alone: N=6 P=2 K=1 sync 9.8-10.4 -> 8.8-9.6 s (21.6 -> 22.5
+ * bytes/state), N=4 P=2 K=3 async 5.1-5.3 -> 4.6-5.1 s, N=4 P=2 K=2 async
+ * 2.2-2.5 -> 2.0-2.2 s, N=5 unchanged. A quarter everywhere took N=5 P=2 K=1 and
+ * N=4 P=3 K=1 sync to 34.0 and 34.8 bytes/state; with the budget they get
+ * 31.4 and 30.7. The size can go down again when the set grows (the
+ * caller resizes to it), so the budget holds at the end too.
+ */
+export function filterBytesWithin(tableBytes: number, otherBytes: number, states: number, budget = STATE_BYTES_BUDGET): number {
+  let b = recentFilterBytesFor(tableBytes);
+  const most = recentFilterBytesFor(tableBytes, RECENT_FILTER_MAX_BYTES, 4);
+  while (b < most && tableBytes + otherBytes + b * 2 <= budget * states) b *= 2;
   return b;
 }
 
@@ -94,7 +117,7 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
     }
     function resize(bytes) {
       const e = entriesFor(bytes);
-      if (e > mask + 1) {
+      if (e !== mask + 1) {
         cache = new Uint32Array(e * ${W});
         mask = e - 1;
       }
