@@ -3,10 +3,9 @@
 // without a build step, then runs the CLI. A multi-core run's worker threads
 // are started first, so their own start overlaps all of this thread's
 // (worker-threads.mjs).
-import { resolve } from 'node:path';
 import { startForArgs } from '../src/engine/worker-threads.mjs';
 
-const early = startForArgs(process.argv.slice(2), (f) => resolve(f));
+const early = startForArgs(process.argv.slice(2));
 const { register } = await import('tsx/esm/api');
 
 // `tlbcheck … | head` closes our stdout early: that is not an error.

@@ -19,6 +19,7 @@ import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
 import { runCi, type CiFlags } from './ci.js';
 import { WorkerThreads, type ModelSource } from './engine/parallel.js';
+import { MAX_WORKERS } from './engine/worker-threads.mjs';
 import { fmtCount, storeLine, summaryLine, verdictLine, violationText } from './report/text.js';
 
 export const EXIT = { holds: 0, violated: 1, usage: 2, incomplete: 3 } as const;
@@ -46,8 +47,6 @@ function positiveInt(name: string) {
   };
 }
 
-/** Worker threads: 1..MAX_WORKERS. */
-export const MAX_WORKERS = 64;
 function workerCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_WORKERS)
     throw new UsageError(`--workers must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`);

@@ -16,7 +16,7 @@ import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare } from './shared-table.js';
 import { BATCH, countPremiseMask, createBatch } from './batch.js';
-import { recentFilterBytesFor } from './recent-filter.js';
+import { RECENT_FILTER_MAX_FRACTION, recentFilterBytesFor } from './recent-filter.js';
 import { actionView, claimNext, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
@@ -26,16 +26,15 @@ export interface Participant {
   rehash(m: RehashMsg): number[];
 }
 
-/**
- * A participant's recent-lookup filter grows to this fraction of the visited
- * set (one thread's: a sixteenth, or up to a quarter within its bytes/state
- * budget: recent-filter.ts), up to the same 16 MiB.
- * With two threads probing the table at once a probe costs more, so a bigger
- * filter pays more. Measured on N=6 P=2 K=1 sync, 2 workers, alternating
- * runs: a sixteenth 4.8-5.0 table lookups per state, 5.32-5.50 s; a quarter
- * 3.5-3.6, 5.14-5.19 s.
+/*
+ * A participant's recent-lookup filter grows to a quarter of the visited set
+ * (RECENT_FILTER_MAX_FRACTION), up to 16 MiB, with no bytes/state budget
+ * (one thread's takes a sixteenth, and a quarter only within 32 B/state:
+ * recent-filter.ts). With two threads probing the table at once a probe
+ * costs more, so a bigger filter pays more. Measured on N=6 P=2 K=1 sync,
+ * 2 workers, alternating runs: a sixteenth 4.8-5.0 table lookups per state,
+ * 5.32-5.50 s; a quarter 3.5-3.6, 5.14-5.19 s.
  */
-const FILTER_FRACTION = 4;
 
 export function createParticipant(model: CompiledModel, opt: ParticipantOptions): Participant {
   const { layout, invariants } = model;
@@ -59,7 +58,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const fresh = layout.makeView();
   // Its recent-duplicate filter holds states of the shared table, which only
   // grows, so it stays valid across rounds and rehashes. It grows with the
-  // table (FILTER_FRACTION); that pays because each participant expands a
+  // table (see above); that pays because each participant expands a
   // contiguous range of the level (claimNext), as one thread would.
   const batch = createBatch(model, sym);
   const span = new Int32Array(2);
@@ -79,7 +78,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
       collectGarbage();
     }
     table.attach(r.table, r.cap);
-    batch.fitFilter(recentFilterBytesFor(r.storeBytes, undefined, FILTER_FRACTION));
+    batch.fitFilter(recentFilterBytesFor(r.storeBytes, undefined, RECENT_FILTER_MAX_FRACTION));
     const cur = new Uint32Array(r.cur);
     const seg = new Uint32Array(r.seg.words);
     const segParent = new Int32Array(r.seg.parent);

@@ -39,9 +39,10 @@
  * with limit 'memory' (verdict incomplete), as does process RSS above the
  * budget.
  *
- * Worker threads load the model file themselves (about half a second):
- * rounds run with the participants that are ready, so this thread explores
- * the first (small) levels while they start.
+ * Worker threads load the model file themselves (~350 ms here; the CLI
+ * starts them before anything else loads: worker-threads.mjs): rounds run
+ * with the participants that are ready, so this thread explores the first
+ * (small) levels while they start.
  *
  * Errors in the model (a guard, effect or invariant that throws, a value out
  * of range, a replaced array) stop the round; this thread then re-runs the

@@ -10,7 +10,8 @@
  * benchmark about half of all successors hit a cache of a few hundred KiB,
  * which stays in L2, while a visited-set probe is a miss to DRAM (and a TLB
  * miss) once the table outgrows the caches. The cache starts at that size
- * and the explorer grows it with the table (recentFilterBytesFor): at
+ * and the explorer grows it with the table (recentFilterBytesFor,
+ * filterBytesWithin): at
  * 8-16 MiB, in L3, 75-85 % of the benchmark's successors hit it.
  *
  * The cache is indexed by the hash's low bits; the tables use its high bits.
@@ -63,6 +64,9 @@ export function recentFilterBytesFor(tableBytes: number, cap = RECENT_FILTER_MAX
   return b;
 }
 
+/** The largest share of the visited set a cache grows to: a quarter (1/RECENT_FILTER_MAX_FRACTION). */
+export const RECENT_FILTER_MAX_FRACTION = 4;
+
 /** Bytes per stored state the exact store keeps to, the filter and the frontier included (issue #6). */
 export const STATE_BYTES_BUDGET = 32;
 
@@ -80,7 +84,7 @@ export const STATE_BYTES_BUDGET = 32;
  */
 export function filterBytesWithin(tableBytes: number, otherBytes: number, states: number, budget = STATE_BYTES_BUDGET): number {
   let b = recentFilterBytesFor(tableBytes);
-  const most = recentFilterBytesFor(tableBytes, RECENT_FILTER_MAX_BYTES, 4);
+  const most = recentFilterBytesFor(tableBytes, RECENT_FILTER_MAX_BYTES, RECENT_FILTER_MAX_FRACTION);
   while (b < most && tableBytes + otherBytes + b * 2 <= budget * states) b *= 2;
   return b;
 }

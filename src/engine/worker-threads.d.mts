@@ -1,6 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { ModelSource } from './parallel-protocol.js';
 
+/** `--workers N` accepts 1..MAX_WORKERS. */
+export declare const MAX_WORKERS: number;
+
 /** The entry point of a worker thread (parallel-boot.mjs). */
 export declare const BOOT: URL;
 
@@ -17,4 +20,4 @@ export declare class WorkerThreads {
 export declare function earlyStartFor(args: readonly string[]): { threads: number; file: string } | undefined;
 
 /** Start the threads earlyStartFor() guesses `args` need (undefined: none). */
-export declare function startForArgs(args: readonly string[], resolve: (file: string) => string): WorkerThreads | undefined;
+export declare function startForArgs(args: readonly string[]): WorkerThreads | undefined;

@@ -4,7 +4,11 @@
 // takes ~350 ms to load tsx, the engine and the model file on this 2-core
 // VM, and the main thread's own start (tsx ~100 ms, the CLI ~100 ms, the
 // model) then runs beside it instead of before it.
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+
+/** `--workers N` accepts 1..MAX_WORKERS (the CLI checks it; the guess below ignores anything else). */
+export const MAX_WORKERS = 64;
 
 /** The entry point of a worker thread (parallel-boot.mjs). */
 export const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
@@ -77,16 +81,15 @@ export function earlyStartFor(args) {
     if (v !== undefined) workers = /^\d+$/.test(v) ? Number(v) : 1;
     else if (file === undefined && !a.startsWith('-') && MODEL_FILE.test(a)) file = a;
   }
-  return workers > 1 && workers <= 64 && file !== undefined ? { threads: workers - 1, file } : undefined;
+  return workers > 1 && workers <= MAX_WORKERS && file !== undefined ? { threads: workers - 1, file } : undefined;
 }
 
 /**
  * Start the threads earlyStartFor() guesses `args` will need.
  * @param {readonly string[]} args
- * @param {(file: string) => string} resolve an absolute path for a file argument
  * @returns {WorkerThreads | undefined}
  */
-export function startForArgs(args, resolve) {
+export function startForArgs(args) {
   const g = earlyStartFor(args);
   return g && new WorkerThreads(g.threads, { file: resolve(g.file) });
 }
