@@ -20,6 +20,7 @@
  * table and dropped there too. The batch routine is generated with the word
  * count unrolled, and called once per batch.
  */
+import { prefault } from './prefault.js';
 
 export interface RecentFilter {
   /**
@@ -99,10 +100,15 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
   const hit = Array.from({ length: W }, (_, k) => `cache_[c + ${k}] === out[o + ${k}]`).join(' && ');
   const put = Array.from({ length: W }, (_, k) => `cache_[c + ${k}] = out[o + ${k}];`).join(' ');
   // Word 0 of a packed state has bit 31 set (layout.ts), so 0 = empty.
+  // A new cache is prefaulted (prefault.ts): its first access is a read,
+  // which would map the shared zero page, and the first put would then
+  // replace that mapping, a TLB shootdown on every CPU running one of the
+  // process's threads (a multi-core run's other participants).
   return new Function(
     'entries',
     'entriesFor',
-    `let cache = new Uint32Array(entries * ${W}), mask = entries - 1, sink = 0;
+    'prefault',
+    `let cache = prefault(new Uint32Array(entries * ${W})), mask = entries - 1, sink = 0;
     function filter(out, hs, n, dup, miss) {
       const cache_ = cache, mask_ = mask;
       let m = 0, acc = 0;
@@ -122,11 +128,11 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
     function resize(bytes) {
       const e = entriesFor(bytes);
       if (e !== mask + 1) {
-        cache = new Uint32Array(e * ${W});
+        cache = prefault(new Uint32Array(e * ${W}));
         mask = e - 1;
       }
       return cache.byteLength;
     }
     return { filter, clear: () => cache.fill(0), resize, bytes: () => cache.byteLength };`,
-  )(entriesFor(bytes), entriesFor) as RecentFilter;
+  )(entriesFor(bytes), entriesFor, (a: Uint32Array) => (prefault(a.buffer), a)) as RecentFilter;
 }
