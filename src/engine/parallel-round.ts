@@ -14,7 +14,7 @@
  */
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
-import { createSharedTable, rehashShare } from './shared-table.js';
+import { createSharedTable, rehashShare, slotFormat } from './shared-table.js';
 import { BATCH, countPremiseMask, createBatch } from './batch.js';
 import { RECENT_FILTER_MAX_FRACTION, recentFilterBytesFor } from './recent-filter.js';
 import { actionView, claimNext, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
@@ -41,7 +41,8 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   const W = layout.words;
   const nInst = model.instances.length;
   const KM = nInst + 1;
-  const table = createSharedTable(opt.store, W, layout.hash);
+  const format = slotFormat(opt.store, layout);
+  const table = createSharedTable(format, layout.hash);
   const sym = makeCanonicalizer(layout, opt.symmetry);
   const ctrl = new Int32Array(opt.ctrl);
   const parts = opt.parts;
@@ -206,7 +207,7 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
   return {
     round,
     rehash(m) {
-      return rehashShare(opt.store, W, layout.hash, m, m.part, m.parts);
+      return rehashShare(format, layout.hash, m, m.part, m.parts);
     },
   };
 }

@@ -58,7 +58,7 @@ import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
 import { Chunked, HASH_SEED, Links, type StateStore } from './store.js';
-import { createSharedTable, finishRehash, loadPolicy, slotWords } from './shared-table.js';
+import { createSharedTable, finishRehash, loadPolicy, slotFormat, slotWords } from './shared-table.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { prefault } from './prefault.js';
 import { createParticipant } from './parallel-round.js';
@@ -252,7 +252,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   let cap = 1 << 14;
   while (growAtOf(cap, claimSize(1, nPart, chunk)) < 1024) cap *= 2;
   let tableBuf = new SharedArrayBuffer(cap * S * 4);
-  const mainTable = createSharedTable(kind, W, layout.hash);
+  prefault(tableBuf); // read before written (prefault.ts)
+  const format = slotFormat(kind, layout);
+  const mainTable = createSharedTable(format, layout.hash);
   mainTable.attach(tableBuf, cap);
   mainTable.insert(bw, 0, layout.hash(bw, 0, HASH_SEED));
   const aBytes = actionBytes(nInst);
@@ -443,7 +445,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     const others = act.map((i, k) => pool!.call<{ left: number[] }>(i, msg(k + 1)));
     const left = me.rehash(msg(0));
     for (const r of await Promise.all(others)) left.push(...r.left);
-    finishRehash(kind, W, layout.hash, msg(0), left);
+    finishRehash(format, layout.hash, msg(0), left);
     replaced(tableBuf.byteLength);
     tableBuf = nb;
     cap = ncap;
