@@ -1,15 +1,16 @@
 /**
  * The multi-core visited set (src/engine/shared-table.ts). Its probes read
  * slots with plain loads and fall back to Atomics.load only when a word of a
- * matching slot reads as 0; these tests pin what that must still guarantee:
- * every distinct state is "new" exactly once, also for states whose other
- * words are 0, under colliding hashes, and with two threads inserting the
- * same states at once.
+ * matching slot reads as 0; these tests pin what that must still guarantee,
+ * in every slot format (direct one-CAS claims with tagged words, the
+ * two-step claim, fingerprints): every distinct state is "new" exactly
+ * once, also for states whose other words are 0, under colliding hashes,
+ * with two threads inserting the same states at once, and after a rehash.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createSharedTable, finishRehash, rehashShare, slotFormat, type SlotFormat } from '../src/engine/shared-table.ts';
-import { FP_SEED, type StoreKind } from '../src/engine/fingerprint-store.ts';
+import { FP_SEED } from '../src/engine/fingerprint-store.ts';
 import { HASH_SEED } from '../src/engine/store.ts';
 
 /** A hash that puts every state in one of `buckets` homes (long probe runs, many word-0 matches). */
