@@ -108,7 +108,8 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
     'entries',
     'entriesFor',
     'prefault',
-    `let cache = prefault(new Uint32Array(entries * ${W})), mask = entries - 1, sink = 0;
+    `let cache = new Uint32Array(entries * ${W}), mask = entries - 1, sink = 0;
+    prefault(cache.buffer);
     function filter(out, hs, n, dup, miss) {
       const cache_ = cache, mask_ = mask;
       let m = 0, acc = 0;
@@ -128,11 +129,12 @@ export function createRecentFilter(words: number, bytes = RECENT_FILTER_BYTES): 
     function resize(bytes) {
       const e = entriesFor(bytes);
       if (e !== mask + 1) {
-        cache = prefault(new Uint32Array(e * ${W}));
+        cache = new Uint32Array(e * ${W});
+        prefault(cache.buffer);
         mask = e - 1;
       }
       return cache.byteLength;
     }
     return { filter, clear: () => cache.fill(0), resize, bytes: () => cache.byteLength };`,
-  )(entriesFor(bytes), entriesFor, (a: Uint32Array) => (prefault(a.buffer), a)) as RecentFilter;
+  )(entriesFor(bytes), entriesFor, prefault) as RecentFilter;
 }
