@@ -49,7 +49,7 @@ describe('issue targets', () => {
       'met    exact, 1 thread >= 2.5x SPIN states/s on every configuration: lowest 3.00 (N=5 P=2 K=1 sync)',
       'met    exact, 1 thread <= 32 bytes/state: highest 30.0 (N=5 P=2 K=1 sync)',
       'met    symmetry counts equal the orbit column: 1 of 1 runs',
-      "met    2 workers >= 1.8x 1 thread (exact, N=4 P=2 K=2 async): median 1.85 of 3 pairs; the machine's 2-core ceiling 1.95",
+      "met    2 workers >= 1.8x 1 thread (exact, N=4 P=2 K=2 async): median 1.85 of 3 pairs; the machine's 2-core ceiling 1.95 (95 % of it)",
     ]);
   });
 
@@ -67,6 +67,12 @@ describe('issue targets', () => {
       'MISSED symmetry counts equal the orbit column: 1 of 2 runs',
       'MISSED 2 workers >= 1.8x 1 thread (exact, N=4 P=2 K=2 async): median 1.79 of 3 pairs',
     ]);
+  });
+
+  it('a number that would round onto its limit shows one more decimal', () => {
+    // 1.7966 would print as 1.80 and read as met.
+    const t = issueTargets([], [A], [1.65, 1.7966, 2.19], [2, 2, 2], A);
+    expect(t).toEqual(["MISSED 2 workers >= 1.8x 1 thread (exact, N=5 P=2 K=1 sync): median 1.797 of 3 pairs; the machine's 2-core ceiling 2.00 (90 % of it)"]);
   });
 
   it('a target not fully measured is not listed', () => {
