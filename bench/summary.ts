@@ -56,15 +56,18 @@ export const findRow = (rows: Row[], c: Config, tool: string, mode: string) =>
   rows.find((r) => r.config === c && r.tool === tool && r.mode === mode);
 
 /**
- * The performance targets (issue 6's "Done when"), each "met" or "MISSED" on this run's numbers;
- * a target whose measurements were not all taken (a mode or tool left out,
- * a count mismatch) is not listed.
+ * x to `digits` decimals, or to one more when x is close enough to the limit
+ * that the rounding could print the limit itself (1.7966 as "1.80").
  */
-/** x to `digits` decimals, or one more when that rounding would land on the limit's side of it. */
 export function shown(x: number, limit: number, digits: number): string {
   return x.toFixed(Math.abs(x - limit) < 0.5 * 10 ** -digits ? digits + 1 : digits);
 }
 
+/**
+ * The performance targets (issue 6's "Done when"), each "met" or "MISSED"
+ * on this run's numbers. A target whose measurements were not all taken (a
+ * mode or tool left out, a count mismatch) is not listed.
+ */
 export function issueTargets(rows: Row[], configs: Config[], pairRatios: number[], ceilings: number[], largest: Config): string[] {
   const out: string[] = [];
   const verdict = (met: boolean) => (met ? 'met   ' : 'MISSED');
