@@ -109,7 +109,7 @@ describe('recent filter', () => {
 
   it("one thread's size: a sixteenth of the visited set, up to a quarter only within the bytes/state budget", () => {
     const MiB = 2 ** 20;
-    // 128 MiB holding 9.6 M states (N=6 P=2 K=1 sync): a quarter, capped at 16 MiB.
+    // 128 MiB holding 9.6 M states (N=6 P=2 K=1 sync): a quarter, 32 MiB, the cap.
     expect(filterBytesWithin(128 * MiB, MiB, 9_616_384)).toBe(RECENT_FILTER_MAX_BYTES);
     // Right after the set doubled, with few states: only the sixteenth.
     expect(filterBytesWithin(128 * MiB, MiB, 4_000_000)).toBe(recentFilterBytesFor(128 * MiB));

@@ -28,7 +28,7 @@ export interface Participant {
 
 /*
  * A participant's recent-lookup filter grows to a quarter of the visited set
- * (RECENT_FILTER_MAX_FRACTION), up to 16 MiB, with no bytes/state budget
+ * (RECENT_FILTER_MAX_FRACTION), up to 32 MiB, with no bytes/state budget
  * (one thread's takes a sixteenth, and a quarter only within 32 B/state:
  * recent-filter.ts). With two threads probing the table at once a probe
  * costs more, so a bigger filter pays more. Measured on N=6 P=2 K=1 sync,
