@@ -111,6 +111,7 @@ describe('recent filter', () => {
     const MiB = 2 ** 20;
     // 128 MiB holding 9.6 M states (N=6 P=2 K=1 sync): a quarter, 32 MiB, the cap.
     expect(filterBytesWithin(128 * MiB, MiB, 9_616_384)).toBe(RECENT_FILTER_MAX_BYTES);
+    expect(RECENT_FILTER_MAX_BYTES).toBe(32 * MiB);
     // Right after the set doubled, with few states: only the sixteenth.
     expect(filterBytesWithin(128 * MiB, MiB, 4_000_000)).toBe(recentFilterBytesFor(128 * MiB));
     expect(filterBytesWithin(0, 0, 0)).toBe(RECENT_FILTER_BYTES);
