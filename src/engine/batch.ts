@@ -33,7 +33,6 @@ const CHECK_EVERY = 4096;
  * (docs/performance.md, "Tabulated successors").
  */
 export const TABULATE_AFTER = 20000;
-const TABULATE_EARLY = 96;
 const TABULATE_EARLY_NODES = 1000;
 
 /**
@@ -42,6 +41,8 @@ const TABULATE_EARLY_NODES = 1000;
  * on the benchmark (and 24 or 192 did not).
  */
 export const BATCH = 96;
+/** The cheap tabulation attempt comes after the first batch (see TABULATE_AFTER). */
+const TABULATE_EARLY = BATCH;
 
 /** An effect wrote a value outside its leaf's declared range (while expanding state `Batch.at`). */
 export class RangeFault extends Error {
