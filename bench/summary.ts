@@ -26,6 +26,9 @@ export interface Row {
   note: string;
 }
 
+/** The issue's performance targets. */
+export const TARGET = { spinRatio: 2.5, bytesPerState: 32, speedUp: 1.8 } as const;
+
 export const name = (c: Config) => `N=${c.N} P=${c.P} K=${c.K} ${c.VARIANT}`;
 
 export function median(xs: number[]): number {
@@ -74,12 +77,12 @@ export function issueTargets(rows: Row[], configs: Config[], pairRatios: number[
   const spin = configs.map((c) => ({ c, r: ratioOf(findRow(rows, c, 'tlbcheck', 'exact'), findRow(rows, c, 'SPIN', 'dfs, full states')) }));
   if (spin.length && spin.every((x) => x.r !== undefined)) {
     const low = spin.reduce((a, x) => (x.r! < a.r! ? x : a));
-    out.push(`${verdict(low.r! >= 2.5)} exact, 1 thread >= 2.5x SPIN states/s on every configuration: lowest ${shown(low.r!, 2.5, 2)} (${name(low.c)})`);
+    out.push(`${verdict(low.r! >= TARGET.spinRatio)} exact, 1 thread >= ${TARGET.spinRatio}x SPIN states/s on every configuration: lowest ${shown(low.r!, TARGET.spinRatio, 2)} (${name(low.c)})`);
   }
   const exact = configs.map((c) => findRow(rows, c, 'tlbcheck', 'exact'));
   if (exact.length && exact.every((r) => r?.ok && r.bytesPerState !== undefined)) {
     const high = exact.reduce((a, r) => (r!.bytesPerState! > a!.bytesPerState! ? r : a))!;
-    out.push(`${verdict(high.bytesPerState! <= 32)} exact, 1 thread <= 32 bytes/state: highest ${shown(high.bytesPerState!, 32, 1)} (${name(high.config)})`);
+    out.push(`${verdict(high.bytesPerState! <= TARGET.bytesPerState)} exact, 1 thread <= ${TARGET.bytesPerState} bytes/state: highest ${shown(high.bytesPerState!, TARGET.bytesPerState, 1)} (${name(high.config)})`);
   }
   const sym = rows.filter((r) => r.tool === 'tlbcheck' && r.mode.startsWith('sym'));
   if (sym.length) out.push(`${verdict(sym.every((r) => r.ok))} symmetry counts equal the orbit column: ${sym.filter((r) => r.ok).length} of ${sym.length} runs`);
@@ -87,7 +90,7 @@ export function issueTargets(rows: Row[], configs: Config[], pairRatios: number[
     const m = median(pairRatios);
     // The share of what two independent processes got: the engine's part of any shortfall.
     const ceiling = ceilings.length ? `; the machine's 2-core ceiling ${median(ceilings).toFixed(2)} (${Math.round((100 * m) / median(ceilings))} % of it)` : '';
-    out.push(`${verdict(m >= 1.8)} 2 workers >= 1.8x 1 thread (exact, ${name(largest)}): median ${shown(m, 1.8, 2)} of ${pairRatios.length} pairs${ceiling}`);
+    out.push(`${verdict(m >= TARGET.speedUp)} 2 workers >= ${TARGET.speedUp}x 1 thread (exact, ${name(largest)}): median ${shown(m, TARGET.speedUp, 2)} of ${pairRatios.length} pairs${ceiling}`);
   }
   return out;
 }
