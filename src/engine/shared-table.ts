@@ -115,7 +115,7 @@ export function createSharedTable(format: SlotFormat, hash: Hash): SharedTable {
     S === 1
       ? 'return false;'
       : direct
-        ? `${others.map((j) => `let r${j} = T[o + ${j}]; while (r${j} === 0) r${j} = Atomics.load(T, o + ${j});`).join(' ')}
+        ? `${others.map((j) => `let r${j} = T[o + ${j}]; while (r${j} === 0) r${j} = settle(T, o + ${j}, 0);`).join(' ')}
           if (${others.map((j) => `r${j} === k${j}`).join(' && ')}) return false;`
         : `${others.map((j) => `let r${j} = T[o + ${j}];`).join(' ')}
           if (${others.map((j) => `r${j} === 0`).join(' || ')}) {
@@ -144,7 +144,7 @@ export function createSharedTable(format: SlotFormat, hash: Hash): SharedTable {
           ${fill}
           ${claim}
         }
-        ${direct ? '' : 'while (x === 1) x = Atomics.load(T, o);'}
+        ${direct ? '' : 'while (x === 1) x = settle(T, o, 1);'}
         if (x === k0) {
           ${fill}
           ${rest}
@@ -153,8 +153,14 @@ export function createSharedTable(format: SlotFormat, hash: Hash): SharedTable {
       }`;
   const homeOf = fp ? '((h >>> 0) < 2 ? (h >>> 0) + 2 : (h >>> 0))' : '(h >>> 0)';
   const src = `
-    let T = new Int32Array(0), cap = 0, scale = 0;
+    let T = new Int32Array(0), cap = 0, scale = 0, warming = false;
     function attach(buf, c) { T = new Int32Array(buf); cap = c; scale = c / 4294967296; }
+    // T[o] once it is no longer \`was\` (a word being written by another thread).
+    function settle(T, o, was) {
+      let x;
+      do x = Atomics.load(T, o); while (x === was && !warming);
+      return warming ? 2 : x;
+    }
     function insert(b, bo, h) {
       ${keys}
       ${probe(need1)}
@@ -164,8 +170,44 @@ export function createSharedTable(format: SlotFormat, hash: Hash): SharedTable {
       for (let j = 0; j < n; j++) { const h = hs[j]; acc |= T[((${homeOf}) * scale >>> 0) * ${S}]; }
       return acc;
     }
-    return { S: ${S}, attach, insert, touch };`;
-  return new Function('hash', 'FP_SEED', src)(hash, FP_SEED) as SharedTable;
+    function warm(b) {
+      warming = true;
+      try { insert(b, 0, 0); } finally { warming = false; }
+    }
+    return { S: ${S}, attach, insert, touch, warm };`;
+  const t = new Function('hash', 'FP_SEED', src)(hash, FP_SEED) as SharedTable & { warm(b: Uint32Array): void };
+  warmRacePaths(t, format);
+  return t;
+}
+
+/*
+ * The paths of insert() that only a race takes (a slot's other words not
+ * written yet, a slot being written) run here once, on a private table
+ * staged to look like it. Why: insert() is inlined into the participant's
+ * round loop, and the optimizing compiler turns a call it has never seen
+ * run (Atomics.load) into a deoptimization. Two participants race a few
+ * times per run, at random moments, and each first race on a path threw
+ * away the round loop's compiled code in that thread, which then ran slow
+ * until it was compiled again (60-100 ms of compiling each time).
+ */
+function warmRacePaths(t: SharedTable & { warm(b: Uint32Array): void }, format: SlotFormat): void {
+  const S = slotWords(format.kind, format.W);
+  const b = new Uint32Array(format.W).fill(0x5a5a5a5a);
+  const buf = new SharedArrayBuffer(4 * S * 4);
+  const T = new Int32Array(buf);
+  t.attach(buf, 4);
+  // Home slot 0 (hash 0). Staged: slot 0 matches word 0 with the other words
+  // unwritten; slot 1 is being written (two-step); slot 2 is free.
+  const k0 = format.kind === 'fingerprint' ? 2 : b[0]! | 0;
+  T[0] = k0;
+  if (S > 1) T[S] = 1;
+  t.warm(b);
+  T.fill(0);
+  if (S > 1) {
+    T[0] = 1; // being written: settle() (two-step)
+    t.warm(b);
+  }
+  t.attach(new SharedArrayBuffer(0), 0);
 }
 
 /**
