@@ -67,7 +67,10 @@ export function claimSize(left: number, parts: number, max: number): number {
 
 /** Start of participant p's range of a level of n states (p = parts: n). */
 export function rangeStart(p: number, n: number, parts: number): number {
-  return Math.floor((p * n) / parts);
+  // floor(p n / parts) by an exact division: a fraction met for the first
+  // time deoptimizes the round loop this is inlined into.
+  const pn = p * n;
+  return (pn - (pn % parts)) / parts;
 }
 
 /** Point every range cursor at the start of its range, for a level of n states. */
@@ -99,7 +102,12 @@ export function unclaimed(ctrl: Int32Array, n: number, parts: number): number {
  * 5.2-5.6 s.
  */
 export function claimNext(ctrl: Int32Array, part: number, parts: number, n: number, maxClaim: number, span: Int32Array): boolean {
-  for (let k = 0, q = part; k < parts; k++, q = q + 1 === parts ? 0 : q + 1) {
+  // Written so that every operation runs on the first pass too (inlined into
+  // the round loop, an operation first met later would deoptimize it).
+  let q = part - 1;
+  let k = 0;
+  while (k++ < parts) {
+    q = q + 1 === parts ? 0 : q + 1;
     const end = rangeStart(q + 1, n, parts);
     const at = Atomics.load(ctrl, Ctl.RANGES + q);
     if (at >= end) continue;
@@ -173,6 +181,9 @@ export interface RunMsg {
   growAt: number;
   /** The largest claim this round (the coordinator reserved room for claims this big). */
   maxClaim: number;
+  /** States resumeFrom..resumeTo-1: what is left of the claim this participant paused in last round (its leftFrom..leftTo), expanded first; equal when none. */
+  resumeFrom: number;
+  resumeTo: number;
   /** Bytes of the visited set (table and links): the recent-lookup filter grows with it (Batch.fitFilter). */
   storeBytes: number;
   /** Names already reported (--all): not reported again. */
@@ -212,6 +223,16 @@ export interface DoneMsg {
   fired: Uint8Array;
   premiseCounts: number[];
   violations: WorkerViolation[];
+  /**
+   * The rest of the claim it was expanding when the round paused, states
+   * leftFrom..leftTo-1 (equal when none): a pause
+   * is seen after every batch, not only at the end of a claim, so the other
+   * participants do not wait for up to a whole claim at every pause.
+   */
+  leftFrom: number;
+  leftTo: number;
+  /** Milliseconds the participant spent in the round (TLBCHECK_PARALLEL_STATS). */
+  busyMs: number;
   error?: string;
   asymmetry?: string;
 }

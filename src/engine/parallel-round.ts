@@ -9,8 +9,9 @@
  * and insert every successor, in order, into the shared table; a state that
  * is new there is appended to the participant's own segment of the next
  * level, with its parent id and action, and checked against the invariants.
- * The round ends when the level is exhausted, or at a chunk boundary once a
- * table must grow (PAUSE) or the run must stop (STOP).
+ * The round ends when the level is exhausted, or after a batch once a
+ * table must grow (PAUSE) or the run must stop (STOP); the rest of a claim
+ * it stopped in is expanded first in the next round.
  */
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
@@ -20,10 +21,45 @@ import { RECENT_FILTER_MAX_FRACTION, recentFilterBytesFor } from './recent-filte
 import { actionView, claimNext, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
 export interface Participant {
+  /**
+   * Collect garbage when the coordinator's buffer generation (RunMsg.gen)
+   * moved since the last call; called before round(), not in it (see
+   * "A round is two functions" below).
+   */
+  collect(gen: number): void;
   /** Work on the level until it is done, PAUSE or STOP; `tick` runs after every chunk. */
   round(r: RunMsg, tick?: () => void): DoneMsg;
   /** This participant's share of moving the table into a bigger one; returns the entries it left to the coordinator. */
   rehash(m: RehashMsg): number[];
+}
+
+/** One round's buffers and results: round() sets it up, expandClaims() fills it. */
+interface RoundState {
+  // RunMsg's numbers, copied (see "A round is two functions").
+  part: number;
+  curN: number;
+  levelStart: number;
+  depth: number;
+  growAt: number;
+  maxClaim: number;
+  resumeFrom: number;
+  resumeTo: number;
+  tick: (() => void) | undefined;
+  cur: Uint32Array;
+  seg: Uint32Array;
+  segParent: Int32Array;
+  segAction: Uint8Array | Uint16Array | Uint32Array;
+  segCap: number;
+  segN: number;
+  premiseCounts: number[];
+  fired: Uint8Array;
+  violated: Set<string>;
+  violations: WorkerViolation[];
+  transitions: number;
+  expanded: number;
+  unflushed: number;
+  leftFrom: number;
+  leftTo: number;
 }
 
 /*
@@ -73,40 +109,102 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
     Atomics.store(ctrl, Ctl.STOP, 1);
   };
 
+  /*
+   * A round is two functions: round() sets up and reports, expandClaims()
+   * is the loop. V8's optimizing compiler turns a call or an operation it
+   * has never seen run into a deoptimization: the function's compiled code,
+   * inlined callees and all, is thrown away, and it runs slow until
+   * compiled again. Measured with node --trace-opt --trace-deopt on N=6
+   * P=2 K=1 sync, 2 workers: the round, one function then, was compiled
+   * 7-9 times in each thread, 420-460 ms of compiling, each time after a
+   * first: garbage collection (now collect(), called before a round),
+   * resized filter, resumed claim, steal (claimNext), race in the table
+   * (shared-table.ts). Now the loop is compiled twice (on the stack, then
+   * whole), 170-280 ms. Hence also: every call at the end of a batch runs
+   * after every batch, none only sometimes; and the loop reads RunMsg's
+   * numbers from RoundState, one object shape.
+   */
   const round = (r: RunMsg, tick?: () => void): DoneMsg => {
-    if (r.gen !== gen) {
-      gen = r.gen;
-      collectGarbage();
-    }
+    const t0 = performance.now();
     table.attach(r.table, r.cap);
     batch.fitFilter(recentFilterBytesFor(r.storeBytes, undefined, RECENT_FILTER_MAX_FRACTION));
-    const cur = new Uint32Array(r.cur);
     const seg = new Uint32Array(r.seg.words);
     const segParent = new Int32Array(r.seg.parent);
     const segAction = actionView(r.seg.action, nInst);
-    const segCap = Math.min(seg.length / W, segParent.length, segAction.length);
-    let segN = r.seg.n;
-    const { curN, levelStart, depth, growAt, maxClaim } = r;
+    const st: RoundState = {
+      part: r.part,
+      curN: r.curN,
+      levelStart: r.levelStart,
+      depth: r.depth,
+      growAt: r.growAt,
+      maxClaim: r.maxClaim,
+      resumeFrom: r.resumeFrom,
+      resumeTo: r.resumeTo,
+      tick,
+      cur: new Uint32Array(r.cur),
+      seg,
+      segParent,
+      segAction,
+      segCap: Math.min(seg.length / W, segParent.length, segAction.length),
+      segN: r.seg.n,
+      premiseCounts: invariants.map((i) => (i.premise ? 0 : -1)),
+      fired: new Uint8Array(nInst),
+      violated: new Set(r.violated),
+      violations: [],
+      transitions: 0,
+      expanded: 0,
+      unflushed: 0,
+      leftFrom: 0,
+      leftTo: 0,
+    };
+    const done = (extra: Partial<DoneMsg> = {}): DoneMsg => {
+      Atomics.add(ctrl, Ctl.COUNT, st.unflushed);
+      const { transitions, expanded, segN, fired, premiseCounts, violations, leftFrom, leftTo } = st;
+      return { type: 'done', transitions, expanded, segN, filterBytes: batch.filterBytes(), fired, premiseCounts, violations, leftFrom, leftTo, busyMs: performance.now() - t0, ...extra };
+    };
+    try {
+      expandClaims(st);
+    } catch (e) {
+      Atomics.store(ctrl, Ctl.STOP, 1);
+      if (e instanceof AsymmetryFault) return done({ asymmetry: e.message });
+      return done({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+    return done();
+  };
+
+  const words = (buf: Uint32Array, off: number) => Array.from(buf.subarray(off, off + W));
+
+  /** Claim and expand states until the level is done, PAUSE or STOP; the counts go back into `st` (also on a throw). */
+  const expandClaims = (st: RoundState): void => {
+    const { part, curN, levelStart, depth, growAt, maxClaim, tick, cur, seg, segParent, segAction, segCap, premiseCounts, fired, violated, violations } = st;
     const levelEnd = levelStart + curN;
-    const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
-    const fired = new Uint8Array(nInst);
-    const violated = new Set(r.violated);
-    const violations: WorkerViolation[] = [];
-    const words = (buf: Uint32Array, off: number) => Array.from(buf.subarray(off, off + W));
+    let segN = st.segN;
     let transitions = 0;
     let expanded = 0;
     /** New states not yet added to ctrl[COUNT]. */
     let unflushed = 0;
-    const done = (extra: Partial<DoneMsg> = {}): DoneMsg => {
-      Atomics.add(ctrl, Ctl.COUNT, unflushed);
-      return { type: 'done', transitions, expanded, segN, filterBytes: batch.filterBytes(), fired, premiseCounts, violations, ...extra };
-    };
+    // The rest of a claim paused in the last round comes first (none when equal).
+    let resumeFrom = st.resumeFrom;
+    let resumeTo = st.resumeTo;
+    let leftFrom = 0;
+    let leftTo = 0;
+    /** Successors one claim can add to the segment. */
+    const claimRoom = maxClaim * Math.max(nInst, 1);
     try {
       outer: for (;;) {
-        if (Atomics.load(ctrl, Ctl.STOP) !== 0 || Atomics.load(ctrl, Ctl.PAUSE) !== 0) break;
-        if (!claimNext(ctrl, r.part, parts, curN, maxClaim, span)) break;
-        const s0 = span[0]!;
-        const s1 = span[1]!;
+        if (Atomics.load(ctrl, Ctl.STOP) !== 0 || Atomics.load(ctrl, Ctl.PAUSE) !== 0) {
+          leftFrom = resumeFrom;
+          leftTo = resumeTo;
+          break;
+        }
+        let s0 = resumeFrom;
+        let s1 = resumeTo;
+        resumeFrom = resumeTo = 0;
+        if (s1 <= s0) {
+          if (!claimNext(ctrl, part, parts, curN, maxClaim, span)) break;
+          s0 = span[0]!;
+          s1 = span[1]!;
+        }
         for (let b0 = s0; b0 < s1; b0 += BATCH) {
           const b1 = Math.min(s1, b0 + BATCH);
           // 1. Expand the batch; 2. hash, filter and touch (batch.ts).
@@ -181,12 +279,23 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
               }
             }
           }
+          // After every batch: publish the count, ask for room before the
+          // headroom the coordinator reserved could run out, and stop here
+          // if a pause was asked for (the rest of the claim comes first in
+          // the next round), so no participant waits for a whole claim at a
+          // pause.
+          const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
+          unflushed = 0;
+          Atomics.or(ctrl, Ctl.PAUSE, levelEnd + count >= growAt || segN + claimRoom > segCap ? 1 : 0);
+          const flags = Atomics.load(ctrl, Ctl.STOP) | Atomics.load(ctrl, Ctl.PAUSE);
+          const more = b1 < s1;
+          if (flags !== 0 && more) {
+            leftFrom = b1;
+            leftTo = s1;
+            break outer;
+          }
         }
-        // Chunk boundary: publish the count; ask for bigger tables before
-        // the headroom the coordinator reserved could run out.
-        const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
-        unflushed = 0;
-        if (levelEnd + count >= growAt || segN + maxClaim * Math.max(nInst, 1) > segCap) Atomics.store(ctrl, Ctl.PAUSE, 1);
+        // End of the claim.
         const now = Date.now();
         if (now > deadline) setLimit(LimitCode.TIME);
         // RSS is a /proc read (~35 µs): at most every 50 ms.
@@ -196,15 +305,22 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
         }
         tick?.();
       }
-    } catch (e) {
-      Atomics.store(ctrl, Ctl.STOP, 1);
-      if (e instanceof AsymmetryFault) return done({ asymmetry: e.message });
-      return done({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    } finally {
+      st.segN = segN;
+      st.transitions = transitions;
+      st.expanded = expanded;
+      st.unflushed = unflushed;
+      st.leftFrom = leftFrom;
+      st.leftTo = leftTo;
     }
-    return done();
   };
 
   return {
+    collect(g) {
+      if (g === gen) return;
+      gen = g;
+      collectGarbage();
+    },
     round,
     rehash(m) {
       return rehashShare(format, layout.hash, m, m.part, m.parts);

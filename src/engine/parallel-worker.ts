@@ -52,6 +52,7 @@ parentPort!.on('message', (m: LoadMsg | InitMsg | RunMsg | RehashMsg) => {
       );
       return;
     case 'run':
+      me!.collect(m.gen);
       parentPort!.postMessage(me!.round(m));
       return;
     case 'rehash':

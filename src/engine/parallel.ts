@@ -333,8 +333,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     return true;
   };
 
-  /** States expanded and rounds run per participant (TLBCHECK_PARALLEL_STATS=1 prints them). */
+  /** States expanded, and ms spent in rounds, per participant (TLBCHECK_PARALLEL_STATS=1 prints them; =rounds, each round too). */
   const expandedBy = new Array<number>(nPart).fill(0);
+  const busyBy = new Array<number>(nPart).fill(0);
   let rounds = 0;
   /** Where this thread's time went (ms), for TLBCHECK_PARALLEL_STATS. */
   const timing = { round: 0, wait: 0, grow: 0, file: 0, allJoined: -1 };
@@ -464,6 +465,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       /** Violations found in this level (ids of new states are known once the level is filed). */
       const found: { v: WorkerViolation; part: number }[] = [];
       let levelDone = false;
+      /** Per participant: the rest of the claim it paused in (finished first in the next round). */
+      const leftovers: [number, number][] = Array.from({ length: nPart }, () => [0, 0]);
       while (!levelDone && !stop) {
         // Room for every claim in flight, in the table and in every segment.
         let claim = roundClaim();
@@ -495,16 +498,24 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           depth,
           growAt: growAtOf(cap, claim),
           maxClaim: claim,
+          resumeFrom: leftovers[p]![0],
+          resumeTo: leftovers[p]![1],
           storeBytes: tableBuf.byteLength + links.bytes(),
           violated: [...violated],
         });
         const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
         const tr0 = performance.now();
+        me.collect(gen);
         const mine = me.round(msg(0), progress);
         const tr1 = performance.now();
         const res: [number, DoneMsg][] = [[0, mine], ...(await Promise.all(others)).map((r, k): [number, DoneMsg] => [act[k]! + 1, r])];
         timing.round += tr1 - tr0;
         timing.wait += performance.now() - tr1;
+        if (process.env.TLBCHECK_PARALLEL_STATS === 'rounds')
+          process.stderr.write(
+            `round: level ${depth} of ${curN}, at ${(tr0 - t0).toFixed(1)} ms, busy ${res.map(([, r]) => r.busyMs.toFixed(1)).join(' ')} ms, ` +
+              `expanded ${res.map(([, r]) => r.expanded).join(' ')}, then waited ${(performance.now() - tr1).toFixed(1)} ms, left ${res.map(([, r]) => r.leftTo - r.leftFrom).join(' ')}\n`,
+          );
         const failed = res.find(([, r]) => r.error);
         if (failed) {
           await pool?.close();
@@ -516,7 +527,9 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         const round: { v: WorkerViolation; part: number }[] = [];
         rounds++;
         for (const [p, r] of res) {
+          leftovers[p] = [r.leftFrom, r.leftTo];
           expandedBy[p]! += r.expanded;
+          busyBy[p]! += r.busyMs;
           filterBytes[p] = r.filterBytes;
           segs[p]!.n = r.segN;
           transitions += r.transitions;
@@ -541,7 +554,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           limit = 'memory';
           stop = true;
         }
-        if (unclaimed(ctrl, curN, nPart) === 0) levelDone = true;
+        if (unclaimed(ctrl, curN, nPart) === 0 && leftovers.every(([from, to]) => to <= from)) levelDone = true;
         Atomics.store(ctrl, Ctl.PAUSE, 0);
         progress();
       }
@@ -590,7 +603,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     await pool?.close();
   }
   if (process.env.TLBCHECK_PARALLEL_STATS)
-    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')}, ${(performance.now() - t0).toFixed(0)} ms ` +
+    process.stderr.write(`parallel: ${rounds} rounds, ${depth + 1} levels, expanded per participant ${expandedBy.join(' ')} in ${busyBy.map((b) => b.toFixed(0)).join(' ')} ms, ${(performance.now() - t0).toFixed(0)} ms ` +
         `(own rounds ${timing.round.toFixed(0)}, waiting for workers ${timing.wait.toFixed(0)}, growing the table ${timing.grow.toFixed(0)}, filing levels ${timing.file.toFixed(0)}; all workers joined at ${timing.allJoined.toFixed(0)} ms)\n`);
   return finish();
 }
