@@ -33,7 +33,8 @@
  * thread reserves headroom for every chunk that can be in flight
  * (2 × participants × the round's largest claim × instances successors);
  * a participant that sees the headroom threatened sets PAUSE, all end the
- * round at their next chunk boundary, and the table is rehashed into a
+ * round after their current batch (keeping the rest of their claim for the
+ * next round), and the table is rehashed into a
  * bigger one by all participants at once, each into its own region of it
  * (or a segment is enlarged). Growth beyond the memory budget ends the run
  * with limit 'memory' (verdict incomplete), as does process RSS above the

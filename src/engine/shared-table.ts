@@ -43,7 +43,7 @@
  *
  * Home slot = fastrange(h1, capacity) (monotone in h1, any capacity), with
  * wrap-around. The table never grows while a round runs: the coordinator
- * (parallel.ts) pauses the participants at a chunk boundary when the load
+ * (parallel.ts) pauses the participants after a batch when the load
  * passes its threshold, and then all of them move the entries into a bigger
  * table at once, each into its own region of it (rehashShare() below).
  */
