@@ -34,16 +34,8 @@ export interface Participant {
 }
 
 /** One round's buffers and results: round() sets it up, expandClaims() fills it. */
-interface RoundState {
-  // RunMsg's numbers, copied (see "A round is two functions").
-  part: number;
-  curN: number;
-  levelStart: number;
-  depth: number;
-  growAt: number;
-  maxClaim: number;
-  resumeFrom: number;
-  resumeTo: number;
+interface RoundState extends Pick<RunMsg, 'part' | 'curN' | 'levelStart' | 'depth' | 'growAt' | 'maxClaim' | 'resumeFrom' | 'resumeTo'> {
+  // (RunMsg's numbers are copied in: see "A round is two functions".)
   tick: (() => void) | undefined;
   cur: Uint32Array;
   seg: Uint32Array;
