@@ -176,7 +176,9 @@ const value = (f: string) => (argv.includes(f) ? argv[argv.indexOf(f) + 1] : und
 const modesArg = value('--modes');
 const modes = modesArg !== undefined ? MODES.filter((m) => modesArg.split(',').includes(m.key)) : MODES;
 const only = argv.find((a) => /^\d,\d,\d,(sync|async)$/.test(a));
-const configs = only ? CONFIGS.filter((c) => `${c.N},${c.P},${c.K},${c.VARIANT}` === only) : CONFIGS;
+/** A configuration as it is named on the command line: N,P,K,VARIANT. */
+const argKey = (c: Config) => `${c.N},${c.P},${c.K},${c.VARIANT}`;
+const configs = only ? CONFIGS.filter((c) => argKey(c) === only) : CONFIGS;
 const hasMode = (key: string) => modes.some((m) => m.key === key);
 const count = (s: string | undefined) => (/^\d+$/.test(s ?? '') ? Number(s) : NaN);
 // Default: 5 pairs when both modes they compare are being run anyway.
@@ -199,7 +201,7 @@ if (problem) {
   // One line: the problem, then how to call it.
   console.error(
     `bench: ${problem} (usage: npm run bench -- [N,P,K,VARIANT] [--modes ${MODES.map((m) => m.key).join(',')}] [--no-anchors] [--no-rumur] ` +
-      `[--no-reference] [--pairs N] [--repeat R]; configurations: ${CONFIGS.map((c) => `${c.N},${c.P},${c.K},${c.VARIANT}`).join(' ')})`,
+      `[--no-reference] [--pairs N] [--repeat R]; configurations: ${CONFIGS.map(argKey).join(' ')})`,
   );
   process.exit(2);
 }

@@ -225,9 +225,9 @@ export interface DoneMsg {
   violations: WorkerViolation[];
   /**
    * The rest of the claim it was expanding when the round paused, states
-   * leftFrom..leftTo-1 (equal when none): a pause
-   * is seen after every batch, not only at the end of a claim, so the other
-   * participants do not wait for up to a whole claim at every pause.
+   * leftFrom..leftTo-1 (equal when none): a pause is seen after every batch,
+   * not only at the end of a claim, so the other participants do not wait
+   * for up to a whole claim at every pause.
    */
   leftFrom: number;
   leftTo: number;
