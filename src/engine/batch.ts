@@ -114,6 +114,9 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   const fault = new Int32Array(2);
   const recent = createRecentFilter(W);
   let bits: BitExpand | undefined;
+  /** bits / invBits are the lazily grown tables (the whole trees may still come). */
+  let lazyBits = false;
+  let lazyInv = false;
   let expanded = 0;
   /** Tabulation is over: tried with the full budget, or both tables built (a table dropped after a mismatch stays dropped). */
   let settled = false;
@@ -169,12 +172,23 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
       let total = 0;
       if (!settled && expanded >= early) {
         // The cheap attempt, then (for what it did not tabulate) the full
-        // one; the model caches the tables and the budgets it tried.
+        // one; the model caches the tables and the budgets it tried. Until
+        // the whole trees are built (or for good when they are past the
+        // budget), the lazily grown ones stand in (lazy-tables.ts).
         const full = expanded >= tabulateAfter;
         const budget = full ? undefined : TABULATE_EARLY_NODES;
-        if (!bits && !dropped) bits = model.tabulated(budget);
-        if (!invBits && !invDropped) invBits = model.tabulatedInvariants(budget);
-        settled = full || (bits !== undefined && invBits !== undefined);
+        const lazy = model.lazyTabulated();
+        if ((!bits || lazyBits) && !dropped) {
+          const eager = model.tabulated(budget);
+          if (eager) [bits, lazyBits] = [eager, false];
+          else if (!bits && lazy) [bits, lazyBits] = [lazy.expand, true];
+        }
+        if ((!invBits || lazyInv) && !invDropped) {
+          const eager = model.tabulatedInvariants(budget);
+          if (eager) [invBits, lazyInv] = [eager, false];
+          else if (!invBits && lazy?.invariants) [invBits, lazyInv] = [lazy.invariants, true];
+        }
+        settled = full || (bits !== undefined && !lazyBits && invBits !== undefined && !lazyInv);
       }
       expanded += b1 - b0;
       for (let j = b0; j < b1; j++) {

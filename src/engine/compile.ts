@@ -8,7 +8,8 @@ import { compileLayout, genInlineEmit, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
 import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
-import { generateBitExpand, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
+import { actionJobs, generateBitExpand, invariantJobs, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
+import { lazyBitExpand, lazyBitInvariants, lazyTrees, type LazyTrees } from './lazy-tables.js';
 
 /** Instances × leaves per generated expand function. */
 const INLINE_EMIT_BUDGET = 400;
@@ -82,6 +83,13 @@ export interface CompiledModel {
    */
   tabulatedInvariants(maxNodes?: number): BitInvariants | undefined;
   invariantTabulation(): string;
+  /**
+   * The successors and invariants through lazily grown trees (lazy-tables.ts):
+   * no up-front cost, for the models whose whole trees are past the budget.
+   * Undefined when tabulation is disabled. Built once, shared by the runs of
+   * this compiled model in this thread.
+   */
+  lazyTabulated(): { expand: BitExpand; invariants: BitInvariants | undefined; trees: LazyTrees; invariantTrees: LazyTrees | undefined } | undefined;
   /** As tabulationMiss, for the tabulated invariants. */
   invariantTabulationMiss(state: string): void;
   invariantTabulationMisses(): readonly string[];
@@ -243,10 +251,28 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     return 'bits' in tab ? { value: tab.bits } : tab;
   });
 
+  let lazy: ReturnType<CompiledModel['lazyTabulated']>;
+  const lazyTabulated = () => {
+    if (opts.tabulate === false) return undefined;
+    if (!lazy) {
+      const trees = lazyTrees(actionJobs(m.actions, instances), layout);
+      const withPremises = invariants.filter((i) => i.premise).length;
+      const invTrees = withPremises > 31 ? undefined : lazyTrees(invariantJobs(invariants), layout);
+      lazy = {
+        expand: lazyBitExpand(trees, instances.map((i) => i.id), layout.words),
+        invariants: invTrees && lazyBitInvariants(invTrees, invariants.map((i) => i.cases.length), invariants.map((i) => i.premise !== undefined)),
+        trees,
+        invariantTrees: invTrees,
+      };
+    }
+    return lazy;
+  };
+
   return {
     def,
     params,
     machine: m,
+    lazyTabulated,
     layout,
     actionNames,
     instances,

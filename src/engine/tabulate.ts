@@ -47,14 +47,14 @@ type Tree =
   | { readonly kind: 'read'; readonly leaf: number; readonly kids: readonly Tree[] };
 
 /** Something the recording view cannot stand for: the model keeps the view path. */
-class Unrecordable extends Error {}
+export class Unrecordable extends Error {}
 /** The trees outgrew the node budget (a larger budget may succeed). */
 class OverBudget extends Unrecordable {}
 
 /** Nested shape of the state: a field or element is a leaf index or an array of shapes. */
 type Shape = number | Shape[];
 
-function shapeOf(leaves: readonly Leaf[]): Map<string, Shape> {
+export function shapeOf(leaves: readonly Leaf[]): Map<string, Shape> {
   const root = new Map<string, Shape>();
   leaves.forEach((l, i) => {
     if (l.indices.length === 0) {
@@ -77,7 +77,7 @@ function shapeOf(leaves: readonly Leaf[]): Map<string, Shape> {
 const decode = (l: Leaf, raw: number): unknown => (l.type.kind === 'bool' ? raw === 1 : l.type.kind === 'enum' ? l.type.values[raw] : raw + l.lo);
 
 /** The stored bits of a model value, or -1 when it is outside the leaf's range or of the wrong type. */
-function encode(l: Leaf, v: unknown): number {
+export function encode(l: Leaf, v: unknown): number {
   switch (l.type.kind) {
     case 'bool':
       return v === true ? 1 : v === false ? 0 : -1;
@@ -111,7 +111,10 @@ const FIXED_SHAPE = {
 };
 
 /** How one run of guard + effect ended: a tree leaf. */
-type Outcome = Exclude<Tree, { kind: 'read' }>;
+export type Outcome = Exclude<Tree, { kind: 'read' }>;
+
+/** The stored value the k-th leaf read for the first time in a run takes (leaf index i). */
+export type ValueSource = (i: number, k: number) => number;
 
 /**
  * Runs one instance's guard then effect on a recording view, once per
@@ -120,7 +123,7 @@ type Outcome = Exclude<Tree, { kind: 'read' }>;
  * the recorder, which serves one instance; once it is closed, any use of
  * them (a reference kept by the model) is an error.
  */
-class Recorder {
+export class Recorder {
   private open = true;
   private writable = false;
   private epoch = 1;
@@ -128,7 +131,7 @@ class Recorder {
   private readonly vals: unknown[];
   private readonly written: number[] = [];
   private readonly wrote: Int32Array;
-  private prefix: readonly number[] = [];
+  private source: ValueSource = () => 0;
   /** Leaves read before being known, in order (the choices taken). */
   readonly reads: number[] = [];
   private readonly proxies = new Map<Shape[], unknown>();
@@ -154,7 +157,7 @@ class Recorder {
     if (this.seen[i] === this.epoch) return this.vals[i];
     const k = this.reads.length;
     this.reads.push(i);
-    const v = decode(this.leaves[i]!, k < this.prefix.length ? this.prefix[k]! : 0);
+    const v = decode(this.leaves[i]!, this.source(i, k));
     this.seen[i] = this.epoch;
     this.vals[i] = v;
     return v;
@@ -223,8 +226,13 @@ class Recorder {
    * this.reads lists the leaves it read.
    */
   run(prefix: readonly number[], test: (s: never) => boolean, effect?: (s: never) => void): Outcome {
+    return this.runFrom((_, k) => (k < prefix.length ? prefix[k]! : 0), test, effect);
+  }
+
+  /** One run where the leaves read take their values from `source` (lazy-tables.ts: a real state's words). */
+  runFrom(source: ValueSource, test: (s: never) => boolean, effect?: (s: never) => void): Outcome {
     this.epoch++;
-    this.prefix = prefix;
+    this.source = source;
     this.reads.length = 0;
     this.written.length = 0;
     this.writable = false;
@@ -254,7 +262,7 @@ const ON: Outcome = { kind: 'on', writes: new Map() };
 const BAILED: Outcome = { kind: 'bail' };
 
 /** One function of the state to tabulate: a label for messages, a test and, for an action, its effect. */
-interface Job {
+export interface Job {
   readonly label: string;
   readonly test: (s: never) => boolean;
   readonly effect?: (s: never) => void;
@@ -302,7 +310,15 @@ export function tabulate(
   layout: Layout<StateDecl>,
   maxNodes = TREE_NODES_PER_MODEL,
 ): { trees: Tree[] } | { reason: string; overBudget: boolean } {
-  const jobs = instances.map((inst): Job => {
+  return buildTrees(actionJobs(actions, instances), layout, maxNodes);
+}
+
+/** One job per action instance: its guard, then its effect. */
+export function actionJobs(
+  actions: Record<string, ActionDef<StateDecl>>,
+  instances: readonly { readonly action: string; readonly args: readonly number[] }[],
+): Job[] {
+  return instances.map((inst): Job => {
     const a = actions[inst.action]!;
     const args = inst.args;
     return {
@@ -311,7 +327,6 @@ export function tabulate(
       effect: (s) => a.effect(s, ...args),
     };
   });
-  return buildTrees(jobs, layout, maxNodes);
 }
 
 /**
@@ -394,7 +409,18 @@ export interface TabulableInvariant {
 }
 
 /** Premise bits of BitInvariants' mask. */
-const MAX_PREMISE_BITS = 31;
+export const MAX_PREMISE_BITS = 31;
+
+/** Per invariant, one job per case, then one for its premise if it has one. */
+export function invariantJobs(invariants: readonly TabulableInvariant[]): Job[] {
+  const jobs: Job[] = [];
+  for (const inv of invariants) {
+    for (const args of inv.cases) jobs.push({ label: `invariant ${inv.name}${args.length ? `(${args.join(',')})` : ''}`, test: (s) => !!inv.holdsAt(s, ...args) });
+    const premise = inv.premise;
+    if (premise) jobs.push({ label: `the premise of ${inv.name}`, test: (s) => !!premise(s) });
+  }
+  return jobs;
+}
 
 /**
  * The invariants' cases and premises as decision trees, generated into one
@@ -409,12 +435,7 @@ export function tabulateInvariants(
 ): { bits: BitInvariants } | { reason: string; overBudget: boolean } {
   if (invariants.length > MAX_PREMISE_BITS && invariants.some((i) => i.premise))
     return { reason: `more than ${MAX_PREMISE_BITS} invariants with premises`, overBudget: false };
-  const jobs: Job[] = [];
-  for (const inv of invariants) {
-    for (const args of inv.cases) jobs.push({ label: `invariant ${inv.name}${args.length ? `(${args.join(',')})` : ''}`, test: (s) => !!inv.holdsAt(s, ...args) });
-    const premise = inv.premise;
-    if (premise) jobs.push({ label: `the premise of ${inv.name}`, test: (s) => !!premise(s) });
-  }
+  const jobs = invariantJobs(invariants);
   const built = buildTrees(jobs, layout, maxNodes);
   if (!('trees' in built)) return built;
   const leaves = layout.leaves;
