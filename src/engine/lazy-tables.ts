@@ -24,14 +24,15 @@
  * through the views (BAIL). The explorer also cross-checks sampled states
  * against the views (batch.ts), as for the eager tables.
  *
- * Storage is flat typed arrays, so a tree of millions of nodes costs no GC:
- *   leafOf[n] ≥ 0   read node: test leaf leafOf[n]; its children are
- *                   kids[arg[n] + value] (-1 = not built yet);
- *   leafOf[n] = OFF / BAIL / ON   an end; for ON, arg[n] is the offset in
- *                   eff of its writes: count m, then m × (word, keep mask,
- *                   set bits), so out = (word & keep) | set.
- * Past MAX_NODES nodes (or MAX_KIDS child slots) a tree stops growing: a
- * miss then answers BAIL and the state is expanded through the views.
+ * Storage is one flat Int32Array T, so a tree of millions of nodes costs
+ * no GC and a walk touches one array; a node is an offset into T:
+ *   read node  T[n] = word ≥ 0, T[n+1] = shift, T[n+2] = mask, T[n+3] =
+ *              leaf index, T[n+4+value] = child (-1 = not built yet);
+ *   end node   T[n] = OFF / BAIL / ON (< 0), and for ON T[n+1] = offset
+ *              in eff of its writes: count m, then m × (word, keep mask,
+ *              set bits), so out = (word & keep) | set.
+ * Past MAX_CELLS cells a tree set stops growing: a miss then answers BAIL
+ * and the state is expanded through the views.
  */
 import type { Layout } from './layout.js';
 import type { StateDecl } from './types.js';
@@ -40,10 +41,10 @@ import { BAIL, Recorder, shapeOf, Unrecordable, type BitExpand, type BitInvarian
 const OFF = -1;
 const BAILED = -2;
 const ON = -3;
+const READ_HEADER = 4;
 
-/** Size caps of one set of lazy trees (nodes and child slots; 4 B each, two arrays of nodes). */
-export const MAX_NODES = 1 << 23;
-export const MAX_KIDS = 1 << 25;
+/** Size cap of one set of lazy trees, in 4-byte cells (1 GiB). */
+export const MAX_CELLS = 1 << 28;
 
 export interface LazyTrees {
   /** The end node job j reaches on the state at bw[bo..]: read nodes followed, a miss recorded. */
@@ -56,28 +57,26 @@ export interface LazyTrees {
 }
 
 class LazyTreeSet implements LazyTrees {
-  leafOf: Int32Array<ArrayBuffer> = new Int32Array(1024);
-  arg: Int32Array<ArrayBuffer> = new Int32Array(1024);
-  kids: Int32Array<ArrayBuffer> = new Int32Array(4096);
-  eff: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  /** The nodes (see the file comment). */
+  T: Int32Array<ArrayBuffer> = new Int32Array(4096);
+  used = 0;
   nodes = 0;
-  kidsUsed = 0;
+  eff: Int32Array<ArrayBuffer> = new Int32Array(1024);
   effUsed = 0;
   readonly roots: Int32Array;
   broken = false;
   full = false;
   reason = '';
-  readonly lw: Int32Array;
-  readonly ls: Int32Array;
-  readonly lm: Int32Array;
-  private readonly shape;
+  private readonly lw: Int32Array;
+  private readonly ls: Int32Array;
+  private readonly lm: Int32Array;
+  private readonly shape: ReturnType<typeof shapeOf>;
   private readonly vals: number[] = [];
 
   constructor(
     private readonly jobs: readonly Job[],
     private readonly layout: Layout<StateDecl>,
-    private readonly maxNodes = MAX_NODES,
-    private readonly maxKids = MAX_KIDS,
+    private readonly maxCells = MAX_CELLS,
   ) {
     this.roots = new Int32Array(jobs.length).fill(-1);
     const L = layout.leaves;
@@ -98,16 +97,11 @@ class LazyTreeSet implements LazyTrees {
   resolve(j: number, bw: Uint32Array, bo: number): number {
     let id = this.roots[j]!;
     if (id < 0) return this.miss(j, bw, bo);
-    const leafOf = this.leafOf;
-    const arg = this.arg;
-    const kids = this.kids;
-    const lw = this.lw;
-    const ls = this.ls;
-    const lm = this.lm;
+    const T = this.T;
     for (;;) {
-      const l = leafOf[id]!;
-      if (l < 0) return id;
-      const c = kids[arg[id]! + ((bw[bo + lw[l]!]! >>> ls[l]!) & lm[l]!)]!;
+      const wd = T[id]!;
+      if (wd < 0) return id;
+      const c = T[id + READ_HEADER + ((bw[bo + wd]! >>> T[id + 1]!) & T[id + 2]!)]!;
       if (c < 0) return this.miss(j, bw, bo);
       id = c;
     }
@@ -122,29 +116,32 @@ class LazyTreeSet implements LazyTrees {
     return b;
   }
 
-  private newNode(leaf: number, arg: number): number {
-    const id = this.nodes++;
-    if (id >= this.leafOf.length) {
-      this.leafOf = this.grow(this.leafOf, id + 1);
-      this.arg = this.grow(this.arg, id + 1);
-    }
-    this.leafOf[id] = leaf;
-    this.arg[id] = arg;
+  private alloc(cells: number): number {
+    const id = this.used;
+    this.T = this.grow(this.T, id + cells);
+    this.used += cells;
+    this.nodes++;
     return id;
   }
 
   private newRead(leaf: number): number {
-    const n = this.lm[leaf]! + 1;
-    const base = this.kidsUsed;
-    this.kids = this.grow(this.kids, base + n);
-    this.kids.fill(-1, base, base + n);
-    this.kidsUsed += n;
-    return this.newNode(leaf, base);
+    const values = this.lm[leaf]! + 1;
+    const id = this.alloc(READ_HEADER + values);
+    const T = this.T;
+    T[id] = this.lw[leaf]!;
+    T[id + 1] = this.ls[leaf]!;
+    T[id + 2] = this.lm[leaf]!;
+    T[id + 3] = leaf;
+    T.fill(-1, id + READ_HEADER, id + READ_HEADER + values);
+    return id;
   }
 
   private newEnd(o: Outcome): number {
-    if (o.kind === 'off') return this.newNode(OFF, 0);
-    if (o.kind === 'bail') return this.newNode(BAILED, 0);
+    const id = this.alloc(2);
+    if (o.kind !== 'on') {
+      this.T[id] = o.kind === 'off' ? OFF : BAILED;
+      return id;
+    }
     const W = this.layout.words;
     const L = this.layout.leaves;
     const clear = new Array<number>(W).fill(0);
@@ -164,7 +161,9 @@ class LazyTreeSet implements LazyTrees {
       this.eff[at + 3 + 3 * i] = set[k]! | 0;
     });
     this.effUsed += 1 + 3 * words.length;
-    return this.newNode(ON, at);
+    this.T[id] = ON;
+    this.T[id + 1] = at;
+    return id;
   }
 
   private switchOff(reason: string): number {
@@ -176,14 +175,17 @@ class LazyTreeSet implements LazyTrees {
   /** A shared BAIL end for answers that are not recorded. */
   private bail = -1;
   private bailNode(): number {
-    if (this.bail < 0) this.bail = this.newNode(BAILED, 0);
+    if (this.bail < 0) {
+      this.bail = this.alloc(2);
+      this.T[this.bail] = BAILED;
+    }
     return this.bail;
   }
 
   /** Run job j on the state's own values and add the path it took; returns its end node. */
   private miss(j: number, bw: Uint32Array, bo: number): number {
     if (this.broken || this.full) return this.bailNode();
-    if (this.nodes >= this.maxNodes || this.kidsUsed >= this.maxKids) {
+    if (this.used >= this.maxCells) {
       this.full = true;
       return this.bailNode();
     }
@@ -210,35 +212,34 @@ class LazyTreeSet implements LazyTrees {
     }
     const reads = rec.reads;
     // Walk the path from the root, building what is missing. slot < 0
-    // stands for roots[-1 - slot], else kids[slot].
+    // stands for roots[-1 - slot], else T[slot].
     let slot = -1 - j;
-    const get = (sl: number) => (sl < 0 ? this.roots[-1 - sl]! : this.kids[sl]!);
-    const put = (sl: number, id: number) => void (sl < 0 ? (this.roots[-1 - sl] = id) : (this.kids[sl] = id));
+    const get = (sl: number) => (sl < 0 ? this.roots[-1 - sl]! : this.T[sl]!);
+    const put = (sl: number, id: number) => void (sl < 0 ? (this.roots[-1 - sl] = id) : (this.T[sl] = id));
     for (let k = 0; k < reads.length; k++) {
       let id = get(slot);
       if (id < 0) {
         id = this.newRead(reads[k]!);
         put(slot, id);
-      } else if (this.leafOf[id] !== reads[k]) {
-        return this.switchOff(`${job.label} read ${this.layout.leaves[reads[k]!]!.path} where an earlier run on the same values read ${this.describeNode(id)}: it depends on more than the state`);
+      } else if (this.T[id]! < 0 || this.T[id + 3] !== reads[k]) {
+        return this.switchOff(`${job.label} read ${this.layout.leaves[reads[k]!]!.path} where an earlier run on the same values ${this.describeNode(id)}: it depends on more than the state`);
       }
-      slot = this.arg[id]! + vals[k]!;
+      slot = id + READ_HEADER + vals[k]!;
     }
     const end = get(slot);
-    if (end >= 0) return this.switchOff(`${job.label} ended where an earlier run on the same values read ${this.describeNode(end)}: it depends on more than the state`);
+    if (end >= 0) return this.switchOff(`${job.label} ended where an earlier run on the same values ${this.describeNode(end)}: it depends on more than the state`);
     const id = this.newEnd(outcome);
     put(slot, id);
     return id;
   }
 
   private describeNode(id: number): string {
-    const l = this.leafOf[id]!;
-    return l >= 0 ? this.layout.leaves[l]!.path : 'nothing more';
+    return this.T[id]! >= 0 ? `read ${this.layout.leaves[this.T[id + 3]!]!.path}` : 'ended';
   }
 }
 
-export function lazyTrees(jobs: readonly Job[], layout: Layout<StateDecl>, maxNodes?: number, maxKids?: number): LazyTreeSet {
-  return new LazyTreeSet(jobs, layout, maxNodes, maxKids);
+export function lazyTrees(jobs: readonly Job[], layout: Layout<StateDecl>, maxCells?: number): LazyTreeSet {
+  return new LazyTreeSet(jobs, layout, maxCells);
 }
 
 /**
@@ -254,13 +255,14 @@ export function lazyBitExpand(t: LazyTreeSet, ids: readonly number[], W: number)
     let m = n0 | 0;
     for (let k = 0; k < n; k++) {
       const id = t.resolve(k, bw, bo);
-      const kind = t.leafOf[id]!;
+      const T = t.T;
+      const kind = T[id]!;
       if (kind === OFF) continue;
       if (kind === BAILED) return BAIL;
       const o = m * W;
       for (let i = 0; i < W; i++) out[o + i] = bw[bo + i]!;
       const eff = t.eff;
-      let e = t.arg[id]!;
+      let e = T[id + 1]!;
       const c = eff[e++]!;
       for (let i = 0; i < c; i++, e += 3) {
         const wd = o + eff[e]!;
@@ -286,9 +288,9 @@ export function lazyBitInvariants(t: LazyTreeSet, cases: readonly number[], hasP
     let j = 0;
     let mask = 0;
     for (let i = 0; i < nInv; i++) {
-      for (let c = nCases[i]!; c > 0; c--) if (t.leafOf[t.resolve(j++, bw, bo)] !== ON) return -1;
+      for (let c = nCases[i]!; c > 0; c--) if (t.T[t.resolve(j++, bw, bo)] !== ON) return -1;
       if (prem[i]) {
-        const kind = t.leafOf[t.resolve(j++, bw, bo)];
+        const kind = t.T[t.resolve(j++, bw, bo)];
         if (kind === BAILED) return -1;
         if (kind === ON) mask |= 1 << i;
       }
