@@ -30,6 +30,9 @@
  *                                           largest configuration run
  *   npm run bench -- --repeat 3             run exact (1 thread) and SPIN 3 times each (the
  *                                           default), alternately, and report each one's median
+ *   npm run bench -- --models [sync,lazy]   the model bench alone (bench/models.ts): every shipped
+ *                                           model at its largest fix-on and one violating
+ *                                           configuration, against the bench model's transitions/s
  *
  * One run's time moves by ±10–30 % with what else the VM's host does, and a
  * slow spell can last minutes. So exact and SPIN, whose ratio is the
@@ -46,6 +49,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { type Config, type Row, findRow, issueTargets, median, medianRun, name, perSec, ratioOf, shown, TARGET } from './summary.js';
+import { MODEL_ROWS, modelBench } from './models.js';
 
 // A run that fails (tlbcheck exiting non-zero, a pair with wrong counts)
 // ends the bench with one line naming it, not a stack trace.
@@ -169,6 +173,17 @@ async function runAnchor(c: Config, tool: 'spin' | 'rumur' | 'rumur-sym'): Promi
 
 // ----------------------------------------------------------------- arguments
 const argv = process.argv.slice(2);
+// --models [m1,m2]: the model bench alone (bench/models.ts).
+if (argv[0] === '--models') {
+  const only = argv[1]?.split(',');
+  const names = new Set(MODEL_ROWS.map((r) => r.model));
+  const unknownModel = only?.find((m) => !names.has(m));
+  if (argv.length > 2 || unknownModel) {
+    console.error(`bench: ${unknownModel ? `no model bench rows for "${unknownModel}"` : `unexpected "${argv[2]}"`} (usage: npm run bench -- --models [${[...names].join(',')}])`);
+    process.exit(2);
+  }
+  process.exit((await modelBench(only)) ? 0 : 1);
+}
 const flag = (f: string) => argv.includes(f);
 const VALUED = ['--modes', '--pairs', '--repeat'];
 const BARE = ['--no-anchors', '--no-rumur', '--no-reference'];
@@ -322,6 +337,14 @@ if (pairRatios.length) {
 const targets = issueTargets(rows, configs, pairRatios, ceilings, largest);
 if (targets.length) console.log(`\ntargets:\n${targets.map((t) => `  ${t}`).join('\n')}`);
 
+// A full bench ends with the model bench (bench/models.ts); a narrowed one
+// (a configuration or modes named) does not.
+let modelsOk = true;
+if (!only && modesArg === undefined) {
+  console.log('\nmodel bench (one thread, exact):');
+  modelsOk = await modelBench();
+}
+
 // Only tlbcheck's own counts decide the exit status: a SPIN/Rumur run that
 // times out (Rumur without symmetry on N=6 takes minutes) is shown, not fatal.
-process.exit(rows.every((r) => r.ok || r.tool !== 'tlbcheck') ? 0 : 1);
+process.exit(rows.every((r) => r.ok || r.tool !== 'tlbcheck') && modelsOk ? 0 : 1);

@@ -51,52 +51,6 @@ describe('layout', () => {
     );
   });
 
-  it('emit packs the work view and restores it to the base view', () => {
-    const b = L.makeView();
-    const w = L.makeView();
-    const bw = new Uint32Array(L.words);
-    L.pack(b, bw, 0);
-    L.unpack(bw, 0, w);
-    w.grid[2]![1] = 999;
-    w.mode[1] = 'nmi';
-    w.owner = 2;
-    const out = new Uint32Array(L.words);
-    expect(L.emit(w, b, bw, 0, out, 0)).toBe(-1);
-    expect(L.toPlain(w)).toEqual(L.toPlain(b));
-    const succ = L.makeView();
-    L.unpack(out, 0, succ);
-    expect(succ.grid[2]![1]).toBe(999);
-    expect(succ.mode[1]).toBe('nmi');
-    expect(succ.owner).toBe(2);
-  });
-
-  it('emit diffs a bool leaf against a true and a false base, and rejects non-booleans there', () => {
-    const i = L.leaves.findIndex((l) => l.path === 'flags[1]');
-    for (const baseValue of [false, true]) {
-      const b = L.makeView();
-      b.flags[1] = baseValue;
-      const bw = new Uint32Array(L.words);
-      L.pack(b, bw, 0);
-      const out = new Uint32Array(L.words);
-      const emitWith = (x: unknown) => {
-        const w = L.makeView();
-        L.copy(b, w);
-        (w.flags as unknown[])[1] = x;
-        return { r: L.emit(w, b, bw, 0, out, 0), w };
-      };
-      // Unchanged: the successor is the base; flipped: it differs, and w is restored.
-      expect(emitWith(baseValue).r).toBe(-1);
-      expect(Array.from(out)).toEqual(Array.from(bw));
-      const flipped = emitWith(!baseValue);
-      expect(flipped.r).toBe(-1);
-      expect(flipped.w.flags[1]).toBe(baseValue);
-      const succ = L.makeView();
-      L.unpack(out, 0, succ);
-      expect(succ.flags[1]).toBe(!baseValue);
-      for (const bad of [0, 1, undefined, 'true']) expect(emitWith(bad).r).toBe(i);
-    }
-  });
-
   it('rejects values outside the declared range, wrong types and non-integers', () => {
     const w = new Uint32Array(L.words);
     const path = (f: (v: ReturnType<typeof L.makeView>) => void) => {

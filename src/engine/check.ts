@@ -109,7 +109,6 @@ function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, worke
     invariants: model.invariants.map((i) => i.name),
     warnings: [
       ...(ex.symmetryNote ? [ex.symmetryNote] : []),
-      ...writeAnalysisWarnings(model),
       ...tabulationWarnings(model),
       ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : []),
     ],
@@ -127,21 +126,6 @@ function safe(f: () => string): string {
 }
 
 /**
- * Successor code that diffed too few leaves was caught and replaced
- * (compile.ts): the result stands, but an effect wrote state the write
- * analysis could not see, most likely through a reference kept from an
- * earlier call. (Worker threads of a parallel run keep their own count.)
- */
-function writeAnalysisWarnings(model: CompiledModel): string[] {
-  const missed = [...new Set(model.writeAnalysisMisses())];
-  if (!missed.length) return [];
-  return [
-    `action${missed.length > 1 ? 's' : ''} ${missed.join(', ')} wrote state the write analysis did not predict ` +
-      '(through a reference kept from an earlier call?); those successors were recomputed with the coarse diff, so the result is unaffected',
-  ];
-}
-
-/**
  * The tabulated successors or invariants (tabulate.ts) disagreed with the
  * view path on a sampled state: some guard, effect or invariant depends on
  * more than the state. The run went on through the views from that state on.
@@ -154,6 +138,10 @@ function tabulationWarnings(model: CompiledModel): string[] {
       `the tabulated successors disagreed with the guards and effects on state ${m[0]} (does an action depend on something besides the state, ` +
         'such as a variable it keeps between calls?); the run went on without the tables from there, but such a model has no well-defined state space',
     );
+  const lazy = model.lazyTabulatedIfBuilt();
+  for (const [what, t] of [['successors', lazy?.trees], ['invariants', lazy?.invariantTrees]] as const)
+    if (t?.broken)
+      out.push(`the lazily tabulated ${what} were switched off: ${t.note().replace(/^lazy tables switched off: /, '')}; the run went on through the views from there`);
   const i = model.invariantTabulationMisses();
   if (i.length)
     out.push(

@@ -1,18 +1,18 @@
 /**
  * Instantiates a model for one parameter set: builds the machine, compiles
  * the state layout, enumerates action instances (action × argument tuple)
- * and generates the successor function with every instance unrolled, so each
- * guard/effect call site is monomorphic and V8 can inline it.
+ * and gives the successor function three ways: the reference path on views
+ * (referenceExpand), and the guards and effects as decision trees over the
+ * packed words, built whole (tabulate.ts) or grown lazily (lazy-tables.ts).
+ * What an action reads and writes is learnt by running it on a recording
+ * view, never from its source text.
  */
-import { compileLayout, genInlineEmit, type Layout } from './layout.js';
+import { compileLayout, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
-import { fieldDepths, leavesWritten, writePatterns } from './written-leaves.js';
 import { actionJobs, generateBitExpand, invariantJobs, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
 import { lazyBitExpand, lazyBitInvariants, lazyTrees, type LazyTrees } from './lazy-tables.js';
 
-/** Instances × leaves per generated expand function. */
-const INLINE_EMIT_BUDGET = 400;
 
 export interface Instance {
   readonly id: number;
@@ -89,7 +89,9 @@ export interface CompiledModel {
    * Undefined when tabulation is disabled. Built once, shared by the runs of
    * this compiled model in this thread.
    */
-  lazyTabulated(): { expand: BitExpand; invariants: BitInvariants | undefined; trees: LazyTrees; invariantTrees: LazyTrees | undefined } | undefined;
+  lazyTabulated(): LazyTables | undefined;
+  /** The lazy tables if a run has built them (for its report), else undefined. */
+  lazyTabulatedIfBuilt(): LazyTables | undefined;
   /** As tabulationMiss, for the tabulated invariants. */
   invariantTabulationMiss(state: string): void;
   invariantTabulationMisses(): readonly string[];
@@ -102,12 +104,13 @@ export interface CompiledModel {
   enabled(s: View<StateDecl>, k: number): boolean;
   apply(s: View<StateDecl>, k: number): View<StateDecl>;
   describe(s: View<StateDecl>, k: number): string;
-  /**
-   * Actions (one entry per event) whose successor code, which diffs only the
-   * leaves the write analysis predicts, was caught missing a write; their
-   * successors were recomputed with the coarse diff (see generateExpand).
-   */
-  writeAnalysisMisses(): readonly string[];
+}
+
+export interface LazyTables {
+  readonly expand: BitExpand;
+  readonly invariants: BitInvariants | undefined;
+  readonly trees: LazyTrees;
+  readonly invariantTrees: LazyTrees | undefined;
 }
 
 export class ModelError extends Error {}
@@ -167,10 +170,10 @@ function tuplesOver(over: readonly (Sort | number)[], what: string): number[][] 
 
 export interface InstantiateOptions {
   invariants?: readonly string[];
-  /** false: diff every leaf of the fields an effect names, as before the per-instance write analysis (tests compare both). */
-  writeAnalysis?: boolean;
   /** false: no tabulated successor function (tabulate.ts); the explorer uses the view path only. */
   tabulate?: boolean;
+  /** Only the lazily grown trees (lazy-tables.ts), never the whole ones (tests compare both with the views). */
+  lazyOnly?: boolean;
 }
 
 export function instantiate(def: ModelDef, overrides: Record<string, ParamValueAny> = {}, opts: InstantiateOptions = {}): CompiledModel {
@@ -239,19 +242,18 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     invariants = allInv.filter((i) => opts.invariants!.includes(i.name));
   }
 
-  const misses: string[] = [];
-  const expand = generateExpand(m.actions, actionNames, instances, layout, opts.writeAnalysis ?? true, (action) => misses.push(action));
+  const expand = referenceExpand(m.actions, instances, layout);
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
-  const succTables = lazyTables(opts.tabulate === false, (maxNodes) => {
+  const succTables = lazyTables(opts.tabulate === false || opts.lazyOnly === true, (maxNodes) => {
     const tab = tabulate(m.actions, instances, layout, maxNodes);
     return 'trees' in tab ? { value: generateBitExpand(tab.trees, instances, layout) } : tab;
   });
-  const invTables = lazyTables(opts.tabulate === false, (maxNodes) => {
+  const invTables = lazyTables(opts.tabulate === false || opts.lazyOnly === true, (maxNodes) => {
     const tab = tabulateInvariants(invariants, layout, maxNodes);
     return 'bits' in tab ? { value: tab.bits } : tab;
   });
 
-  let lazy: ReturnType<CompiledModel['lazyTabulated']>;
+  let lazy: LazyTables | undefined;
   const lazyTabulated = () => {
     if (opts.tabulate === false) return undefined;
     if (!lazy) {
@@ -273,6 +275,7 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     params,
     machine: m,
     lazyTabulated,
+    lazyTabulatedIfBuilt: () => lazy,
     layout,
     actionNames,
     instances,
@@ -307,172 +310,40 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
       const inst = instances[k]!;
       return a.describe ? a.describe(s, ...inst.args) : `${inst.action}(${inst.args.join(',')})`;
     },
-    writeAnalysisMisses: () => misses,
   };
 }
 
 /**
- * The successor function. One generated function per action (split when
- * large) pastes, for each instance, the guard, the effect and an emit that
- * diffs only the leaves that instance can write (written-leaves.ts, with the
- * arguments substituted), falling back to every leaf of the fields the
- * action's source names (writtenFields: the "coarse" set) when the analysis
- * gives up. The views' containers and the base state's values of the
- * diffed leaves are loaded once per call.
- *
- * Safety net for a write the analysis missed (an effect writing through a
- * reference it kept from an earlier call, or an analysis bug): such a write
- * is not diffed, so it is not undone either and `w` stays dirty. Two checks
- * find it, in a group function that returns -2 then:
- *   - before an instance's effect, unless it is the first of the group to
- *     fire, the leaves it will diff must equal the base (else its emit
- *     would absorb the stray write into its successor and undo it);
- *   - at the end, if any instance fired, every coarse leaf must equal the
- *     base (before the next group reads `w`).
- * The dispatcher then re-unpacks the state into both views, reruns that
- * group with the coarse emit (the behaviour before the analysis) and uses
- * the coarse version from then on. That suffices: a missed write can only
- * corrupt successors of the state being expanded (the explorer unpacks both
- * views afresh for every state), and earlier groups ended clean. Only a
- * second unseen write restoring the exact base value could hide the first.
- * (A write outside the action's coarse set, e.g. through a reference kept by
- * another action, is not seen, as it was not before the analysis either.)
- * A range fault (-1) from a precise group is rechecked the same way, since a
- * missed write could have fed a later effect a wrong value.
+ * The reference successor function: for each instance in id order, the
+ * guard on the base view `b`; if it holds, `b` copied into the work view
+ * `w`, the effect run on `w` and `w` packed into the next output slot
+ * (pack range-checks every leaf). No analysis of the model's code, nothing
+ * cached: the obviously correct path that the tables (tabulate.ts,
+ * lazy-tables.ts) are checked against, and what expands the states they
+ * cannot (the first batch, a state whose path bails, a model that cannot
+ * be recorded). `w` is left dirty; `b` is only read.
  */
-function generateExpand(
-  actions: Record<string, ActionDef<StateDecl>>,
-  names: readonly string[],
-  instances: readonly Instance[],
-  layout: Layout<StateDecl>,
-  analyse: boolean,
-  onMiss: (action: string) => void,
-): Expand {
-  const fnParams: string[] = [];
-  const fnValues: unknown[] = [];
+function referenceExpand(actions: Record<string, ActionDef<StateDecl>>, instances: readonly Instance[], layout: Layout<StateDecl>): Expand {
   const W = layout.words;
-  const leaves = layout.leaves;
-  const depths = fieldDepths(leaves);
-  names.forEach((n, i) => {
-    const a = actions[n]!;
-    fnParams.push(`G${i}`, `E${i}`);
-    fnValues.push(a.guard ?? null, a.effect);
-  });
-  type GroupFn = (b: unknown, w: unknown, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n: number) => number;
-  /** Generated code for the instances `insts` of action `ai`; `write(k)` = the leaves instance k diffs (all hoisted if undefined). */
-  const genGroup = (ai: number, insts: readonly Instance[], hoisted: ReadonlySet<number>, write: ((k: number) => ReadonlySet<number>) | undefined): GroupFn => {
-    const name = names[ai]!;
-    const hoistedLeaves = new Set([...hoisted].map((i) => leaves[i]));
-    // Base values loaded up front only for leaves some instance diffs.
-    const emittedLeaves = write ? new Set(insts.flatMap((_, k) => [...write(k)].map((i) => leaves[i]))) : hoistedLeaves;
-    const ie = genInlineEmit(leaves, W, (l) => hoistedLeaves.has(l), (l) => emittedLeaves.has(l));
-    const body: string[] = [ie.prelude, 'const nIn = n;'];
-    insts.forEach((inst, k) => {
-      const args = inst.args.length ? `, ${inst.args.join(', ')}` : '';
-      const cond = actions[inst.action]!.guard ? `G${ai}(b${args}) === true` : 'true';
-      const emit = ie.emit((leaf) => `fault[0] = ${inst.id}; fault[1] = ${leaf}; return -1;`, write?.(k));
-      // Once an instance of this group has fired, the leaves this one diffs
-      // must still hold the base values: else an earlier effect wrote one
-      // unseen, and this emit would take that write for its own and undo it,
-      // hiding it from the final check. (The group starts clean.)
-      const pre = write ? `if (n !== nIn) { ${ie.verify('return -2;', write(k))} }` : '';
-      body.push(`if (${cond}) { ${pre}\nE${ai}(w${args}); const oo = n * ${W};\n${emit}\nks[n++] = ${inst.id}; }`);
-    });
-    if (write) body.push(`if (n !== nIn) { ${ie.verify('return -2;')} }`);
-    body.push('return n;');
-    const fname = `expand_${name.replace(/\W/g, '_')}_${insts[0]!.id}${write ? '' : '_coarse'}`;
-    return new Function(...fnParams, `return function ${fname}(b, w, bw, bo, out, ks, fault, n) {\n${body.join('\n')}\n};`)(...fnValues) as GroupFn;
-  };
-
-  interface Group {
-    readonly action: string;
-    readonly fn: GroupFn;
-    /** Makes the coarse version, until that replaces fn; undefined when fn is coarse. */
-    coarse: (() => GroupFn) | undefined;
-  }
-  const groups: Group[] = [];
-  names.forEach((name, ai) => {
-    const insts = instances.filter((x) => x.actionIndex === ai);
-    const effect = actions[name]!.effect;
-    const fields = writtenFields(effect);
-    const coarse = new Set(leaves.flatMap((l, i) => (!fields || fields.has(l.field) ? [i] : [])));
-    const patterns = analyse ? writePatterns(effect, depths) : undefined;
-    const per = Math.max(1, Math.floor(INLINE_EMIT_BUDGET / Math.max(1, coarse.size)));
-    for (let g0 = 0; g0 < insts.length; g0 += per) {
-      const slice = insts.slice(g0, g0 + per);
-      const precise = patterns && slice.map((inst) => new Set(leavesWritten(patterns, inst.args, leaves)));
-      // Hoist the coarse leaves (the net compares them) and, should the
-      // analysis name a leaf writtenFields did not, that one too.
-      const hoisted = new Set([...coarse, ...(precise ?? []).flatMap((p) => [...p])]);
-      const exact = !precise || precise.every((p) => p.size === hoisted.size);
-      const coarseFn = () => genGroup(ai, slice, hoisted, undefined);
-      groups.push(exact ? { action: name, fn: coarseFn(), coarse: undefined } : { action: name, fn: genGroup(ai, slice, hoisted, (k) => precise[k]!), coarse: coarseFn });
+  const guards = instances.map((inst) => actions[inst.action]!.guard);
+  const effects = instances.map((inst) => actions[inst.action]!.effect);
+  const args = instances.map((inst) => inst.args);
+  const { copy, pack } = layout;
+  return function referenceExpand(b, w, _bw, _bo, out, ks, fault, n0 = 0) {
+    let n = n0;
+    for (let k = 0; k < instances.length; k++) {
+      const g = guards[k];
+      if (g && g(b, ...args[k]!) !== true) continue;
+      copy(b, w);
+      effects[k]!(w, ...args[k]!);
+      const bad = pack(w, out, n * W);
+      if (bad >= 0) {
+        fault[0] = k;
+        fault[1] = bad;
+        return -1;
+      }
+      ks[n++] = k;
     }
-  });
-
-  // The dispatcher calls each group through a mutable binding, so a group
-  // can be switched to its coarse version (set) without an indirection.
-  const calls = groups
-    .map((_, k) => `r = X${k}(b, w, bw, bo, out, ks, fault, n); if (r < 0) { r = miss(${k}, r, b, w, bw, bo, out, ks, fault, n); if (r < 0) return -1; } n = r;`)
-    .join('\n');
-  const cases = groups.map((_, k) => `case ${k}: X${k} = g; break;`).join(' ');
-  const miss = (k: number, r: number, b: View<StateDecl>, w: View<StateDecl>, bw: Uint32Array, bo: number, out: Uint32Array, ks: Uint32Array, fault: Int32Array, n: number): number => {
-    const g = groups[k]!;
-    if (!g.coarse) return r; // a coarse group's -1 is a genuine range fault
-    // -2: a write the precise diff missed. -1: perhaps a fault caused by one.
-    // Rerun the group from the same state with the coarse diff.
-    layout.unpack2(bw, bo, b, w);
-    const fn = g.coarse();
-    const r2 = fn(b, w, bw, bo, out, ks, fault, n);
-    if (r === -2 || r2 >= 0) {
-      g.coarse = undefined;
-      set(k, fn);
-      onMiss(g.action);
-    }
-    return r2;
+    return n;
   };
-  const { expand, set } = new Function(
-    'miss',
-    ...groups.map((_, k) => `X${k}`),
-    `return {
-  set(k, g) { switch (k) { ${cases} } },
-  expand: function expand(b, w, bw, bo, out, ks, fault, n0) {\nlet n = n0 | 0, r;\n${calls}\nreturn n;\n},
-};`,
-  )(miss, ...groups.map((g) => g.fn)) as { expand: Expand; set: (k: number, g: GroupFn) => void };
-  return expand;
-}
-
-/**
- * The state fields an effect may write, read conservatively off its source:
- * every field named as `s.F` / `s["F"]` through the effect's first parameter.
- * Any other use of that parameter (passing the whole view on, aliasing it,
- * destructuring, `arguments`, `eval`, `this`) gives undefined = all fields.
- * Over-approximating only costs speed; the emit still diffs leaf values.
- */
-export function writtenFields(effect: (...a: never[]) => unknown): Set<string> | undefined {
-  let src: string;
-  try {
-    src = Function.prototype.toString.call(effect);
-  } catch {
-    return undefined;
-  }
-  if (/\b(arguments|eval|this|Function)\b/.test(src)) return undefined;
-  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(?\s*([A-Za-z_$][\w$]*)\s*[,)=]/.exec(src);
-  if (!m) return undefined;
-  const s = m[1]!;
-  // Drop the parameter list so the parameter's own declaration is not a "use".
-  const bodyStart = src.indexOf(m[0]) + m[0].length;
-  const body = src.slice(bodyStart);
-  const fields = new Set<string>();
-  const esc = s.replace(/\$/g, '\\$');
-  const use = new RegExp(`(?<![\\w$])${esc}(?![\\w$])`, 'g');
-  for (let u = use.exec(body); u; u = use.exec(body)) {
-    // `x.s` names a member, but `...s` spreads the view (`{ ...s }` shares its arrays).
-    if (body[u.index - 1] === '.' && body.slice(u.index - 3, u.index) !== '...') continue;
-    const rest = body.slice(u.index + s.length);
-    const f = /^\s*(?:\?\.|\.)\s*([A-Za-z_$][\w$]*)/.exec(rest) ?? /^\s*\[\s*(["'])([A-Za-z_$][\w$]*)\1\s*\]/.exec(rest);
-    if (!f) return undefined;
-    fields.add(f[2] ?? f[1]!);
-  }
-  return fields;
 }

@@ -44,13 +44,6 @@ export interface Layout<D extends StateDecl = StateDecl> {
   /** unpack into two views at once. */
   readonly unpack2: (w: Uint32Array, off: number, v: View<D>, u: View<D>) => void;
   readonly copy: (src: View<D>, dst: View<D>) => void;
-  /**
-   * The successor fast path. Precondition: `w` equals `b`, whose packed words
-   * are bw[bo..]. Packs `w` (after an effect) into out[oo..] and restores `w`
-   * to `b` by rewriting only the leaves whose bits differ. Returns -1, or the
-   * index of the leaf whose value is out of range (then `w` is not restored).
-   */
-  readonly emit: (w: View<D>, b: View<D>, bw: Uint32Array, bo: number, out: Uint32Array, oo: number) => number;
   readonly hash: (w: Uint32Array, off: number, seed: number) => number;
   /** Every array of a view, in a fixed order (to detect effects that replace arrays). */
   readonly containers: (v: View<D>) => unknown[];
@@ -161,7 +154,7 @@ function hoist(leaves: readonly Leaf[], root: string, prefix: string): { prelude
 /**
  * Code converting the model value in `t` of leaf `l` into its stored bits in
  * `x`; runs the `fail` code when the value is outside the declared range or
- * of the wrong type. Shared by pack and the successor emit.
+ * of the wrong type.
  */
 function genConvert(l: Leaf, fail: string): string {
   switch (l.type.kind) {
@@ -184,70 +177,6 @@ function genPack(leaves: readonly Leaf[], words: number): string {
   for (let w = 0; w < words; w++) lines.push(`out[off + ${w}] = w${w};`);
   lines.push('return -1;');
   return lines.join('\n');
-}
-
-/**
- * Diff-based emit: `w` starts equal to `b` (whose packed words are bw[bo..]),
- * so only the leaves an effect changed need converting, range-checking and
- * patching into the words; each of those is restored to `b`'s value at once.
- * Per unchanged leaf this costs a load and a compare.
- *
- * Returned as code to paste into a generated successor function (compile.ts)
- * after each effect, so the views' containers and the base state's leaf
- * values are loaded once per expanded state instead of once per successor. The prelude expects `w`, `b`, `bw`, `bo` in scope; each emit
- * expects `oo` (output offset) and calls `fail(leaf)` code on a range fault.
- */
-export function genInlineEmit(
-  allLeaves: readonly Leaf[],
-  words: number,
-  only?: (l: Leaf) => boolean,
-  emitted?: (l: Leaf) => boolean,
-): {
-  prelude: string;
-  emit: (fail: (leaf: number) => string, write?: ReadonlySet<number>) => string;
-  verify: (onDiff: string, only?: ReadonlySet<number>) => string;
-} {
-  // `only` restricts the hoisted leaves to those an effect may write
-  // (compile.ts derives that conservatively from the effect's source); an
-  // emit can diff a subset of them, `write` (leaf indices into allLeaves),
-  // which must be among the `emitted` ones: only those have the base value
-  // loaded up front, verify() loads the others when it runs.
-  const idx = allLeaves.map((_, i) => i).filter((i) => !only || only(allLeaves[i]!));
-  const leaves = idx.map((i) => allLeaves[i]!);
-  const p = hoist(leaves, 'w', 'a');
-  const b = hoist(leaves, 'b', 'c');
-  const pre: string[] = [p.prelude, b.prelude];
-  const base = leaves.map((l, i) => (!emitted || emitted(l) ? `B${i}` : b.exprs[i]!));
-  leaves.forEach((l, i) => {
-    if (base[i] === `B${i}`) pre.push(`const B${i} = ${b.exprs[i]};`);
-  });
-  for (let k = 0; k < words; k++) pre.push(`const bw${k} = bw[bo + ${k}];`);
-  pre.push(`let t, x${Array.from({ length: words }, (_, k) => `, w${k}`).join('')};`);
-  // `v !== base` for leaf i. A bool leaf's base is true or false (unpacked),
-  // so compare with the constant: two loaded booleans compare through a
-  // generic StrictEqual call in TurboFan, a constant one by reference.
-  const differs = (i: number, v: string): string =>
-    leaves[i]!.type.kind === 'bool' ? `(${base[i]} ? ${v} !== true : ${v} !== false)` : `${v} !== ${base[i]}`;
-  const emit = (fail: (leaf: number) => string, write?: ReadonlySet<number>): string => {
-    const lines: string[] = [];
-    for (let k = 0; k < words; k++) lines.push(`w${k} = bw${k};`);
-    leaves.forEach((l, i) => {
-      if (write && !write.has(idx[i]!)) return;
-      if (base[i] !== `B${i}`) throw new Error(`genInlineEmit: leaf ${l.path} is not emitted`);
-      const e = p.exprs[i]!;
-      const m = ((2 ** l.bits - 1) * 2 ** l.shift) | 0;
-      const conv = genConvert(l, fail(idx[i]!));
-      lines.push(`t = ${e}; if (${differs(i, 't')}) { ${conv} w${l.word} = (w${l.word} & ${~m}) | (x << ${l.shift}); ${e} = B${i}; }`);
-    });
-    for (let k = 0; k < words; k++) lines.push(`out[oo + ${k}] = w${k};`);
-    return lines.join('\n');
-  };
-  // Runs `onDiff` unless every hoisted leaf of `w` still equals `b`'s.
-  const verify = (onDiff: string, only?: ReadonlySet<number>): string => {
-    const diffs = leaves.flatMap((_, i) => (only && !only.has(idx[i]!) ? [] : [differs(i, p.exprs[i]!)]));
-    return diffs.length ? `if (${diffs.join(' || ')}) { ${onDiff} }` : '';
-  };
-  return { prelude: pre.join('\n'), emit, verify };
 }
 
 /** Unpack into two views at once (the explorer's base and work views). */
@@ -334,8 +263,6 @@ export function compileLayout<D extends StateDecl>(decl: D): Layout<D> {
     ...enumTables,
   ) as Layout<D>['unpack2'];
   const copy = new Function('s', 'd', genCopy(leaves)) as Layout<D>['copy'];
-  const ie = genInlineEmit(leaves, words);
-  const emit = new Function('w', 'b', 'bw', 'bo', 'out', 'oo', `${ie.prelude}\n${ie.emit((leaf) => `return ${leaf};`)}\nreturn -1;`) as Layout<D>['emit'];
   const hash = new Function('w', 'off', 'seed', genHash(words)) as Layout<D>['hash'];
 
   // Views are plain objects of plain arrays (freezing or sealing them would
@@ -370,7 +297,7 @@ export function compileLayout<D extends StateDecl>(decl: D): Layout<D> {
       else (v as Record<string, unknown>)[name] = p[name];
     }
   };
-  return { decl, leaves, words, bitsUsed, pack, unpack, unpack2, copy, emit, hash, makeView, containers, toPlain, fromPlain };
+  return { decl, leaves, words, bitsUsed, pack, unpack, unpack2, copy, hash, makeView, containers, toPlain, fromPlain };
 }
 
 /** Read a leaf's value from a view (slow path: traces, diffs, symmetry tests). */

@@ -1,0 +1,152 @@
+/**
+ * The model bench (`npm run bench -- --models`, and the last part of a full
+ * `npm run bench`): every shipped model at its largest parameter set with
+ * the fix on (the run that must hold) and one violating configuration each,
+ * one thread, exact store, each in a fresh Node process. It prints states,
+ * transitions, seconds, transitions/s, bytes/state and peak RSS, and runs
+ * the benchmark model (models/bench/shootdown.ts N=4 P=2 K=2 async) in the
+ * same session, so "per-transition rate against the bench model" is a ratio
+ * measured on the same machine in the same minutes.
+ *
+ *   npm run bench -- --models              every row
+ *   npm run bench -- --models sync,lazy    only these models' rows
+ *
+ * Each row's verdict is checked against the one it must give; a wrong
+ * verdict fails the bench (exit 1). A row that hits the time limit
+ * (TLBCHECK_BENCH_LIMIT seconds, default 900) is shown as incomplete.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface ModelRow {
+  readonly model: string;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  readonly verdict: 'holds' | 'violated';
+  /** The bug the violating row turns on, or the fix the holding row keeps. */
+  readonly what: string;
+}
+
+/** The benchmark model row every ratio is taken against. */
+export const BENCH_ROW: ModelRow = { model: 'bench/shootdown', params: { N: 4, P: 2, K: 2, VARIANT: 'async' }, verdict: 'holds', what: 'the benchmark protocol' };
+
+const big = { N: 4, P: 2, OPS: 2 };
+export const MODEL_ROWS: readonly ModelRow[] = [
+  { model: 'sync', params: big, verdict: 'holds', what: 'fix on' },
+  { model: 'sync', params: { ...big, dirtySetRechecksPte: false }, verdict: 'violated', what: 'D set in a harvested PTE' },
+  { model: 'concurrent', params: big, verdict: 'holds', what: 'fix on' },
+  { model: 'concurrent', params: { ...big, dirtySetRechecksPte: false }, verdict: 'violated', what: 'D set in a harvested PTE' },
+  { model: 'async', params: { ...big, nmiUaccess: false, freeTables: false }, verdict: 'holds', what: 'no NMI uaccess, no table freeing' },
+  { model: 'async', params: big, verdict: 'violated', what: 'NMI reads through the stale entry' },
+  { model: 'lazy', params: big, verdict: 'holds', what: 'fix on' },
+  { model: 'lazy', params: { ...big, ipiLazyOnFreedTables: false }, verdict: 'violated', what: 'lazy CPU skipped on freed tables' },
+  { model: 'relaxed', params: { N: 4, P: 2 }, verdict: 'holds', what: 'fix on' },
+  { model: 'relaxed', params: { N: 4, P: 2, change: 'rw-to-ro', relaxedOnRemoval: true }, verdict: 'violated', what: 'relaxed flush on removal' },
+  { model: 'nohz-defer', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
+  { model: 'nohz-defer', params: { N: 4, freeTable: true }, verdict: 'violated', what: 'deferred flush after a table free' },
+  { model: 'text-poke', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
+  { model: 'text-poke', params: { N: 4, irqsOn: true }, verdict: 'violated', what: 'poke with IRQs on' },
+  { model: 'pti-deferred', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'pti-deferred', params: { N: 3, nmiFlush: 'anywhere' }, verdict: 'violated', what: 'NMI flush anywhere' },
+  { model: 'switch-window', params: {}, verdict: 'holds', what: 'fix on' },
+  { model: 'switch-window', params: { switchingMarker: false }, verdict: 'violated', what: 'no LOADED_MM_SWITCHING marker' },
+];
+
+export interface ModelResult {
+  readonly row: ModelRow;
+  readonly verdict: string;
+  readonly states: number;
+  readonly transitions: number;
+  readonly seconds: number;
+  readonly bytesPerState: number;
+  readonly rssMb: number;
+  readonly ok: boolean;
+  readonly note: string;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function runJson(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/tlbcheck.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+export const rowName = (r: ModelRow) => `${r.model} ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}`.trim();
+
+export async function runModelRow(row: ModelRow, limitSeconds: number): Promise<ModelResult> {
+  const args = [`models/${row.model}.ts`, '--json', '--quiet', '--time-limit', String(limitSeconds)];
+  for (const [k, v] of Object.entries(row.params)) args.push('--set', `${k}=${v}`);
+  const r = await runJson(args);
+  if (r.status === 2 || !r.stdout.trim().startsWith('{')) throw new Error(`tlbcheck ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  const j = JSON.parse(r.stdout) as Record<string, unknown>;
+  const verdict = String(j.verdict);
+  const ok = verdict === row.verdict || verdict === 'incomplete';
+  return {
+    row,
+    verdict,
+    states: j.states as number,
+    transitions: j.transitions as number,
+    seconds: (j.elapsedMs as number) / 1000,
+    bytesPerState: j.bytesPerState as number,
+    rssMb: (j.peakRssBytes as number) / 2 ** 20,
+    ok,
+    note: verdict === row.verdict ? 'as expected' : verdict === 'incomplete' ? `INCOMPLETE (${String(j.limit)})` : `WRONG VERDICT (expected ${row.verdict})`,
+  };
+}
+
+export const transitionsPerSec = (r: ModelResult) => (r.seconds > 0 ? r.transitions / r.seconds : 0);
+
+function table(header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of body) console.log(line(r));
+}
+
+/** Runs the rows (of the models named in `only`, if given) and prints the table; returns false if any verdict was wrong. */
+export async function modelBench(only?: readonly string[]): Promise<boolean> {
+  const limit = Number(process.env.TLBCHECK_BENCH_LIMIT ?? 900);
+  const rows = MODEL_ROWS.filter((r) => !only || only.includes(r.model));
+  const results: ModelResult[] = [];
+  for (const row of [BENCH_ROW, ...rows]) {
+    const res = await runModelRow(row, limit);
+    console.error(`done: ${rowName(row)}  ${res.verdict}  ${res.states} states  ${res.seconds.toFixed(2)} s`);
+    results.push(res);
+  }
+  const benchRate = transitionsPerSec(results[0]!);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  table(
+    ['model', 'params', 'verdict', 'states', 'transitions', 's', 'transitions/s', 'bench / model', 'bytes/state', 'peak RSS MB', 'check'],
+    results.map((r) => [
+      r.row.model,
+      Object.entries(r.row.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)',
+      r.verdict,
+      fmt(r.states),
+      fmt(r.transitions),
+      r.seconds.toFixed(2),
+      fmt(transitionsPerSec(r)),
+      r === results[0] ? '1.00' : (benchRate / Math.max(1, transitionsPerSec(r))).toFixed(2),
+      r.bytesPerState.toFixed(1),
+      r.rssMb.toFixed(0),
+      r.note,
+    ]),
+  );
+  const models = results.slice(1);
+  const slowest = models.reduce((a, r) => (transitionsPerSec(r) < transitionsPerSec(a) ? r : a), models[0]!);
+  const fattest = models.reduce((a, r) => (r.bytesPerState > a.bytesPerState ? r : a), models[0]!);
+  if (models.length) {
+    console.log(
+      `\nslowest: ${rowName(slowest.row)} at ${fmt(transitionsPerSec(slowest))} transitions/s (${(benchRate / Math.max(1, transitionsPerSec(slowest))).toFixed(2)}x below the bench model's ${fmt(benchRate)})` +
+        `\nlargest states: ${rowName(fattest.row)} at ${fattest.bytesPerState.toFixed(1)} bytes/state`,
+    );
+  }
+  return results.every((r) => r.ok);
+}
