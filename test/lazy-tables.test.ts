@@ -157,3 +157,35 @@ describe('what the lazy trees leave to the views', () => {
     expect(r.states).toBe(4);
   });
 });
+
+describe('leaves that can hold one value', () => {
+  it('take no bits, pack and unpack to their value, and read as that value in the trees', async () => {
+    const { compileLayout } = await import('../src/engine/layout.ts');
+    const { enumOf } = await import('../src/index.ts');
+    const decl = { one: array(4, int(2, 2)), only: enumOf(['x']), x: array(3, int(0, 7)) };
+    const L = compileLayout(decl);
+    expect(L.bitsUsed).toBe(9);
+    expect(L.words).toBe(1);
+    const v = L.makeView();
+    v.x[1] = 5;
+    const w = new Uint32Array(L.words);
+    expect(L.pack(v, w, 0)).toBe(-1);
+    const back = L.makeView();
+    L.unpack(w, 0, back);
+    expect(L.toPlain(back)).toEqual({ one: [2, 2, 2, 2], only: 'x', x: [0, 5, 0] });
+    (v.one as number[])[0] = 3;
+    expect(L.pack(v, w, 0)).toBe(0);
+    const def = defineModel({
+      name: 'const',
+      description: 'a guard that reads a constant leaf',
+      params: {},
+      build: () =>
+        machine(decl, {
+          actions: { step: { over: [3], guard: (s, i) => s.one[i]! === 2 && s.only === 'x' && s.x[i]! < 7, effect: (s, i) => void ((s.x[i] = s.x[i]! + 1), (s.one[i] = 2)) } },
+        }) as never,
+    }) as ModelDef;
+    const t = checkCompiled(instantiate(def, {}, LAZY), TABLES);
+    expect(summary(t)).toEqual(summary(checkCompiled(instantiate(def), VIEWS)));
+    expect(t.states).toBe(8 ** 3);
+  });
+});

@@ -57,10 +57,11 @@ export interface Layout<D extends StateDecl = StateDecl> {
 
 const OCCUPIED = 0x80000000;
 
+/** Bits to store `values` values: 0 for a leaf that can hold one value only (e.g. a PCID when there is one), which then costs nothing. */
 function bitsFor(values: number): number {
   let b = 0;
   while (2 ** b < values) b++;
-  return Math.max(b, 1);
+  return b;
 }
 
 function flatten(decl: StateDecl): Leaf[] {
@@ -104,6 +105,13 @@ function assignBits(leaves: Leaf[]): number {
   const order = leaves.map((l, i) => i).sort((a, b) => leaves[b]!.bits - leaves[a]!.bits || a - b);
   for (const i of order) {
     const leaf = leaves[i]!;
+    if (leaf.bits === 0) {
+      // Constant: reads give (word 0 >>> 0) & 0 = 0, i.e. its one value.
+      leaf.word = 0;
+      leaf.shift = 0;
+      if (free.length === 0) free.push(31);
+      continue;
+    }
     let w = free.findIndex((f) => f >= leaf.bits);
     if (w < 0) {
       w = free.length;
