@@ -15,9 +15,9 @@
  * verdict fails the bench (exit 1). A row that hits the time limit
  * (TLBCHECK_BENCH_LIMIT seconds, default 900) is shown as incomplete.
  */
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from './run-process.js';
 
 export interface ModelRow {
   readonly model: string;
@@ -68,17 +68,7 @@ export interface ModelResult {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function runJson(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/tlbcheck.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const runJson = (args: string[]) => run(process.execPath, ['--max-old-space-size=16384', 'bin/tlbcheck.js', ...args], { cwd: root });
 
 export const rowName = (r: ModelRow) => `${r.model} ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}`.trim();
 

@@ -44,7 +44,8 @@
  * 2-worker speed-up (docs/performance.md, "What bounds the speed-up").
  * The run ends with the issue's targets, each met or missed.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { run } from './run-process.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -84,25 +85,6 @@ const MODES: Mode[] = [
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const anchors = join(root, '..', 'shared', 'bench', 'anchors', 'run.sh');
-
-interface Exit {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A child process, asynchronously, so that two can run side by side. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 async function runTlbcheck(c: Config, m: Mode): Promise<Row> {
   const args = ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--json', '--quiet', ...m.args];

@@ -9,8 +9,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCompiled, type CheckResult } from '../src/engine/check.ts';
-import { instantiate, ModelError, type CompiledModel } from '../src/engine/compile.ts';
+import { instantiate, type CompiledModel } from '../src/engine/compile.ts';
 import { array, defineModel, int, machine, type ModelDef } from '../src/index.ts';
+import { errorOf, oneAction } from './helpers/small-models.ts';
 import { SHIPPED_MODELS } from './helpers/shipped.ts';
 import { reference, toModel } from './helpers/random-model.ts';
 import { specArb } from './helpers/random-spec.ts';
@@ -79,24 +80,6 @@ describe('lazy trees equal the reference path', () => {
   });
 });
 
-/** A one-action model whose action is `act`, over 2 indices, with x: 0..3 per index unless `state` says otherwise. */
-const oneAction = (act: Record<string, unknown>, state: Record<string, unknown> = { x: array(2, int(0, 3)) }): ModelDef =>
-  defineModel({
-    name: 'one',
-    description: 'one action',
-    params: {},
-    build: () => machine(state as never, { actions: { step: { over: [2], ...act } as never } }) as never,
-  }) as ModelDef;
-
-function errorOf(m: CompiledModel, opts: object): string {
-  try {
-    checkCompiled(m, opts);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelError);
-    return (e as Error).message;
-  }
-  throw new Error('no error');
-}
 
 describe('what the lazy trees leave to the views', () => {
   it('an effect that throws on some states: the same error as the views give', () => {

@@ -36,7 +36,7 @@
  */
 import type { Layout } from './layout.js';
 import type { StateDecl } from './types.js';
-import { BAIL, Recorder, shapeOf, Unrecordable, type BitExpand, type BitInvariants, type Job, type Outcome } from './tabulate.js';
+import { BAIL, Recorder, shapeOf, Unrecordable, wordMasks, type BitExpand, type BitInvariants, type Job, type Outcome } from './tabulate.js';
 
 const OFF = -1;
 const BAILED = -2;
@@ -142,15 +142,7 @@ class LazyTreeSet implements LazyTrees {
       this.T[id] = o.kind === 'off' ? OFF : BAILED;
       return id;
     }
-    const W = this.layout.words;
-    const L = this.layout.leaves;
-    const clear = new Array<number>(W).fill(0);
-    const set = new Array<number>(W).fill(0);
-    for (const [i, raw] of o.writes) {
-      const l = L[i]!;
-      clear[l.word]! |= (2 ** l.bits - 1) << l.shift;
-      set[l.word]! |= raw << l.shift;
-    }
+    const { clear, set } = wordMasks(o.writes, this.layout.leaves, this.layout.words);
     const words = clear.flatMap((c, k) => (c === 0 ? [] : [k]));
     const at = this.effUsed;
     this.eff = this.grow(this.eff, at + 1 + 3 * words.length);

@@ -353,6 +353,18 @@ function genTree(t: Tree, leaves: readonly Leaf[], end: (o: Outcome) => string):
 
 const loadWords = (W: number) => Array.from({ length: W }, (_, k) => `const w${k} = bw[bo + ${k}];`).join(' ');
 
+/** An enabled path's writes (leaf → stored bits) per word: the bits they clear and the bits they set. */
+export function wordMasks(writes: ReadonlyMap<number, number>, leaves: readonly Leaf[], W: number): { clear: number[]; set: number[] } {
+  const clear = new Array<number>(W).fill(0);
+  const set = new Array<number>(W).fill(0);
+  for (const [i, raw] of writes) {
+    const l = leaves[i]!;
+    clear[l.word]! |= (2 ** l.bits - 1) << l.shift;
+    set[l.word]! |= raw << l.shift;
+  }
+  return { clear, set };
+}
+
 /** The generated successor function over the packed words (one function per action, and a dispatcher). */
 export function generateBitExpand(trees: readonly Tree[], instances: readonly { readonly id: number; readonly actionIndex: number }[], layout: Layout<StateDecl>): BitExpand {
   const W = layout.words;
@@ -364,13 +376,7 @@ export function generateBitExpand(trees: readonly Tree[], instances: readonly { 
       case 'bail':
         return `return ${BAIL};`;
       case 'on': {
-        const clear = new Array<number>(W).fill(0);
-        const set = new Array<number>(W).fill(0);
-        for (const [i, raw] of o.writes) {
-          const l = leaves[i]!;
-          clear[l.word]! |= (2 ** l.bits - 1) << l.shift;
-          set[l.word]! |= raw << l.shift;
-        }
+        const { clear, set } = wordMasks(o.writes, leaves, W);
         const words = clear.map((c, k) => (c === 0 ? `out[o + ${k}] = w${k};` : `out[o + ${k}] = (w${k} & ${~c}) | ${set[k]! | 0};`));
         return `{ const o = n * ${W}; ${words.join(' ')} ks[n++] = ${id}; }`;
       }
