@@ -17,7 +17,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './run-process.js';
+import { run, table } from './run-process.js';
 
 export interface ModelRow {
   readonly model: string;
@@ -94,14 +94,6 @@ export async function runModelRow(row: ModelRow, limitSeconds: number): Promise<
 }
 
 export const transitionsPerSec = (r: ModelResult) => (r.seconds > 0 ? r.transitions / r.seconds : 0);
-
-function table(header: string[], body: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  console.log(line(header));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const r of body) console.log(line(r));
-}
 
 /** Runs the rows (of the models named in `only`, if given) and prints the table; returns false if any verdict was wrong. */
 export async function modelBench(only?: readonly string[]): Promise<boolean> {

@@ -1,4 +1,4 @@
-/** A child process run asynchronously (so that two can run side by side), with its exit status and output. */
+/** The benches' shared plumbing. A child process run asynchronously (so that two can run side by side), with its exit status and output. */
 import { spawn } from 'node:child_process';
 
 export interface Exit {
@@ -17,4 +17,13 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** A Markdown table, columns padded to their widest cell. */
+export function table(header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of body) console.log(line(r));
 }

@@ -45,7 +45,7 @@
  * The run ends with the issue's targets, each met or missed.
  */
 import { spawnSync } from 'node:child_process';
-import { run } from './run-process.js';
+import { run, table } from './run-process.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -259,13 +259,6 @@ for (let k = 0; k < pairs; k++) {
   );
 }
 
-function table(header: string[], body: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  console.log(line(header));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const r of body) console.log(line(r));
-}
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 table(
