@@ -60,7 +60,7 @@ export default defineModel({
     const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
     const idle = (s: unknown) => {
       const x = v(s);
-      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c]!.includes('queued')) return false;
+      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c].includes('queued')) return false;
       return true;
     };
     return machine(state, {
@@ -70,27 +70,27 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: true }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c!, { ipiLazyOnFreedTables: true });
+            sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true });
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = munmapFlushInfo(x, MM0, c!);
+              const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
-              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c!, f, { ipiLazyOnFreedTables: true }), p.N)}`;
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c, f, { ipiLazyOnFreedTables: true }), p.N)}`;
             }),
         },
         local_flush: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'ipis-sent',
+          guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
             const x = v(s);
-            flushTlbFunc(x, c!, readFlushInfo(x, c!), k); // IRQs off around it
-            if (p.waitIrqsOff) x.irqOff[c!] = true;
-            x.pc[c!] = 'waiting';
+            flushTlbFunc(x, c, readFlushInfo(x, c), k); // IRQs off around it
+            if (p.waitIrqsOff) x.irqOff[c] = true;
+            x.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
+          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
         },
         // ------------------------------------------------------------ targets
         ...syncFlushIpi<S>(CPU, k),

@@ -81,7 +81,7 @@ export default defineModel({
     const sw = { leaveLazyMb: p.leaveLazyMb };
     const idle = (s: unknown) => {
       const x = v(s);
-      for (let c = 0; c < p.N; c++) if ((x.pc[c] !== 'user' && x.pc[c] !== 'kthread') || x.csd[c]!.includes('queued')) return false;
+      for (let c = 0; c < p.N; c++) if ((x.pc[c] !== 'user' && x.pc[c] !== 'kthread') || x.csd[c].includes('queued')) return false;
       return true;
     };
     const lazyOpt = { ipiLazyOnFreedTables: p.ipiLazyOnFreedTables };
@@ -92,15 +92,15 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: false }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c!, lazyOpt);
+            sendFlushIpisFirst(v(s), c, lazyOpt);
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = munmapFlushInfo(x, MM0, c!);
+              const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
-              const t = flushTargets(x, c!, f, lazyOpt);
+              const t = flushTargets(x, c, f, lazyOpt);
               const skipped = [...Array(p.N).keys()].filter((o) => o !== c && x.isLazy[o] && !bits.has(t, o)).map((o) => `CPU${o}`);
               const why = skipped.length ? ` (is_lazy=1 read for ${skipped.join(',')}: skipped)` : '';
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why}`;
@@ -108,35 +108,35 @@ export default defineModel({
         },
         local_flush: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'ipis-sent',
+          guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
             const x = v(s);
-            flushTlbFunc(x, c!, readFlushInfo(x, c!), k); // IRQs off around it
-            x.pc[c!] = 'waiting';
+            flushTlbFunc(x, c, readFlushInfo(x, c), k); // IRQs off around it
+            x.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs`),
+          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
         },
         // ------------------------------------------------------------ scheduler
         schedule_kthread: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'user',
+          guard: (s, c) => s.pc[c] === 'user',
           effect: (s, c) => {
-            enterLazyTlb(v(s), c!, k);
-            s.pc[c!] = 'kthread';
+            enterLazyTlb(v(s), c, k);
+            s.pc[c] = 'kthread';
           },
           describe: (s) => `schedule → kernel thread: enter_lazy_tlb (CR3 stays mm0, is_lazy=1${p.tso ? ', a buffered store' : ''})`,
         },
         schedule_user: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'kthread',
+          guard: (s, c) => s.pc[c] === 'kthread',
           effect: (s, c) => {
-            switchMmIrqsOff(v(s), c!, MM0, k, sw);
-            s.pc[c!] = 'user';
+            switchMmIrqsOff(v(s), c, MM0, k, sw);
+            s.pc[c] = 'user';
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const r = switchMmIrqsOff(x, c!, MM0, k, sw);
-              return `schedule → task of mm0: ${r}${sbLength(x, c!) > 0 ? `; store buffer ${describeStoreBuffer(x, c!)}` : ''}`;
+              const r = switchMmIrqsOff(x, c, MM0, k, sw);
+              return `schedule → task of mm0: ${r}${sbLength(x, c) > 0 ? `; store buffer ${describeStoreBuffer(x, c)}` : ''}`;
             }),
         },
         // ------------------------------------------------------------ targets

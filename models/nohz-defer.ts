@@ -134,27 +134,27 @@ export default defineModel({
           : {}),
         kernel_entry: {
           over: [CPU],
-          guard: (s, c) => iso(c!) && s.mode[c!] === 'user',
+          guard: (s, c) => iso(c) && s.mode[c] === 'user',
           effect: (s, c) => {
-            s.mode[c!] = 'entering';
+            s.mode[c] = 'entering';
           },
           describe: () => 'syscall/IRQ entry from user (context tracking: leave user mode)',
         },
         entry_deferred_flush: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'entering',
+          guard: (s, c) => s.mode[c] === 'entering',
           effect: (s, c) => {
-            if (s.deferred[c!]) invpcid(hw(s), c!, 2);
-            s.deferred[c!] = false;
-            s.mode[c!] = 'kernel';
+            if (s.deferred[c]) invpcid(hw(s), c, 2);
+            s.deferred[c] = false;
+            s.mode[c] = 'kernel';
           },
-          describe: (s, c) => (s.deferred[c!] ? 'entry: deferred flush pending → __flush_tlb_all()' : 'entry: no deferred flush'),
+          describe: (s, c) => (s.deferred[c] ? 'entry: deferred flush pending → __flush_tlb_all()' : 'entry: no deferred flush'),
         },
         return_to_user: {
           over: [CPU],
-          guard: (s, c) => iso(c!) && s.mode[c!] === 'kernel',
+          guard: (s, c) => iso(c) && s.mode[c] === 'kernel',
           effect: (s, c) => {
-            s.mode[c!] = 'user';
+            s.mode[c] = 'user';
           },
           describe: () => 'return to user mode',
         },

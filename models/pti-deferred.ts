@@ -141,7 +141,7 @@ export default defineModel({
       x.ipiPending[c] = targets;
       return `${head}; IPI → ${[...Array(p.N).keys()].filter((t) => bits.has(targets, t)).map((t) => `CPU${t}`).join(',')}`;
     };
-    const maskStr = (x: ReturnType<typeof v>, c: number) => `user_pcid_flush_mask={${x.userPcidFlushMask[c]!.map((b, a) => (b ? a : -1)).filter((a) => a >= 0).join(',')}}`;
+    const maskStr = (x: ReturnType<typeof v>, c: number) => `user_pcid_flush_mask={${x.userPcidFlushMask[c].map((b, a) => (b ? a : -1)).filter((a) => a >= 0).join(',')}}`;
 
     return machine(state, {
       init: (s) => {
@@ -154,7 +154,7 @@ export default defineModel({
           s.cr3Root[c] = 0;
           s.cr3Pcid[c] = asids; // user PCID of slot 0
           s.loadedMm[c] = 0;
-          s.ctxCtxId[c]![0] = ctxIdOf(0);
+          s.ctxCtxId[c][0] = ctxIdOf(0);
           s.nextAsid[c] = 1;
         }
       },
@@ -162,114 +162,114 @@ export default defineModel({
         user_read: accessAction<S>(sh, defaultHwOptions, (s, c) => s.mode[c] === 'user' && !inNmi(s, c), { who: 'user ', kinds: ['read'] }),
         syscall: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'user' && !inNmi(s, c!),
+          guard: (s, c) => s.mode[c] === 'user' && !inNmi(s, c),
           effect: (s, c) => {
-            switchToKernelCr3(v(s), c!, asids);
-            s.mode[c!] = 'kernel';
+            switchToKernelCr3(v(s), c, asids);
+            s.mode[c] = 'kernel';
           },
-          describe: (s, c) => `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c!]!, asids)}, NOFLUSH)`,
+          describe: (s, c) => `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c], asids)}, NOFLUSH)`,
         },
         flush: {
           over: [CPU, MMS],
           guard: (s, c, m) =>
             s.opsLeft > 0 &&
-            s.flushing[c!] === NONE &&
-            (inNmi(s, c!)
-              ? p.nmiFlush === 'anywhere' || (p.nmiFlush === 'in-user' && s.mode[c!] === 'user')
-              : s.mode[c!] === 'kernel'),
-          effect: (s, c, m) => void doFlush(v(s), c!, m!),
-          describe: (s, c, m) => phraseOf(v(s), (x) => `${doFlush(x, c!, m!)}; ${maskStr(x, c!)}`),
+            s.flushing[c] === NONE &&
+            (inNmi(s, c)
+              ? p.nmiFlush === 'anywhere' || (p.nmiFlush === 'in-user' && s.mode[c] === 'user')
+              : s.mode[c] === 'kernel'),
+          effect: (s, c, m) => void doFlush(v(s), c, m),
+          describe: (s, c, m) => phraseOf(v(s), (x) => `${doFlush(x, c, m)}; ${maskStr(x, c)}`),
         },
         ...(p.N > 1 ? { flush_ipi: {
           over: [CPU, CPU],
-          guard: (s, t, from) => bits.has(s.ipiPending[from!]!, t!) && !inNmi(s, t!) && (s.mode[t!] === 'user' || s.mode[t!] === 'kernel'),
+          guard: (s, t, from) => bits.has(s.ipiPending[from], t) && !inNmi(s, t) && (s.mode[t] === 'user' || s.mode[t] === 'kernel'),
           effect: (s, t, from) => {
             const x = v(s);
-            if (x.mode[t!] === 'user') switchToKernelCr3(x, t!, asids);
-            x.mode[t!] = 'kernel';
-            flushTlbFunc(x, t!, { mm: x.flushing[from!]!, va: 0, newGen: 0, freedTables: false }, k, hooks);
-            x.ipiPending[from!] = bits.del(x.ipiPending[from!]!, t!);
+            if (x.mode[t] === 'user') switchToKernelCr3(x, t, asids);
+            x.mode[t] = 'kernel';
+            flushTlbFunc(x, t, { mm: x.flushing[from], va: 0, newGen: 0, freedTables: false }, k, hooks);
+            x.ipiPending[from] = bits.del(x.ipiPending[from], t);
           },
           describe: (s, t, from) =>
             phraseOf(v(s), (x) => {
-              const entry = x.mode[t!] === 'user' ? 'IRQ entry (SWITCH_TO_KERNEL_CR3), ' : '';
-              x.mode[t!] = 'kernel';
-              const r = flushTlbFunc(x, t!, { mm: x.flushing[from!]!, va: 0, newGen: 0, freedTables: false }, k, hooks);
-              return `${entry}flush IPI from CPU${from}: ${r}; ${maskStr(x, t!)}`;
+              const entry = x.mode[t] === 'user' ? 'IRQ entry (SWITCH_TO_KERNEL_CR3), ' : '';
+              x.mode[t] = 'kernel';
+              const r = flushTlbFunc(x, t, { mm: x.flushing[from], va: 0, newGen: 0, freedTables: false }, k, hooks);
+              return `${entry}flush IPI from CPU${from}: ${r}; ${maskStr(x, t)}`;
             }),
         },
         flush_returns: {
           over: [CPU],
-          guard: (s, c) => s.flushing[c!] !== NONE && s.ipiPending[c!] === 0,
+          guard: (s, c) => s.flushing[c] !== NONE && s.ipiPending[c] === 0,
           effect: (s, c) => {
-            flushReturned(hw(s), { mm: s.flushing[c!]!, va: 0, newGen: 0, freedTables: false }, [s.flushing[c!]!]);
-            s.flushing[c!] = NONE;
+            flushReturned(hw(s), { mm: s.flushing[c], va: 0, newGen: 0, freedTables: false }, [s.flushing[c]]);
+            s.flushing[c] = NONE;
           },
-          describe: (s, c) => `flush_tlb_mm_range(${mmName(s.flushing[c!]!)}) returns`,
+          describe: (s, c) => `flush_tlb_mm_range(${mmName(s.flushing[c])}) returns`,
         } } : {}),
         context_switch: {
           over: [CPU, MMS],
-          guard: (s, c, m) => kernelIdle(s, c!) && s.loadedMm[c!] !== m,
-          effect: (s, c, m) => void switchMmIrqsOff(v(s), c!, m!, k, swHooks),
-          describe: (s, c, m) => phraseOf(v(s), (x) => `${switchMmIrqsOff(x, c!, m!, k, swHooks)}; ${maskStr(x, c!)}`),
+          guard: (s, c, m) => kernelIdle(s, c) && s.loadedMm[c] !== m,
+          effect: (s, c, m) => void switchMmIrqsOff(v(s), c, m, k, swHooks),
+          describe: (s, c, m) => phraseOf(v(s), (x) => `${switchMmIrqsOff(x, c, m, k, swHooks)}; ${maskStr(x, c)}`),
         },
         exit_bt: {
           over: [CPU],
-          guard: (s, c) => kernelIdle(s, c!),
+          guard: (s, c) => kernelIdle(s, c),
           effect: (s, c) => {
-            const a = asidOfPcid(s.cr3Pcid[c!]!, asids);
-            s.exitFlush[c!] = s.userPcidFlushMask[c!]![a]!;
-            if (p.singleBtr) s.userPcidFlushMask[c!]![a] = false;
-            s.mode[c!] = p.singleBtr || !s.exitFlush[c!] ? 'exit-cleared' : 'exit-tested';
+            const a = asidOfPcid(s.cr3Pcid[c], asids);
+            s.exitFlush[c] = s.userPcidFlushMask[c][a];
+            if (p.singleBtr) s.userPcidFlushMask[c][a] = false;
+            s.mode[c] = p.singleBtr || !s.exitFlush[c] ? 'exit-cleared' : 'exit-tested';
           },
           describe: (s, c) => {
-            const a = asidOfPcid(s.cr3Pcid[c!]!, asids);
-            return `SWITCH_TO_USER_CR3: ${p.singleBtr ? 'btr' : 'bt'} ${a}, user_pcid_flush_mask → ${s.userPcidFlushMask[c!]![a] ? 'set' : 'clear'}`;
+            const a = asidOfPcid(s.cr3Pcid[c], asids);
+            return `SWITCH_TO_USER_CR3: ${p.singleBtr ? 'btr' : 'bt'} ${a}, user_pcid_flush_mask → ${s.userPcidFlushMask[c][a] ? 'set' : 'clear'}`;
           },
         },
         ...(p.singleBtr ? {} : { exit_btr: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'exit-tested' && !inNmi(s, c!),
+          guard: (s, c) => s.mode[c] === 'exit-tested' && !inNmi(s, c),
           effect: (s, c) => {
-            s.userPcidFlushMask[c!]![asidOfPcid(s.cr3Pcid[c!]!, asids)] = false;
-            s.mode[c!] = 'exit-cleared';
+            s.userPcidFlushMask[c][asidOfPcid(s.cr3Pcid[c], asids)] = false;
+            s.mode[c] = 'exit-cleared';
           },
-          describe: (s, c) => `SWITCH_TO_USER_CR3: btr ${asidOfPcid(s.cr3Pcid[c!]!, asids)} (clear pending bit)`,
+          describe: (s, c) => `SWITCH_TO_USER_CR3: btr ${asidOfPcid(s.cr3Pcid[c], asids)} (clear pending bit)`,
         } }),
         exit_write_cr3: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'exit-cleared' && !inNmi(s, c!),
+          guard: (s, c) => s.mode[c] === 'exit-cleared' && !inNmi(s, c),
           effect: (s, c) => {
-            writeUserCr3(v(s), c!, asids, !s.exitFlush[c!]);
-            s.exitFlush[c!] = false;
-            s.mode[c!] = 'user';
+            writeUserCr3(v(s), c, asids, !s.exitFlush[c]);
+            s.exitFlush[c] = false;
+            s.mode[c] = 'user';
           },
-          describe: (s, c) => `SWITCH_TO_USER_CR3: write CR3 user pcid${asidOfPcid(s.cr3Pcid[c!]!, asids) + asids} ${s.exitFlush[c!] ? 'flushing' : 'NOFLUSH'}; return to user`,
+          describe: (s, c) => `SWITCH_TO_USER_CR3: write CR3 user pcid${asidOfPcid(s.cr3Pcid[c], asids) + asids} ${s.exitFlush[c] ? 'flushing' : 'NOFLUSH'}; return to user`,
         },
         nmi_entry: {
           over: [CPU],
-          guard: (s, c) => !inNmi(s, c!),
+          guard: (s, c) => !inNmi(s, c),
           effect: (s, c) => {
             const x = v(s);
-            x.nmiSaved[c!] = x.cr3Pcid[c!]!;
-            if (isUserPcid(x.cr3Pcid[c!]!, asids)) switchToKernelCr3(x, c!, asids);
+            x.nmiSaved[c] = x.cr3Pcid[c];
+            if (isUserPcid(x.cr3Pcid[c], asids)) switchToKernelCr3(x, c, asids);
           },
           describe: (s, c) =>
-            `NMI: SAVE_AND_SWITCH_TO_KERNEL_CR3 (saved pcid${s.cr3Pcid[c!]}${isUserPcid(s.cr3Pcid[c!]!, asids) ? ' = user CR3' : ' = kernel CR3, no write'})`,
+            `NMI: SAVE_AND_SWITCH_TO_KERNEL_CR3 (saved pcid${s.cr3Pcid[c]}${isUserPcid(s.cr3Pcid[c], asids) ? ' = user CR3' : ' = kernel CR3, no write'})`,
         },
         nmi_exit: {
           over: [CPU],
-          guard: (s, c) => inNmi(s, c!) && s.flushing[c!] === NONE,
+          guard: (s, c) => inNmi(s, c) && s.flushing[c] === NONE,
           effect: (s, c) => {
             const x = v(s);
-            const saved = x.nmiSaved[c!]!;
-            if (isUserPcid(saved, asids)) paranoidRestoreUserCr3(x, c!, saved, asids, p.nmiRestoreNoflush);
-            x.nmiSaved[c!] = NONE;
+            const saved = x.nmiSaved[c];
+            if (isUserPcid(saved, asids)) paranoidRestoreUserCr3(x, c, saved, asids, p.nmiRestoreNoflush);
+            x.nmiSaved[c] = NONE;
           },
           describe: (s, c) => {
-            const saved = s.nmiSaved[c!]!;
+            const saved = s.nmiSaved[c];
             if (!isUserPcid(saved, asids)) return 'NMI exit: PARANOID_RESTORE_CR3: saved kernel CR3, no write';
-            const pending = s.userPcidFlushMask[c!]![asidOfPcid(saved, asids)]!;
+            const pending = s.userPcidFlushMask[c][asidOfPcid(saved, asids)];
             const flush = pending && !p.nmiRestoreNoflush;
             return `NMI exit: PARANOID_RESTORE_CR3: bit ${pending ? 'pending' : 'clear'} → write user CR3 pcid${saved} ${flush ? 'flushing (btr)' : 'NOFLUSH'}`;
           },

@@ -89,7 +89,7 @@ export default defineModel({
     type S = typeof state;
     const v = (s: unknown) => s as WorldView & View<S>;
     const adds = p.change === 'ro-to-rw';
-    const behind = (x: WorldView, c: number) => x.ctxTlbGen[c]![x.loadedAsid[c]!]! < x.tlbGen[MM0]!;
+    const behind = (x: WorldView, c: number) => x.ctxTlbGen[c][x.loadedAsid[c]] < x.tlbGen[MM0];
     const allFlush = (x: WorldView, f: { mm: number; va: number; newGen: number; freedTables: boolean }) => {
       for (let c = 0; c < p.N; c++) flushTlbFunc(x, c, f, k);
     };
@@ -122,26 +122,26 @@ export default defineModel({
     return machine(state, {
       init: (s) => {
         w.init(s);
-        for (let va = 0; va < p.P; va++) s.pteWritable[0]![va] = !adds;
+        for (let va = 0; va < p.P; va++) s.pteWritable[0][va] = !adds;
       },
       actions: {
         mprotect: {
           over: [CPU],
-          guard: (s, c) => s.mprot === 'todo' && !s.inFault[c!],
-          effect: (s, c) => void mprotect(v(s), c!),
-          describe: (s, c) => phraseOf(v(s), (x) => mprotect(x, c!)),
+          guard: (s, c) => s.mprot === 'todo' && !s.inFault[c],
+          effect: (s, c) => void mprotect(v(s), c),
+          describe: (s, c) => phraseOf(v(s), (x) => mprotect(x, c)),
         },
         ...(p.reclaim
           ? {
               reclaim_zap: {
                 over: [CPU, PAGE],
-                guard: (s, c, va) => s.mprot === 'done' && s.recl === 'todo' && s.ptePresent[0]![va!]!,
+                guard: (s, c, va) => s.mprot === 'done' && s.recl === 'todo' && s.ptePresent[0][va],
                 effect: (s, c, va) => {
-                  ptepGetAndClear(v(s), MM0, va!);
-                  s.reclVa = va!;
+                  ptepGetAndClear(v(s), MM0, va);
+                  s.reclVa = va;
                   s.recl = 'zapped';
                 },
-                describe: (s, c, va) => `reclaim: ptep_get_and_clear va${va} (D=${s.pteDirty[0]![va!] ? '1 → folio dirty' : '0'})`,
+                describe: (s, c, va) => `reclaim: ptep_get_and_clear va${va} (D=${s.pteDirty[0][va] ? '1 → folio dirty' : '0'})`,
               },
               reclaim_flush: {
                 over: [CPU],
@@ -159,42 +159,42 @@ export default defineModel({
           : {}),
         user_access: {
           over: [CPU, PAGE, 2],
-          guard: (s, c, va) => !s.inFault[c!] && accessPossible(hw(s), c!, va!),
+          guard: (s, c, va) => !s.inFault[c] && accessPossible(hw(s), c, va),
           effect: (s, c, va, kd) => {
             const x = v(s);
             const kind = kd === 0 ? 'read' : 'write';
-            if (kind === 'write' && writeEscalates(x, c!, va!) && x.escalated === NONE) x.escalated = c!;
-            const pte = pteRead(x, 0, va!);
-            const pl = access(x, c!, va!, kind, o);
+            if (kind === 'write' && writeEscalates(x, c, va) && x.escalated === NONE) x.escalated = c;
+            const pte = pteRead(x, 0, va);
+            const pl = access(x, c, va, kind, o);
             const permits = pte.present && (kind === 'read' || pte.writable);
             if (pl && pl.outcome === 'fault' && permits) {
               // spurious #PF: the PTE already permits the access
-              if (behind(x, c!)) x.spurious[c!] = Math.min(2, x.spurious[c!]! + 1);
-              x.inFault[c!] = true;
+              if (behind(x, c)) x.spurious[c] = Math.min(2, x.spurious[c] + 1);
+              x.inFault[c] = true;
             }
           },
           describe: (s, c, va, kd) => {
             const kind = kd === 0 ? 'read' : 'write';
-            const d = describeAccess(hw(s), c!, va!, kind, o, 'user ');
-            const pte = pteRead(hw(s), 0, va!);
+            const d = describeAccess(hw(s), c, va, kind, o, 'user ');
+            const pte = pteRead(hw(s), 0, va);
             const spur = /#PF/.test(d) && pte.present && (kind === 'read' || pte.writable) ? ' — spurious (PTE permits it)' : '';
-            return `${d}${spur}${kind === 'write' && writeEscalates(v(s), c!, va!) ? ' — PTE is READ-ONLY' : ''}`;
+            return `${d}${spur}${kind === 'write' && writeEscalates(v(s), c, va) ? ' — PTE is READ-ONLY' : ''}`;
           },
         },
         ...(adds ? { spurious_fixup: {
           over: [CPU],
-          guard: (s, c) => s.inFault[c!]!,
+          guard: (s, c) => s.inFault[c],
           effect: (s, c) => {
             const x = v(s);
-            if (p.spuriousFix === 'gen-compare') flushTlbFunc(x, c!, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k);
-            if (!behind(x, c!)) x.spurious[c!] = 0;
-            x.inFault[c!] = false;
+            if (p.spuriousFix === 'gen-compare') flushTlbFunc(x, c, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k);
+            if (!behind(x, c)) x.spurious[c] = 0;
+            x.inFault[c] = false;
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) =>
               p.spuriousFix === 'gen-compare'
-                ? `flush_tlb_fix_spurious_fault: ${flushTlbFunc(x, c!, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k)}; retry`
-                : `flush_tlb_fix_spurious_fault: ${p.spuriousFix === 'none' ? 'no-op' : 'INVLPG faulting address only'} (local tlb_gen ${x.ctxTlbGen[c!]![0]} < mm ${x.tlbGen[MM0]}); retry`,
+                ? `flush_tlb_fix_spurious_fault: ${flushTlbFunc(x, c, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k)}; retry`
+                : `flush_tlb_fix_spurious_fault: ${p.spuriousFix === 'none' ? 'no-op' : 'INVLPG faulting address only'} (local tlb_gen ${x.ctxTlbGen[c][0]} < mm ${x.tlbGen[MM0]}); retry`,
             ),
         } } : {}),
         speculative_walk: speculativeWalkAction<S>(sh, (s, c) => !s.inFault[c]),

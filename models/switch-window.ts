@@ -168,7 +168,7 @@ export default defineModel({
         for (let c = 0; c < 2; c++) {
           x.cr3Root[c] = MM0;
           x.loadedMm[c] = MM0;
-          x.ctxCtxId[c]![0] = ctxIdOf(MM0);
+          x.ctxCtxId[c][0] = ctxIdOf(MM0);
           x.nextAsid[c] = 1;
         }
       },
@@ -176,53 +176,53 @@ export default defineModel({
         // ------------------------------------------------- CPU0: context switch
         switch_mm: {
           over: [CPU, 2],
-          guard: (s, c, m) => c === SWITCHER && !switching(s, c!) && s.cur[c!] !== m,
+          guard: (s, c, m) => c === SWITCHER && !switching(s, c) && s.cur[c] !== m,
           effect: (s, c, m) => {
             const x = v(s);
             if (!p.splitSwitch) {
-              switchMmIrqsOff(x, c!, m!, k, sw);
-              finish(x, c!, m!);
+              switchMmIrqsOff(x, c, m, k, sw);
+              finish(x, c, m);
               return;
             }
-            x.irqOff[c!] = true;
-            saveSwitchPlan(x, c!, switchMmBegin(x, c!, m!, k, sw).plan);
-            x.phase[c!] = 'begun';
+            x.irqOff[c] = true;
+            saveSwitchPlan(x, c, switchMmBegin(x, c, m, k, sw).plan);
+            x.phase[c] = 'begun';
           },
           describe: (s, c, m) =>
             phraseOf(v(s), (x) => {
-              if (!p.splitSwitch) return `schedule → task of mm${m}: ${switchMmIrqsOff(x, c!, m!, k, sw)}`;
-              return `schedule → task of mm${m}, IRQs off: ${switchMmBegin(x, c!, m!, k, sw).phrase}${sb(x, c!)}`;
+              if (!p.splitSwitch) return `schedule → task of mm${m}: ${switchMmIrqsOff(x, c, m, k, sw)}`;
+              return `schedule → task of mm${m}, IRQs off: ${switchMmBegin(x, c, m, k, sw).phrase}${sb(x, c)}`;
             }),
         },
         ...(p.splitSwitch
           ? {
               switch_cr3: {
                 over: [CPU],
-                guard: (s, c) => s.phase[c!] === 'begun',
+                guard: (s, c) => s.phase[c] === 'begun',
                 effect: (s, c) => {
-                  switchMmLoadCr3(v(s), c!, switchPlanOf(v(s), c!)!, sw);
-                  s.phase[c!] = 'cr3-loaded';
+                  switchMmLoadCr3(v(s), c, switchPlanOf(v(s), c)!, sw);
+                  s.phase[c] = 'cr3-loaded';
                 },
                 describe: (s, c) =>
                   phraseOf(v(s), (x) => {
-                    const lm = ownLoadedMm(x, c!);
-                    return `load_new_mm_cr3(mm${x.swNext[c!]}): ${switchMmLoadCr3(x, c!, switchPlanOf(x, c!)!, sw)}; loaded_mm still ${mmName(lm)}, current->mm = mm${x.cur[c!]}`;
+                    const lm = ownLoadedMm(x, c);
+                    return `load_new_mm_cr3(mm${x.swNext[c]}): ${switchMmLoadCr3(x, c, switchPlanOf(x, c)!, sw)}; loaded_mm still ${mmName(lm)}, current->mm = mm${x.cur[c]}`;
                   }),
               },
               switch_end: {
                 over: [CPU],
-                guard: (s, c) => s.phase[c!] === 'cr3-loaded',
+                guard: (s, c) => s.phase[c] === 'cr3-loaded',
                 effect: (s, c) => {
                   const x = v(s);
-                  const plan = switchPlanOf(x, c!)!;
-                  switchMmEnd(x, c!, plan);
-                  saveSwitchPlan(x, c!, null);
-                  finish(x, c!, plan.next);
+                  const plan = switchPlanOf(x, c)!;
+                  switchMmEnd(x, c, plan);
+                  saveSwitchPlan(x, c, null);
+                  finish(x, c, plan.next);
                 },
                 describe: (s, c) => phraseOf(v(s), (x) => {
-                  const next = x.swNext[c!]!;
-                  switchMmEnd(x, c!, switchPlanOf(x, c!)!);
-                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs on${sb(x, c!)}`;
+                  const next = x.swNext[c];
+                  switchMmEnd(x, c, switchPlanOf(x, c)!);
+                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs on${sb(x, c)}`;
                 }),
               },
             }
@@ -240,27 +240,27 @@ export default defineModel({
               }),
               flush_tlb_mm_range: {
                 over: [CPU],
-                guard: (s, c) => s.pc[c!] === 'zapped' && csdLockable(v(s), c!, 0b11),
+                guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, 0b11),
                 effect: (s, c) => {
-                  sendFlushIpisFirst(v(s), c!, { ipiLazyOnFreedTables: true });
+                  sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true });
                 },
                 describe: (s, c) =>
                   phraseOf(v(s), (x) => {
-                    const f = munmapFlushInfo(x, MM0, c!);
-                    incMmTlbGen(x, MM0, c!);
-                    const t = flushTargets(x, c!, f, { ipiLazyOnFreedTables: true });
-                    const seen = `CPU${SWITCHER} loaded_mm=${mmName(x.loadedMm[SWITCHER]!)} in memory`;
+                    const f = munmapFlushInfo(x, MM0, c);
+                    incMmTlbGen(x, MM0, c);
+                    const t = flushTargets(x, c, f, { ipiLazyOnFreedTables: true });
+                    const seen = `CPU${SWITCHER} loaded_mm=${mmName(x.loadedMm[SWITCHER])} in memory`;
                     return `flush_tlb_mm_range(${describeFlushInfo(f)}): should_flush_tlb sees ${seen}; send flush IPI → ${maskNames(t, 2)}`;
                   }),
               },
               local_flush: {
                 over: [CPU],
-                guard: (s, c) => s.pc[c!] === 'ipis-sent',
+                guard: (s, c) => s.pc[c] === 'ipis-sent',
                 effect: (s, c) => {
-                  flushTlbFunc(v(s), c!, readFlushInfo(v(s), c!), k);
-                  s.pc[c!] = 'waiting';
+                  flushTlbFunc(v(s), c, readFlushInfo(v(s), c), k);
+                  s.pc[c] = 'waiting';
                 },
-                describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs`),
+                describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
               },
               ...syncFlushIpi<S>(CPU, k),
             }
@@ -271,17 +271,17 @@ export default defineModel({
           ? {
               nmi_uaccess: {
                 over: [CPU],
-                guard: (s, c) => c === SWITCHER && nmiUaccessOkay(v(s), c!, s.cur[c!]!) && accessPossible(hw(s), c!, 0),
+                guard: (s, c) => c === SWITCHER && nmiUaccessOkay(v(s), c, s.cur[c]) && accessPossible(hw(s), c, 0),
                 effect: (s, c) => {
                   const x = v(s);
-                  const e = tlbLookup(x, c!, x.cr3Pcid[c!]!, 0);
-                  const table = e ? e.table : walkPlan(x, c!, 0)!.table;
-                  if (table !== x.cur[c!]) x.wrongMmUaccess = latch(x.wrongMmUaccess, c!);
-                  access(x, c!, 0, 'read', o);
+                  const e = tlbLookup(x, c, x.cr3Pcid[c], 0);
+                  const table = e ? e.table : walkPlan(x, c, 0)!.table;
+                  if (table !== x.cur[c]) x.wrongMmUaccess = latch(x.wrongMmUaccess, c);
+                  access(x, c, 0, 'read', o);
                 },
                 describe: (s, c) => {
                   const x = v(s);
-                  return `${describeAccess(x, c!, 0, 'read', o, 'NMI: nmi_uaccess_okay() → ')} [current->mm=mm${x.cur[c!]}, loaded_mm=${mmName(ownLoadedMm(x, c!))}, CR3 → mm${x.cr3Root[c!]}'s page tables]`;
+                  return `${describeAccess(x, c, 0, 'read', o, 'NMI: nmi_uaccess_okay() → ')} [current->mm=mm${x.cur[c]}, loaded_mm=${mmName(ownLoadedMm(x, c))}, CR3 → mm${x.cr3Root[c]}'s page tables]`;
                 },
               },
             }
@@ -292,7 +292,7 @@ export default defineModel({
         ...(p.tso ? { sb_drain: drainAction<S>(sh) } : {}),
       },
       invariants: { ...coreProperties<S>(), 'nmi-uaccess-current-mm': nmiUaccessCurrentMm<S>() },
-      endState: (s) => s.phase[SWITCHER] === 'none' && s.pc[INITIATOR] === 'user' && !s.csd[INITIATOR]!.includes('queued'),
+      endState: (s) => s.phase[SWITCHER] === 'none' && s.pc[INITIATOR] === 'user' && !s.csd[INITIATOR].includes('queued'),
     });
   },
   expect: [

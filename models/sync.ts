@@ -65,7 +65,7 @@ export default defineModel({
     const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
     const idle = (s: unknown) => {
       const x = v(s);
-      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c]!.includes('queued')) return false;
+      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c].includes('queued')) return false;
       return true;
     };
     return machine(state, {
@@ -75,33 +75,33 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: true }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'zapped',
+          guard: (s, c) => s.pc[c] === 'zapped',
           effect: (s, c) => {
             const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c!);
-            incMmTlbGen(x, MM0, c!);
-            writeFlushInfo(x, c!, f);
-            flushTlbFunc(x, c!, f, k); // local, IRQs off
-            x.pc[c!] = 'local-flushed';
+            const f = munmapFlushInfo(x, MM0, c);
+            incMmTlbGen(x, MM0, c);
+            writeFlushInfo(x, c, f);
+            flushTlbFunc(x, c, f, k); // local, IRQs off
+            x.pc[c] = 'local-flushed';
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {
-              const f = munmapFlushInfo(x, MM0, c!);
+              const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
-              return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c!, f, k)}`;
+              return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c, f, k)}`;
             }),
         },
         flush_tlb_multi: {
           over: [CPU],
-          guard: (s, c) => s.pc[c!] === 'local-flushed' && csdLockable(v(s), c!, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(v(s), c, bits.all(p.N)),
           effect: (s, c) => {
             const x = v(s);
-            csdQueue(x, c!, flushTargets(x, c!, readFlushInfo(x, c!), { ipiLazyOnFreedTables: true }));
-            if (p.waitIrqsOff) x.irqOff[c!] = true;
-            x.pc[c!] = 'waiting';
+            csdQueue(x, c, flushTargets(x, c, readFlushInfo(x, c), { ipiLazyOnFreedTables: true }));
+            if (p.waitIrqsOff) x.irqOff[c] = true;
+            x.pc[c] = 'waiting';
           },
           describe: (s, c) =>
-            `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(v(s), c!, readFlushInfo(v(s), c!), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
+            `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(v(s), c, readFlushInfo(v(s), c), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
         },
         // ------------------------------------------------------------ targets
         ...syncFlushIpi<S>(CPU, k),

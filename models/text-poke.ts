@@ -237,7 +237,7 @@ export default defineModel({
     const pokeBegin = (x: ReturnType<typeof v>, c: number): string => {
       x.pokesLeft--;
       x.irqOff[c] = !p.irqsOn;
-      const ver = x.pteVer[PT_POKE]![VA]!;
+      const ver = x.pteVer[PT_POKE][VA];
       pokePte(x, PT_POKE, VA, PFN_TEXT, { global: G });
       const sw = useTemporaryMm(x, c, POKING_MM, k, swHooks);
       x.pokePc[c] = 'mapped';
@@ -259,7 +259,7 @@ export default defineModel({
       if (othersInMask(x, c, POKING_MM)) {
         // flush_tlb_multi(mm_cpumask): should_flush_tlb() decides for every CPU of the mask, this one included
         targets = flushTargets(x, c, f, { ipiLazyOnFreedTables: true });
-        const mask = x.mmCpumask[POKING_MM]!;
+        const mask = x.mmCpumask[POKING_MM];
         let self = 'not in mm_cpumask';
         if (bits.has(mask, c)) self = shouldFlushTlb(x, c, f) ? flushTlbFunc(x, c, f, k, fHooks) : `own CPU skipped (should_flush_tlb: ${x.isLazy[c] ? 'lazy' : 'not loaded'})`;
         const others = [...Array(p.N).keys()].filter((t) => t !== c && bits.has(mask, t));
@@ -280,9 +280,9 @@ export default defineModel({
     const exitToUser = (x: ReturnType<typeof v>, c: number): string => {
       x.mode[c] = 'user';
       if (!p.pti) return 'return to user mode';
-      const a = asidOfPcid(x.cr3Pcid[c]!, ASIDS);
-      const pending = x.userPcidFlushMask[c]![a]!;
-      x.userPcidFlushMask[c]![a] = false;
+      const a = asidOfPcid(x.cr3Pcid[c], ASIDS);
+      const pending = x.userPcidFlushMask[c][a];
+      x.userPcidFlushMask[c][a] = false;
       writeUserCr3(x, c, ASIDS, !pending);
       return `SWITCH_TO_USER_CR3: bit ${a} ${pending ? 'pending → btr, CR3 pcid' + userPcid(a, ASIDS) + ' flushing' : 'clear → CR3 pcid' + userPcid(a, ASIDS) + ' NOFLUSH'}; return to user`;
     };
@@ -292,92 +292,92 @@ export default defineModel({
         const x = v(s);
         x.pmd[MM0] = PT_MM0;
         pteInit(x, PT_MM0, VA, PFN_USER);
-        x.pteAccessed[PT_MM0]![VA] = true;
-        x.pteDirty[PT_MM0]![VA] = true;
+        x.pteAccessed[PT_MM0][VA] = true;
+        x.pteDirty[PT_MM0][VA] = true;
         x.pmd[POKING_MM] = PT_POKE; // poking_init(): the PT page is preallocated, the PTE empty
         x.mmCpumask[MM0] = bits.all(p.N);
         for (let c = 0; c < p.N; c++) {
           x.cr3Root[c] = MM0;
           x.loadedMm[c] = MM0;
-          x.ctxCtxId[c]![0] = ctxIdOf(MM0);
+          x.ctxCtxId[c][0] = ctxIdOf(MM0);
           x.nextAsid[c] = 1;
         }
         if (p.otherCpuLoaded) {
           x.cr3Root[other] = POKING_MM;
           x.loadedMm[other] = POKING_MM;
-          x.ctxCtxId[other]![0] = ctxIdOf(POKING_MM);
+          x.ctxCtxId[other][0] = ctxIdOf(POKING_MM);
           x.mode[other] = 'kthread';
-          x.mmCpumask[MM0] = bits.del(x.mmCpumask[MM0]!, other);
+          x.mmCpumask[MM0] = bits.del(x.mmCpumask[MM0], other);
           x.mmCpumask[POKING_MM] = bits.add(0, other);
         }
       },
       actions: {
         poke_begin: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'kernel' && !s.isLazy[c!] && s.loadedMm[c!] === MM0 && s.pokesLeft > 0 && noPokeRunning(v(s)),
-          effect: (s, c) => void pokeBegin(v(s), c!),
-          describe: (s, c) => names(phraseOf(v(s), (x) => pokeBegin(x, c!))),
+          guard: (s, c) => s.mode[c] === 'kernel' && !s.isLazy[c] && s.loadedMm[c] === MM0 && s.pokesLeft > 0 && noPokeRunning(v(s)),
+          effect: (s, c) => void pokeBegin(v(s), c),
+          describe: (s, c) => names(phraseOf(v(s), (x) => pokeBegin(x, c))),
         },
         poke_memcpy: {
           over: [CPU],
-          guard: (s, c) => s.pokePc[c!] === 'mapped',
+          guard: (s, c) => s.pokePc[c] === 'mapped',
           effect: (s, c) => {
-            access(hw(s), c!, VA, 'write', hwo);
-            s.pokePc[c!] = 'written';
+            access(hw(s), c, VA, 'write', hwo);
+            s.pokePc[c] = 'written';
           },
-          describe: (s, c) => describeAccess(hw(s), c!, VA, 'write', hwo, 'memcpy to poking_addr: '),
+          describe: (s, c) => describeAccess(hw(s), c, VA, 'write', hwo, 'memcpy to poking_addr: '),
         },
         poke_pte_clear: {
           over: [CPU],
-          guard: (s, c) => s.pokePc[c!] === 'written',
+          guard: (s, c) => s.pokePc[c] === 'written',
           effect: (s, c) => {
             pokePteClear(hw(s), PT_POKE, VA);
-            s.pokePc[c!] = 'cleared';
+            s.pokePc[c] = 'cleared';
           },
-          describe: (s) => `pte_clear(poking_mm, poking_addr) (pte v${s.pteVer[PT_POKE]![VA]}→v${s.pteVer[PT_POKE]![VA]! + 1})`,
+          describe: (s) => `pte_clear(poking_mm, poking_addr) (pte v${s.pteVer[PT_POKE][VA]}→v${s.pteVer[PT_POKE][VA] + 1})`,
         },
         ...(p.flow === 'local'
           ? {
               poke_flush_unuse: {
                 over: [CPU],
-                guard: (s, c) => s.pokePc[c!] === 'cleared',
-                effect: (s, c) => void pokeFinishLocal(v(s), c!),
-                describe: (s, c) => names(phraseOf(v(s), (x) => pokeFinishLocal(x, c!))),
+                guard: (s, c) => s.pokePc[c] === 'cleared',
+                effect: (s, c) => void pokeFinishLocal(v(s), c),
+                describe: (s, c) => names(phraseOf(v(s), (x) => pokeFinishLocal(x, c))),
               },
             }
           : {
               poke_unuse: {
                 over: [CPU],
-                guard: (s, c) => s.pokePc[c!] === 'cleared',
+                guard: (s, c) => s.pokePc[c] === 'cleared',
                 effect: (s, c) => {
-                  unuse(v(s), c!);
-                  s.pokePc[c!] = 'unused';
+                  unuse(v(s), c);
+                  s.pokePc[c] = 'unused';
                 },
-                describe: (s, c) => names(phraseOf(v(s), (x) => unuse(x, c!))),
+                describe: (s, c) => names(phraseOf(v(s), (x) => unuse(x, c))),
               },
               poke_flush_tlb_mm_range: {
                 over: [CPU],
-                guard: (s, c) => s.pokePc[c!] === 'unused',
-                effect: (s, c) => void flushMmRange(v(s), c!),
-                describe: (s, c) => names(phraseOf(v(s), (x) => flushMmRange(x, c!))),
+                guard: (s, c) => s.pokePc[c] === 'unused',
+                effect: (s, c) => void flushMmRange(v(s), c),
+                describe: (s, c) => names(phraseOf(v(s), (x) => flushMmRange(x, c))),
               },
               ...(p.otherCpuLoaded
                 ? {
                     flush_ipi: {
                       over: [CPU, CPU],
-                      guard: (s, t, from) => bits.has(s.ipiPending[from!]!, t!) && !s.irqOff[t!] && s.mode[t!] !== 'user',
+                      guard: (s, t, from) => bits.has(s.ipiPending[from], t) && !s.irqOff[t] && s.mode[t] !== 'user',
                       effect: (s, t, from) => {
                         const x = v(s);
-                        flushTlbFunc(x, t!, pokeInfo(x.tlbGen[POKING_MM]!), k, fHooks);
-                        x.ipiPending[from!] = bits.del(x.ipiPending[from!]!, t!);
+                        flushTlbFunc(x, t, pokeInfo(x.tlbGen[POKING_MM]), k, fHooks);
+                        x.ipiPending[from] = bits.del(x.ipiPending[from], t);
                       },
                       describe: (s, t, from) =>
-                        names(phraseOf(v(s), (x) => `flush IPI from CPU${from}: ${flushTlbFunc(x, t!, pokeInfo(x.tlbGen[POKING_MM]!), k, fHooks)}`)),
+                        names(phraseOf(v(s), (x) => `flush IPI from CPU${from}: ${flushTlbFunc(x, t, pokeInfo(x.tlbGen[POKING_MM]), k, fHooks)}`)),
                     },
                     flush_returns: {
                       over: [CPU],
-                      guard: (s, c) => s.pokePc[c!] === 'flushing' && s.ipiPending[c!] === 0,
-                      effect: (s, c) => finish(v(s), c!),
+                      guard: (s, c) => s.pokePc[c] === 'flushing' && s.ipiPending[c] === 0,
+                      effect: (s, c) => finish(v(s), c),
                       describe: () => 'flush_tlb_mm_range(poking_mm) returns; local_irq_restore: text_poke returns',
                     },
                   }
@@ -386,51 +386,51 @@ export default defineModel({
         speculative_walk: speculativeWalkAction<S>(sh),
         irq_uaccess_write: {
           over: [CPU],
-          guard: (s, c) => !s.irqOff[c!] && s.mode[c!] !== 'user' && accessPossible(hw(s), c!, VA),
-          effect: (s, c) => void handlerUaccessWrite(v(s), c!, VA, hwo, PFN_TEXT, inPoke(s, c!)),
-          describe: (s, c) => describeHandlerWrite(hw(s), c!, VA, hwo, PFN_TEXT, `IRQ handler${inPoke(s, c!) ? ' inside text_poke' : ''}: buggy put_user(poking_addr): `),
+          guard: (s, c) => !s.irqOff[c] && s.mode[c] !== 'user' && accessPossible(hw(s), c, VA),
+          effect: (s, c) => void handlerUaccessWrite(v(s), c, VA, hwo, PFN_TEXT, inPoke(s, c)),
+          describe: (s, c) => describeHandlerWrite(hw(s), c, VA, hwo, PFN_TEXT, `IRQ handler${inPoke(s, c) ? ' inside text_poke' : ''}: buggy put_user(poking_addr): `),
         },
         nmi_uaccess_write: {
           over: [CPU],
           guard: (s, c) =>
-            s.mode[c!] !== 'user' && (!p.nmiUaccessOkay || nmiUaccessOkay(s, c!, currentMm(s, c!))) && accessPossible(hw(s), c!, VA),
-          effect: (s, c) => void handlerUaccessWrite(v(s), c!, VA, hwo, PFN_TEXT, inPoke(s, c!)),
+            s.mode[c] !== 'user' && (!p.nmiUaccessOkay || nmiUaccessOkay(s, c, currentMm(s, c))) && accessPossible(hw(s), c, VA),
+          effect: (s, c) => void handlerUaccessWrite(v(s), c, VA, hwo, PFN_TEXT, inPoke(s, c)),
           describe: (s, c) =>
             describeHandlerWrite(
               hw(s),
-              c!,
+              c,
               VA,
               hwo,
               PFN_TEXT,
-              `NMI${inPoke(s, c!) ? ' inside text_poke' : ''}: ${p.nmiUaccessOkay ? 'nmi_uaccess_okay(), ' : 'BUG: no nmi_uaccess_okay(), '}bpf_probe_write_user(poking_addr): `,
+              `NMI${inPoke(s, c) ? ' inside text_poke' : ''}: ${p.nmiUaccessOkay ? 'nmi_uaccess_okay(), ' : 'BUG: no nmi_uaccess_okay(), '}bpf_probe_write_user(poking_addr): `,
             ),
         },
         syscall: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'user',
+          guard: (s, c) => s.mode[c] === 'user',
           effect: (s, c) => {
-            if (p.pti) switchToKernelCr3(v(s), c!, ASIDS);
-            s.mode[c!] = 'kernel';
+            if (p.pti) switchToKernelCr3(v(s), c, ASIDS);
+            s.mode[c] = 'kernel';
           },
-          describe: (s, c) => (p.pti ? `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c!]!, ASIDS)}, NOFLUSH)` : 'syscall entry'),
+          describe: (s, c) => (p.pti ? `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c], ASIDS)}, NOFLUSH)` : 'syscall entry'),
         },
         exit_to_user: {
           over: [CPU],
-          guard: (s, c) => s.mode[c!] === 'kernel' && !inPoke(s, c!) && s.loadedMm[c!] === MM0 && !s.isLazy[c!] && !ipiFor(s, c!),
-          effect: (s, c) => void exitToUser(v(s), c!),
-          describe: (s, c) => phraseOf(v(s), (x) => exitToUser(x, c!)),
+          guard: (s, c) => s.mode[c] === 'kernel' && !inPoke(s, c) && s.loadedMm[c] === MM0 && !s.isLazy[c] && !ipiFor(s, c),
+          effect: (s, c) => void exitToUser(v(s), c),
+          describe: (s, c) => phraseOf(v(s), (x) => exitToUser(x, c)),
         },
         user_write: accessAction<S>(sh, hwo, (s, c) => s.mode[c] === 'user', { who: 'user ', kinds: ['write'] }),
         ...(p.leaveLazy || p.otherCpuLoaded
           ? {
               schedule_task: {
                 over: [CPU],
-                guard: (s, c) => s.mode[c!] === 'kthread' && !inPoke(s, c!),
+                guard: (s, c) => s.mode[c] === 'kthread' && !inPoke(s, c),
                 effect: (s, c) => {
-                  switchMmIrqsOff(v(s), c!, MM0, k, swHooks);
-                  s.mode[c!] = 'kernel';
+                  switchMmIrqsOff(v(s), c, MM0, k, swHooks);
+                  s.mode[c] = 'kernel';
                 },
-                describe: (s, c) => names(phraseOf(v(s), (x) => `schedule: kernel thread → task of mm0: ${switchMmIrqsOff(x, c!, MM0, k, swHooks)}`)),
+                describe: (s, c) => names(phraseOf(v(s), (x) => `schedule: kernel thread → task of mm0: ${switchMmIrqsOff(x, c, MM0, k, swHooks)}`)),
               },
             }
           : {}),
