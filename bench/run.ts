@@ -259,7 +259,6 @@ for (let k = 0; k < pairs; k++) {
   );
 }
 
-
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 table(
   ['config', 'tool', 'mode', 'states', 's', 'states/s', 'bytes/state', 'peak RSS MB', 'counts'],

@@ -10,7 +10,7 @@
 import { compileLayout, type Layout } from './layout.js';
 import { resolveParams, type ActionDef, type InvariantDef, type Machine, type ModelDef, type ParamValueAny } from './model.js';
 import type { Sort, StateDecl, View } from './types.js';
-import { actionJobs, generateBitExpand, invariantJobs, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
+import { actionJobs, generateBitExpand, invariantJobs, MAX_PREMISE_BITS, tabulate, tabulateInvariants, TREE_NODES_PER_MODEL, type BitExpand, type BitInvariants } from './tabulate.js';
 import { lazyBitExpand, lazyBitInvariants, lazyTrees, type LazyTrees } from './lazy-tables.js';
 
 
@@ -259,7 +259,7 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     if (!lazy) {
       const trees = lazyTrees(actionJobs(m.actions, instances), layout);
       const withPremises = invariants.filter((i) => i.premise).length;
-      const invTrees = withPremises > 31 ? undefined : lazyTrees(invariantJobs(invariants), layout);
+      const invTrees = withPremises > MAX_PREMISE_BITS ? undefined : lazyTrees(invariantJobs(invariants), layout);
       lazy = {
         expand: lazyBitExpand(trees, instances.map((i) => i.id), layout.words),
         invariants: invTrees && lazyBitInvariants(invTrees, invariants.map((i) => i.cases.length), invariants.map((i) => i.premise !== undefined)),

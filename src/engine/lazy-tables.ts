@@ -269,7 +269,7 @@ export function lazyBitExpand(t: LazyTreeSet, ids: readonly number[], W: number)
 /**
  * The invariant check over lazy trees of invariantJobs(invariants): -1 when
  * a case fails or bails (the views decide), else the premise mask.
- * `shape[i]` = number of cases of invariant i; hasPremise[i] whether a
+ * `cases[i]` = number of cases of invariant i; hasPremise[i] whether a
  * premise job follows them.
  */
 export function lazyBitInvariants(t: LazyTreeSet, cases: readonly number[], hasPremise: readonly boolean[]): BitInvariants {

@@ -77,7 +77,7 @@ export function shapeOf(leaves: readonly Leaf[]): Map<string, Shape> {
 const decode = (l: Leaf, raw: number): unknown => (l.type.kind === 'bool' ? raw === 1 : l.type.kind === 'enum' ? l.type.values[raw] : raw + l.lo);
 
 /** The stored bits of a model value, or -1 when it is outside the leaf's range or of the wrong type. */
-export function encode(l: Leaf, v: unknown): number {
+function encode(l: Leaf, v: unknown): number {
   switch (l.type.kind) {
     case 'bool':
       return v === true ? 1 : v === false ? 0 : -1;
