@@ -41,6 +41,15 @@ const TABULATE_EARLY_NODES = 1000;
  * on the benchmark (and 24 or 192 did not).
  */
 export const BATCH = 96;
+/**
+ * A batch's successor buffer holds at most this many words: a model with
+ * hundreds of fields and actions expands fewer states per batch (down to
+ * one), so a batch stays a bounded piece of work and memory. Every shipped
+ * model keeps the full BATCH (actions × words ≤ 1,000).
+ */
+const BATCH_WORDS = 1 << 17;
+/** A batch that took longer than this halves Batch.size: the explorers look at their limits between batches. */
+const BATCH_MS = 10;
 /** The cheap tabulation attempt comes after the first batch (see TABULATE_AFTER). */
 const TABULATE_EARLY = BATCH;
 
@@ -94,6 +103,8 @@ export interface Batch {
    */
   invariantsHold(w: Uint32Array, o: number): number;
   at: number;
+  /** States to expand per call (≤ BATCH): smaller for wide states, halved while a batch takes over BATCH_MS. */
+  size: number;
 }
 
 export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCanonicalizer>, tabulateAfter = TABULATE_AFTER): Batch {
@@ -104,13 +115,14 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
   const base = layout.makeView();
   const work = layout.makeView();
   const shape = layout.containers(work);
-  const maxSucc = Math.max(nInst, 1) * BATCH;
+  const size = Math.max(1, Math.min(BATCH, Math.floor(BATCH_WORDS / (Math.max(nInst, 1) * Math.max(W, 1)))));
+  const maxSucc = Math.max(nInst, 1) * size;
   const out = new Uint32Array(maxSucc * W);
   const ks = new Uint32Array(maxSucc);
   const hs = new Uint32Array(maxSucc);
   const dup = new Uint8Array(maxSucc);
   const miss = new Uint32Array(maxSucc);
-  const ends = new Int32Array(BATCH);
+  const ends = new Int32Array(size);
   const fault = new Int32Array(2);
   const recent = createRecentFilter(W);
   let bits: BitExpand | undefined;
@@ -168,7 +180,9 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
     dup,
     ends,
     at: 0,
+    size,
     expand(cur, b0, b1, idBase) {
+      const t0 = performance.now();
       let total = 0;
       if (!settled && expanded >= early) {
         // The cheap attempt, then (for what it did not tabulate) the full
@@ -218,6 +232,7 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
         checkSymmetry!(cur, b0, b1, idBase + b0);
         for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
       }
+      if (batch.size > 1 && performance.now() - t0 > BATCH_MS) batch.size >>= 1;
       return total;
     },
     prepareLookups(n, touch) {

@@ -3,7 +3,7 @@
  * each violation, and collect statistics, coverage and vacuity warnings.
  */
 import { instantiate, type CompiledModel } from './compile.js';
-import { explore, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
+import { explore, exploreAsync, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
 import type { StoreKind } from './fingerprint-store.js';
 import { exploreParallel, type ModelSource, type WorkerThreads } from './parallel.js';
 import type { ModelDef, ParamValueAny, Verdict } from './model.js';
@@ -73,7 +73,7 @@ export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): Ch
 /** checkCompiled, on `workers` threads when more than one (parallel.ts). */
 export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRunOptions = {}): Promise<CheckResult> {
   const workers = opts.workers ?? 1;
-  if (workers <= 1 && !opts.parallel) return checkCompiled(model, opts);
+  if (workers <= 1 && !opts.parallel) return result(model, await exploreAsync(model, opts), opts, 1);
   if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
   return result(model, await exploreParallel(model, { ...opts, workers, source: opts.source }), opts, workers);
 }

@@ -15,7 +15,7 @@ import type { StateDecl, View } from './types.js';
 import os from 'node:os';
 import { AsymmetryFault, makeCanonicalizer, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
-import { BATCH, countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.js';
+import { countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.js';
 import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
@@ -38,6 +38,8 @@ export interface CheckOptions {
   store?: StoreKind;
   /** States expanded through the views before the tabulated successor function takes over (batch.ts; Infinity = never). */
   tabulateAfter?: number;
+  /** Stop (limit 'interrupted', verdict incomplete) soon after this is aborted: Ctrl-C in the CLI. */
+  signal?: AbortSignal;
 }
 
 export interface Progress {
@@ -47,10 +49,14 @@ export interface Progress {
   queue: number;
   elapsedMs: number;
   statesPerSec: number;
+  /** The visited set, the recent filter and the frontier. */
   memoryBytes: number;
+  /** The process's resident set size, and the limit it is held to (0 = none). */
+  rssBytes: number;
+  memoryLimitBytes: number;
 }
 
-export type LimitHit = 'max-states' | 'max-depth' | 'time-limit' | 'memory';
+export type LimitHit = 'max-states' | 'max-depth' | 'time-limit' | 'memory' | 'interrupted';
 
 export interface RawViolation {
   /** Invariant name, or 'deadlock'. */
@@ -80,23 +86,69 @@ export interface Exploration {
   readonly omissionProbability?: number;
 }
 
+/**
+ * A run in slices: run(until) explores until it is finished (true) or
+ * performance.now() reaches `until` (false; call again to go on). The
+ * asynchronous driver returns to the event loop between slices, so signals
+ * (Ctrl-C) and timers are served during a long run.
+ */
+export interface ExploreJob {
+  run(until: number): boolean;
+  result(): Exploration;
+}
+
+/** How long a slice of exploreAsync runs before the event loop gets a turn. */
+const SLICE_MS = 50;
+/**
+ * Limits and progress are looked at after every batch, at most every
+ * CHECK_MS. A batch is bounded in work (batch.ts: Batch.size), so a limit
+ * stops a run within a few milliseconds of being reached, whatever the
+ * state size.
+ */
+const CHECK_MS = 5;
+
 export function explore(model: CompiledModel, opts: CheckOptions = {}): Exploration {
-  if (!opts.symmetry || opts.symmetry === 'none') return exploreOnce(model, opts);
+  return withSymmetryFallback(opts, (o) => {
+    const job = startExplore(model, o);
+    job.run(Infinity);
+    return job.result();
+  });
+}
+
+/** explore(), returning to the event loop every SLICE_MS (opts.signal can stop it from a signal handler). */
+export async function exploreAsync(model: CompiledModel, opts: CheckOptions = {}): Promise<Exploration> {
+  const once = async (o: CheckOptions): Promise<Exploration> => {
+    const job = startExplore(model, o);
+    while (!job.run(performance.now() + SLICE_MS)) await new Promise<void>((r) => setImmediate(r));
+    return job.result();
+  };
+  if (!opts.symmetry || opts.symmetry === 'none') return once(opts);
   try {
-    return exploreOnce(model, opts);
+    return await once(opts);
+  } catch (e) {
+    if (!(e instanceof AsymmetryFault)) throw e;
+    return { ...(await once({ ...opts, symmetry: 'none' })), symmetryNote: `symmetry reduction disabled: ${e.message}` };
+  }
+}
+
+function withSymmetryFallback(opts: CheckOptions, once: (o: CheckOptions) => Exploration): Exploration {
+  if (!opts.symmetry || opts.symmetry === 'none') return once(opts);
+  try {
+    return once(opts);
   } catch (e) {
     if (!(e instanceof AsymmetryFault)) throw e;
     // The model's behaviour is not invariant under the permutations its
     // types declare (e.g. a CPU id kept in a plain int): reducing would be
     // unsound, so explore the full state space instead and say why.
-    const ex = exploreOnce(model, { ...opts, symmetry: 'none' });
+    const ex = once({ ...opts, symmetry: 'none' });
     return { ...ex, symmetryNote: `symmetry reduction disabled: ${e.message}` };
   }
 }
 
 export { AsymmetryFault };
 
-function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
+/** Explicit-state BFS as an ExploreJob (see there). */
+export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJob {
   const t0 = performance.now();
   const { layout, invariants } = model;
   const W = layout.words;
@@ -162,6 +214,10 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   } catch (e) {
     throw diagnoseInvariant(model, init, e) ?? e;
   }
+  if (!stop && maxStates <= 1) {
+    limit = 'max-states';
+    stop = true;
+  }
 
   const batch = createBatch(model, sym, opts.tabulateAfter);
   const { out, ks, hs, dup, ends } = batch;
@@ -175,171 +231,200 @@ function exploreOnce(model: CompiledModel, opts: CheckOptions): Exploration {
   let curN = 1;
   let nextN = 0;
   let levelStart = 0;
+  /** The next batch of the level being expanded (where a slice goes on). */
+  let b0 = 0;
   let frontierPeak = cur.byteLength + next.byteLength;
   let lastProgress = t0;
+  let lastCheck = t0;
   let lastRss = -Infinity;
-  let sinceCheck = 0;
   let j = 0;
+  let done = false;
+  let elapsedMs = 0;
   /** What was running when something threw: the batch's expansion, the insert loop, or an invariant. */
   let phase: 'expand' | 'insert' | 'invariant' = 'expand';
-  try {
-    level: while (!stop) {
-      for (let b0 = 0; b0 < curN; b0 += BATCH) {
-        const b1 = Math.min(curN, b0 + BATCH);
-        // 1. Expand the batch into one buffer; 2. hash the successors, drop
-        // recent duplicates, touch the others' home slots (batch.ts).
-        phase = 'expand';
-        const total = batch.expand(cur, b0, b1, levelStart);
-        batch.prepareLookups(total, touch);
-        // 3. Insert in order: ids stay in BFS discovery order.
-        phase = 'insert';
-        let i = 0;
-        for (j = b0; j < b1; j++) {
-          const id = levelStart + j;
-          const e = ends[j - b0]!;
-          if (i === e) {
-            if (!opts.noDeadlock && !violated.has('deadlock')) {
-              layout.unpack(cur, j * W, base);
-              if (!(endState && endState(base))) {
-                violated.add('deadlock');
-                violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id });
-                store.keep(id, cur, j * W);
-                if (!opts.all) {
-                  stop = true;
-                  break level;
+  const rss = () => process.memoryUsage.rss();
+
+  /** Limits, progress, the recent filter's size: after every batch, at most every CHECK_MS. true = stop. */
+  const checkpoint = (now: number): boolean => {
+    lastCheck = now;
+    // RSS (a /proc read, ~35 µs) at most every 50 ms; the store and the
+    // frontier check the budget before they grow.
+    let rssOver = false;
+    if (memoryLimit > 0 && now - lastRss >= 50) {
+      lastRss = now;
+      rssOver = rss() > memoryLimit;
+    }
+    // Fingerprint mode is about memory: it keeps the plain sixteenth.
+    batch.fitFilter(
+      opts.store === 'fingerprint' ? recentFilterBytesFor(store.stats().bytes) : filterBytesWithin(store.stats().bytes, frontierPeak, store.count()),
+    );
+    if (store.full() || rssOver) limit = 'memory';
+    else if (now - t0 >= timeLimit) limit = 'time-limit';
+    else if (opts.signal?.aborted) limit = 'interrupted';
+    if (limit) return true;
+    if (opts.onProgress && now - lastProgress >= progressEvery) {
+      lastProgress = now;
+      const el = now - t0;
+      opts.onProgress({
+        states: store.count(),
+        transitions,
+        depth,
+        queue: curN - b0 + nextN,
+        elapsedMs: el,
+        statesPerSec: (store.count() / el) * 1000,
+        memoryBytes: store.stats().bytes + batch.filterBytes() + cur.byteLength + next.byteLength,
+        rssBytes: rss(),
+        memoryLimitBytes: memoryLimit,
+      });
+    }
+    return false;
+  };
+
+  const run = (until: number): boolean => {
+    if (done) return true;
+    try {
+      level: while (!stop) {
+        while (b0 < curN) {
+          const b1 = Math.min(curN, b0 + batch.size);
+          // 1. Expand the batch into one buffer; 2. hash the successors, drop
+          // recent duplicates, touch the others' home slots (batch.ts).
+          phase = 'expand';
+          const total = batch.expand(cur, b0, b1, levelStart);
+          batch.prepareLookups(total, touch);
+          // 3. Insert in order: ids stay in BFS discovery order.
+          phase = 'insert';
+          let i = 0;
+          for (j = b0; j < b1; j++) {
+            const id = levelStart + j;
+            const e = ends[j - b0]!;
+            if (i === e) {
+              if (!opts.noDeadlock && !violated.has('deadlock')) {
+                layout.unpack(cur, j * W, base);
+                if (!(endState && endState(base))) {
+                  violated.add('deadlock');
+                  violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id });
+                  store.keep(id, cur, j * W);
+                  if (!opts.all) {
+                    stop = true;
+                    break level;
+                  }
                 }
               }
+              continue;
             }
-            continue;
-          }
-          transitions += e - i;
-          for (; i < e; i++) {
-            const k = ks[i]!;
-            fired[k] = 1;
-            if (dup[i] === 1) continue;
-            const nid = store.insert(out, i * W, hs[i]!, id, k);
-            if (nid < 0) continue;
-            if (depth >= maxDepth) {
-              limit = 'max-depth';
-              stop = true;
-              break level;
-            }
-            if ((nextN + 1) * W > next.length) {
-              const nn = new Uint32Array(next.length * 2);
-              nn.set(next);
-              next = nn;
-              frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
-            }
-            const no = nextN * W;
-            for (let k2 = 0; k2 < W; k2++) next[no + k2] = out[i * W + k2]!;
-            nextN++;
-            // The tabulated invariants answer most states; the views decide
-            // the rest (and name a violated invariant).
-            const pm = batch.invariantsHold(out, i * W);
-            if (pm < 0) {
-              layout.unpack(out, i * W, fresh);
-              phase = 'invariant';
-              if (checkNew(fresh, nid, out, i * W)) {
+            transitions += e - i;
+            for (; i < e; i++) {
+              const k = ks[i]!;
+              fired[k] = 1;
+              if (dup[i] === 1) continue;
+              const nid = store.insert(out, i * W, hs[i]!, id, k);
+              if (nid < 0) continue;
+              if (depth >= maxDepth) {
+                limit = 'max-depth';
                 stop = true;
                 break level;
               }
-              phase = 'insert';
-            } else if (pm !== 0) countPremiseMask(pm, premiseCounts);
-            if (nid + 1 >= maxStates) {
-              limit = 'max-states';
+              if ((nextN + 1) * W > next.length) {
+                // Doubling the frontier must fit the budget too.
+                if (memoryLimit > 0 && rss() + next.byteLength * 2 > memoryLimit) {
+                  limit = 'memory';
+                  stop = true;
+                  break level;
+                }
+                const nn = new Uint32Array(next.length * 2);
+                nn.set(next);
+                next = nn;
+                frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
+              }
+              const no = nextN * W;
+              for (let k2 = 0; k2 < W; k2++) next[no + k2] = out[i * W + k2]!;
+              nextN++;
+              // The tabulated invariants answer most states; the views decide
+              // the rest (and name a violated invariant).
+              const pm = batch.invariantsHold(out, i * W);
+              if (pm < 0) {
+                layout.unpack(out, i * W, fresh);
+                phase = 'invariant';
+                if (checkNew(fresh, nid, out, i * W)) {
+                  stop = true;
+                  break level;
+                }
+                phase = 'insert';
+              } else if (pm !== 0) countPremiseMask(pm, premiseCounts);
+              if (nid + 1 >= maxStates) {
+                limit = 'max-states';
+                stop = true;
+                break level;
+              }
+            }
+          }
+          b0 = b1;
+          const now = performance.now();
+          if (now - lastCheck >= CHECK_MS || now >= until || store.full()) {
+            if (checkpoint(now)) {
               stop = true;
               break level;
             }
+            if (now >= until) return false;
           }
         }
-        sinceCheck += b1 - b0;
-        if (sinceCheck >= 1024) {
-          sinceCheck = 0;
-          const now = performance.now();
-          // RSS (a /proc read, ~35 µs) at most every 50 ms; the store's own
-          // growth is checked against the budget before every allocation.
-          let rssOver = false;
-          if (memoryLimit > 0 && now - lastRss >= 50) {
-            lastRss = now;
-            rssOver = process.memoryUsage.rss() > memoryLimit;
-          }
-          // Fingerprint mode is about memory: it keeps the plain sixteenth.
-          batch.fitFilter(
-            opts.store === 'fingerprint' ? recentFilterBytesFor(store.stats().bytes) : filterBytesWithin(store.stats().bytes, frontierPeak, store.count()),
-          );
-          if (store.full() || rssOver) {
-            limit = 'memory';
-            stop = true;
-            break level;
-          }
-          if (now - t0 > timeLimit) {
-            limit = 'time-limit';
-            stop = true;
-            break level;
-          }
-          if (opts.onProgress && now - lastProgress >= progressEvery) {
-            lastProgress = now;
-            const el = now - t0;
-            opts.onProgress({
-              states: store.count(),
-              transitions,
-              depth,
-              queue: curN - b1 + nextN,
-              elapsedMs: el,
-              statesPerSec: (store.count() / el) * 1000,
-              memoryBytes: store.stats().bytes + batch.filterBytes() + cur.byteLength + next.byteLength,
-            });
-          }
-        }
+        if (nextN === 0) break;
+        depth++;
+        levelStart += curN;
+        const t = cur;
+        cur = next;
+        next = t.length >= cur.length ? t : new Uint32Array(cur.length);
+        curN = nextN;
+        nextN = 0;
+        b0 = 0;
+        frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
       }
-      if (nextN === 0) break;
-      depth++;
-      levelStart += curN;
-      const t = cur;
-      cur = next;
-      next = t.length >= cur.length ? t : new Uint32Array(cur.length);
-      curN = nextN;
-      nextN = 0;
-      frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
-    }
-  } catch (e) {
-    // Not a model error: explore() answers it by exploring without reduction.
-    if (e instanceof AsymmetryFault) throw e;
-    // The state being expanded (or whose successor was being checked).
-    const at = phase === 'expand' ? batch.at : j;
-    for (let k = 0; k < W; k++) bw[k] = cur[at * W + k]!;
-    if (e instanceof RangeFault) {
-      const inst = model.instances[e.instance]!;
+    } catch (e) {
+      done = true;
+      // Not a model error: explore() answers it by exploring without reduction.
+      if (e instanceof AsymmetryFault) throw e;
+      // The state being expanded (or whose successor was being checked).
+      const at = phase === 'expand' ? batch.at : j;
+      for (let k = 0; k < W; k++) bw[k] = cur[at * W + k]!;
+      if (e instanceof RangeFault) {
+        const inst = model.instances[e.instance]!;
+        layout.unpack(bw, 0, base);
+        const bad = model.apply(base, e.instance);
+        throw new ModelError(
+          `action ${inst.action}(${inst.args.join(',')}) wrote ${layout.leaves[e.leaf]!.path} = ${fmt(readPath(bad, e.leaf, model))}, outside its declared range; ` +
+            `state before: ${JSON.stringify(layout.toPlain(base))}`,
+        );
+      }
+      if (phase === 'invariant') throw diagnoseInvariant(model, fresh, e) ?? e;
+      if (e instanceof ShapeFault) throw shapeCulprit(model);
       layout.unpack(bw, 0, base);
-      const bad = model.apply(base, e.instance);
-      throw new ModelError(
-        `action ${inst.action}(${inst.args.join(',')}) wrote ${layout.leaves[e.leaf]!.path} = ${fmt(readPath(bad, e.leaf, model))}, outside its declared range; ` +
-          `state before: ${JSON.stringify(layout.toPlain(base))}`,
-      );
+      throw diagnose(model, base, e);
     }
-    if (phase === 'invariant') throw diagnoseInvariant(model, fresh, e) ?? e;
-    if (e instanceof ShapeFault) throw shapeCulprit(model);
-    layout.unpack(bw, 0, base);
-    throw diagnose(model, base, e);
-  }
-  const levelEnd = levelStart + curN;
-  // With --max-depth, states deeper than the limit are not reported.
-  const states = limit === 'max-depth' ? levelEnd : store.count();
-  const elapsedMs = performance.now() - t0;
-  return {
-    store: sym && violations.length ? realPaths(model, store, violations, sym.canon) : store,
-    symmetrySorts: sym ? sym.sorts : [],
-    states,
-    transitions,
-    depth: limit !== 'max-depth' && store.count() > levelEnd ? depth + 1 : depth,
-    elapsedMs,
-    violations,
-    limit,
-    fired,
-    premiseCounts,
-    storeBytes: store.stats().bytes + batch.filterBytes() + frontierPeak,
-    omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
+    done = true;
+    elapsedMs = performance.now() - t0;
+    return true;
   };
+
+  const result = (): Exploration => {
+    if (!done) throw new Error('exploration not finished');
+    const levelEnd = levelStart + curN;
+    return {
+      store: sym && violations.length ? realPaths(model, store, violations, sym.canon) : store,
+      symmetrySorts: sym ? sym.sorts : [],
+      // With --max-depth, states deeper than the limit are not reported.
+      states: limit === 'max-depth' ? levelEnd : store.count(),
+      transitions,
+      depth: limit !== 'max-depth' && store.count() > levelEnd ? depth + 1 : depth,
+      elapsedMs,
+      violations,
+      limit,
+      fired,
+      premiseCounts,
+      storeBytes: store.stats().bytes + batch.filterBytes() + frontierPeak,
+      omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
+    };
+  };
+  return { run, result };
 }
 
 /** Default memory budget: 75% of the machine's RAM. */

@@ -97,8 +97,8 @@ export function createFingerprintStore(
       const ncap = nextCap(cap);
       const need = ncap * 8 + tab.byteLength + extraBytes();
       // Refused growth: keep filling up to 97 % (probes get long, but the
-      // explorer sees full() within 1024 states and stops the run).
-      if (ncap * 2 > 4294967295 || (memoryLimit > 0 && need > memoryLimit)) { isFull = true; limit = Math.floor(cap * 0.97); return; }
+      // explorer sees full() after the batch and stops the run).
+      if (ncap * 2 > 4294967295 || (memoryLimit > 0 && (need > memoryLimit || rss() + ncap * 8 > memoryLimit))) { isFull = true; limit = Math.floor(cap * 0.97); return; }
       let nt;
       try { nt = new Uint32Array(ncap * 2); } catch (e) { isFull = true; limit = Math.floor(cap * 0.97); return; }
       prefault(nt.buffer);
@@ -122,6 +122,8 @@ export function createFingerprintStore(
         const o = i * 2;
         const x = tab[o];
         if (x === 0) {
+          // Full (growth refused): keep the last free slots free, so probes end.
+          if (count >= cap - 2) return -1;
           if (lo < 0) { ${lo} }
           tab[o] = hi;
           tab[o + 1] = lo;
@@ -155,7 +157,7 @@ export function createFingerprintStore(
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
     };`;
-  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', src)(
+  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', src)(
     cap0,
     FP_MAX_LOAD,
     fpGrow,
@@ -165,5 +167,6 @@ export function createFingerprintStore(
     () => links.bytes(),
     links.accessors(),
     prefault,
+    () => process.memoryUsage.rss(),
   ) as StateStore;
 }

@@ -16,7 +16,7 @@
 import type { CompiledModel } from './compile.js';
 import { AsymmetryFault, makeCanonicalizer } from './symmetry.js';
 import { createSharedTable, rehashShare, slotFormat } from './shared-table.js';
-import { BATCH, countPremiseMask, createBatch } from './batch.js';
+import { countPremiseMask, createBatch } from './batch.js';
 import { RECENT_FILTER_MAX_FRACTION, recentFilterBytesFor } from './recent-filter.js';
 import { actionView, claimNext, collectGarbage, Ctl, LimitCode, type DoneMsg, type ParticipantOptions, type RehashMsg, type RunMsg, type WorkerViolation } from './parallel-protocol.js';
 
@@ -197,8 +197,9 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
           s0 = span[0]!;
           s1 = span[1]!;
         }
-        for (let b0 = s0; b0 < s1; b0 += BATCH) {
-          const b1 = Math.min(s1, b0 + BATCH);
+        // (b0 = b1, not += size: expand() may halve the size.)
+        for (let b0 = s0, b1 = s0; b0 < s1; b0 = b1) {
+          b1 = Math.min(s1, b0 + batch.size);
           // 1. Expand the batch; 2. hash, filter and touch (batch.ts).
           const total = batch.expand(cur, b0, b1, levelStart);
           expanded += b1 - b0;

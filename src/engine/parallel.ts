@@ -106,6 +106,8 @@ const LIMITS: Record<number, LimitHit> = {
   [LimitCode.TIME]: 'time-limit',
   [LimitCode.MEMORY]: 'memory',
 };
+/** With opts.signal: how long this thread's part of a round runs before the event loop gets a turn. */
+const SLICE_MS = 50;
 
 export async function exploreParallel(model: CompiledModel, opts: ParallelOptions): Promise<Exploration> {
   if (!opts.symmetry || opts.symmetry === 'none') return run(model, opts);
@@ -434,6 +436,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       elapsedMs: el,
       statesPerSec: (states / el) * 1000,
       memoryBytes: bytesNow(),
+      rssBytes: process.memoryUsage.rss(),
+      memoryLimitBytes: memoryLimit,
     });
   };
 
@@ -507,7 +511,18 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         const others = act.map((i) => pool!.call<DoneMsg>(i, msg(i + 1)));
         const tr0 = performance.now();
         me.collect(gen);
-        const mine = me.round(msg(0), progress);
+        // With a signal to watch, this thread pauses the round after
+        // SLICE_MS so that the event loop can deliver it (a round can last a
+        // whole level).
+        const mine = me.round(
+          msg(0),
+          opts.signal
+            ? () => {
+                progress();
+                if (performance.now() - tr0 > SLICE_MS) Atomics.or(ctrl, Ctl.PAUSE, 1);
+              }
+            : progress,
+        );
         const tr1 = performance.now();
         const res: [number, DoneMsg][] = [[0, mine], ...(await Promise.all(others)).map((r, k): [number, DoneMsg] => [act[k]! + 1, r])];
         timing.round += tr1 - tr0;
@@ -554,6 +569,12 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         } else if (memoryLimit > 0 && process.memoryUsage.rss() > memoryLimit) {
           limit = 'memory';
           stop = true;
+        } else if (opts.signal) {
+          await new Promise((r) => setImmediate(r));
+          if (opts.signal.aborted) {
+            limit = 'interrupted';
+            stop = true;
+          }
         }
         if (unclaimed(ctrl, curN, nPart) === 0 && leftovers.every(([from, to]) => to <= from)) levelDone = true;
         Atomics.store(ctrl, Ctl.PAUSE, 0);

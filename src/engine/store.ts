@@ -142,7 +142,7 @@ export function createExactStore(
     function grow() {
       const ncap = cap * 2;
       const need = ncap * ${W} * 4 + tab.byteLength + extraBytes();
-      if (bits >= 31 || (memoryLimit > 0 && need > memoryLimit)) { isFull = true; limit = Math.floor(cap * 0.9); return; }
+      if (bits >= 31 || (memoryLimit > 0 && (need > memoryLimit || rss() + ncap * ${W} * 4 > memoryLimit))) { isFull = true; limit = Math.floor(cap * 0.9); return; }
       let nt;
       try { nt = new Uint32Array(ncap * ${W}); } catch (e) { isFull = true; limit = Math.floor(cap * 0.9); return; }
       prefault(nt.buffer);
@@ -160,6 +160,9 @@ export function createExactStore(
       for (;;) {
         const o = i * ${W};
         if (tab[o] === 0) {
+          // Full (growth refused): never fill the last free slots, or a probe
+          // would not end. The explorer stops the run at once (full()).
+          if (count >= cap - 2) return -1;
           ${put}
           const id = count++;
           parent.set(id, par); action.set(id, act);
@@ -189,7 +192,7 @@ export function createExactStore(
   const links = new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', src)(
+  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', src)(
     bits,
     MAX_LOAD,
     opts.memoryLimitBytes ?? 0,
@@ -200,6 +203,7 @@ export function createExactStore(
     () => links.bytes(),
     links.accessors(),
     prefault,
+    () => process.memoryUsage.rss(),
   ) as StateStore;
 }
 
