@@ -5,6 +5,7 @@
  * was found; 2 usage or model error (one line on stderr); 3 incomplete.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
@@ -12,7 +13,7 @@ import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
-import { compactJson, numberedFile, writeFileMkdir } from './report/files.js';
+import { checkWritable, compactJson, numberedFile, writeFileMkdir } from './report/files.js';
 import { htmlReport } from './report/html.js';
 import { traceDoc, TraceFormatError } from './report/json.js';
 import { sliceViolation, TraceError } from './report/slice.js';
@@ -110,10 +111,18 @@ function violationOut(model: CompiledModel, v: CheckResult['violations'][number]
   return raceDiagram(sl.violation, { stepNumbers: sl.kept, title });
 }
 
-function progressLine(p: Progress): string {
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+
+/** States, rate, depth, frontier and how fast it grows, process memory against the limit, time. */
+function progressLine(p: Progress, prevQueue: { n: number; t: number }): string {
+  const dt = (p.elapsedMs - prevQueue.t) / 1000;
+  const growth = dt > 0 && prevQueue.t > 0 ? (p.queue - prevQueue.n) / dt : 0;
+  prevQueue.n = p.queue;
+  prevQueue.t = p.elapsedMs;
   return (
-    `  ${fmtCount(p.states)} states  ${fmtCount(Math.round(p.statesPerSec))}/s  depth ${p.depth}  queue ${fmtCount(p.queue)}  ` +
-    `${(p.memoryBytes / 2 ** 20).toFixed(0)} MiB  ${(p.elapsedMs / 1000).toFixed(1)} s`
+    `  ${fmtCount(p.states)} states  ${fmtCount(Math.round(p.statesPerSec))}/s  depth ${p.depth}  ` +
+    `queue ${fmtCount(p.queue)} (${growth >= 0 ? '+' : '−'}${fmtCount(Math.round(Math.abs(growth)))}/s)  ` +
+    `RSS ${mib(p.rssBytes)}${p.memoryLimitBytes > 0 ? `/${mib(p.memoryLimitBytes)}` : ''} MiB  ${(p.elapsedMs / 1000).toFixed(1)} s`
   );
 }
 
@@ -138,50 +147,103 @@ async function checkFile(file: string, source: ModelSource, flags: CheckFlags, i
   const def = await loadModel(file);
   const overrides = parseSets(def, flags.set);
   const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
+  // Report paths are checked before the search, not after an hour of it.
+  if (flags.traceOut) checkWritable(flags.traceOut, '--trace-out file');
+  if (flags.html) checkWritable(flags.html, '--html report');
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
   let lastLen = 0;
-  const result = await checkCompiledAsync(model, {
-    store: flags.store,
-    workers: flags.workers,
-    threads,
-    source,
-    all: flags.all,
-    maxStates: flags.maxStates,
-    maxDepth: flags.maxDepth,
-    timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
-    symmetry: flags.symmetry,
-    memoryLimitBytes: flags.memoryLimit !== undefined ? flags.memoryLimit * 2 ** 20 : undefined,
-    progressIntervalMs: 100,
-    onProgress: showProgress
-      ? (p) => {
-          const line = progressLine(p);
-          io.err(`\r${line.padEnd(lastLen)}`);
-          lastLen = line.length;
-        }
-      : undefined,
-  });
+  const queueSeen = { n: 0, t: 0 };
+  const result = await interruptible(io, (signal) =>
+    checkCompiledAsync(model, {
+      store: flags.store,
+      workers: flags.workers,
+      threads,
+      source,
+      all: flags.all,
+      maxStates: flags.maxStates,
+      maxDepth: flags.maxDepth,
+      timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
+      symmetry: flags.symmetry,
+      memoryLimitBytes: flags.memoryLimit !== undefined ? flags.memoryLimit * 2 ** 20 : undefined,
+      signal,
+      progressIntervalMs: 100,
+      onProgress: showProgress
+        ? (p) => {
+            const line = progressLine(p, queueSeen);
+            io.err(`\r${line.padEnd(lastLen)}`);
+            lastLen = line.length;
+          }
+        : undefined,
+    }),
+  );
   if (showProgress && lastLen) io.err(`\r${' '.repeat(lastLen)}\r`);
   const docs = result.violations.map((v) => {
     const sl = flags.slice ? sliceViolation(model, v) : undefined;
     return traceDoc(model, sl ? sl.violation : v, { modelFile: file, warnings: result.warnings, slice: sl && { of: v.trace.length - 1, kept: sl.kept } });
   });
-  if (flags.traceOut) docs.forEach((doc, i) => writeFileMkdir(numberedFile(flags.traceOut!, i), compactJson(doc) + '\n'));
-  if (flags.html) writeFileMkdir(flags.html, htmlReport({ run: { ...result, modelFile: file }, traces: docs }));
+  // A report that cannot be written costs neither the verdict nor the other reports.
+  const writeFailures: string[] = [];
+  const write = (f: string, text: () => string) => {
+    try {
+      writeFileMkdir(f, text());
+    } catch (e) {
+      writeFailures.push((e as Error).message);
+    }
+  };
+  if (flags.traceOut) docs.forEach((doc, i) => write(numberedFile(flags.traceOut!, i), () => compactJson(doc) + '\n'));
+  if (flags.html) write(flags.html, () => htmlReport({ run: { ...result, modelFile: file }, traces: docs }));
   if (flags.json) {
     io.out(JSON.stringify(resultJson(result, file)) + '\n');
   } else {
-    const params = Object.entries(result.params)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    if (!flags.quiet) io.out(`model ${result.model}${params ? ` (${params})` : ''}\n`);
+    io.out(headerLine(result) + '\n');
     for (const v of result.violations) io.out(`\n${violationOut(model, v, flags)}\n\n`);
     io.out(summaryLine(result) + '\n');
     const sl = storeLine(result);
     if (sl) io.out(sl + '\n');
     io.out(verdictLine(result) + '\n');
-    if (!flags.quiet) for (const w of result.warnings) io.out(`warning: ${w}\n`);
+    // --quiet keeps the warnings that change what was searched (a reduction switched off, tables dropped).
+    for (const w of result.warnings) if (!flags.quiet || !isCoverageWarning(w)) io.out(`warning: ${w}\n`);
   }
-  return EXIT[result.verdict];
+  for (const f of writeFailures) io.err(`tlbcheck: ${f}\n`);
+  return writeFailures.length ? EXIT.usage : EXIT[result.verdict];
+}
+
+/** "model sync (N=3 P=2 …)": which model and which parameters (after any clamping the model did). */
+function headerLine(r: CheckResult): string {
+  const params = Object.entries(r.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `model ${r.model}${params ? ` (${params})` : ''}`;
+}
+
+/** Coverage and vacuity warnings (check.ts coverageWarnings) are what --quiet drops. */
+const isCoverageWarning = (w: string) => /^action \S+ was never enabled$|^invariant \S+ is vacuous/.test(w);
+
+/**
+ * Run `f` with an AbortSignal that the first SIGINT or SIGTERM aborts: the
+ * run stops at its next check with verdict incomplete and its partial
+ * statistics. A second signal exits at once (130 for SIGINT, 143 for SIGTERM).
+ */
+async function interruptible<T>(io: Io, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const on = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    io.err(`\ntlbcheck: ${sig}: stopping at the next check (again to quit at once)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  try {
+    return await f(ac.signal);
+  } finally {
+    process.off('SIGINT', on);
+    process.off('SIGTERM', on);
+  }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
 function describeModel(def: ModelDef): string {
@@ -197,6 +259,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
   program
     .name('tlbcheck')
     .description('Explicit-state model checker for TLB-flush protocols')
+    .version(packageVersion(), '-V, --version', 'print the tlbcheck version')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: () => {}, outputError: () => {} })
     .showHelpAfterError(false);
@@ -252,6 +315,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .description('run every model with each parameter set of its expect block and compare verdicts (exit 1 on any mismatch)')
     .argument('[glob...]', 'model files, directories or globs (default models/**/*.ts)')
     .option('--junit <FILE>', 'also write JUnit XML')
+    .option('--sarif <FILE>', 'also write SARIF 2.1.0 for code scanning (one result per expectation not met, at its expect row)')
     .option('--baseline <FILE>', 'report what changed since an earlier summary.json (e.g. reports/summary.json)')
     .option('--out <DIR>', 'report directory for summary.md, summary.json and traces/', 'reports')
     .addOption(new Option('--time-limit <SECONDS>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveNumber('--time-limit')))
@@ -259,7 +323,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--strict', 'coverage and vacuity warnings fail the gate too')
     .option('--quiet', 'no progress, no warnings in the output')
     .action(async (globs: string[], flags: CiFlags) => {
-      code = await runCi(globs, flags, { ...io, env: process.env });
+      code = await interruptible(io, (signal) => runCi(globs, flags, { ...io, env: process.env }, signal));
     });
 
   try {

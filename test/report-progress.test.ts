@@ -14,7 +14,7 @@ async function run(args: string[], isTTY: boolean) {
 }
 
 describe('progress line', () => {
-  it('on a TTY: a live line with states, states/s, depth, queue, memory, elapsed — at most 10 updates a second, cleared at the end', async () => {
+  it('on a TTY: a live line with states, states/s, depth, queue and its growth, process RSS against the memory limit, elapsed — at most 10 updates a second, cleared at the end', async () => {
     const r = await run(BIG, true);
     expect(r.code).toBe(3);
     const lines = r.err.filter((e) => /states/.test(e.s));
@@ -23,7 +23,7 @@ describe('progress line', () => {
     // throttled by the explorer to one update per 100 ms (a GC pause between its clock read and the write may shift one)
     const span = lines.at(-1)!.t - lines[0]!.t;
     expect(span / (lines.length - 1)).toBeGreaterThanOrEqual(90);
-    expect(lines[0]!.s).toMatch(/^\r {2}[\d,]+ states {2}[\d,]+\/s {2}depth \d+ {2}queue [\d,]+ {2}\d+ MiB {2}\d+\.\d s/);
+    expect(lines[0]!.s).toMatch(/^\r {2}[\d,]+ states {2}[\d,]+\/s {2}depth \d+ {2}queue [\d,]+ \([+−][\d,]+\/s\) {2}RSS \d+\/\d+ MiB {2}\d+\.\d s/);
     expect(r.err.at(-1)!.s).toMatch(/^\r +\r$/); // the line is wiped before the result is printed
     expect(r.out).not.toContain('\r');
     expect(r.out).toContain('verdict: incomplete — stopped by time-limit');

@@ -1,10 +1,60 @@
-/** Writing report files next to a check run (--trace-out, --html). */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+/**
+ * Writing report files (--trace-out, --html, ci's reports). Paths are checked
+ * before a search starts (checkWritable), and every file is written to a
+ * temporary name and renamed into place, so a reader never sees half a
+ * report and a failed write leaves nothing behind.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../load.js';
 
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync never returns
+ * for a missing directory under /proc (it retries ENOENT forever).
+ */
+export function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  if (existsSync(d) && !statSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
+  for (const m of missing.reverse()) mkdirSync(m);
+}
+
+const reason = (e: unknown) => {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code}${err.syscall ? ` (${err.syscall})` : ''}` : String((e as Error).message ?? e);
+};
+
+/** Make sure `file` can be written (its directory is created): a UsageError naming `what` if not. */
+export function checkWritable(file: string, what: string): void {
+  const probe = `${file}.tlbcheck-probe-${process.pid}`;
+  try {
+    if (existsSync(file) && statSync(file).isDirectory()) throw new Error('it is a directory');
+    mkdirs(dirname(file));
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    rmSync(probe, { force: true });
+    throw new UsageError(`cannot write ${what} ${file}: ${reason(e)}`);
+  }
+}
+
+/** Write `text` to `file` (creating its directory) through a temporary file and a rename. */
 export function writeFileMkdir(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    mkdirs(dirname(file));
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${file}: ${reason(e)}`);
+  }
 }
 
 /** FILE for the first violation, FILE with ".2", ".3", … before its extension for the next ones. */

@@ -34,7 +34,7 @@ export function verdictLine(r: CheckResult): string {
     case 'violated':
       return `verdict: violated — ${r.violations.map((v) => v.invariant).join(', ')}`;
     case 'incomplete':
-      return `verdict: incomplete — stopped by ${r.limit}; no violation among the ${fmtCount(r.states)} states explored`;
+      return `verdict: incomplete — ${r.limit === 'interrupted' ? 'interrupted by a signal' : `stopped by ${r.limit}`}; no violation among the ${fmtCount(r.states)} states explored`;
   }
 }
 
