@@ -11,16 +11,18 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { checkCompiled, type CheckResult } from './engine/check.js';
+import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { instantiate, type CompiledModel } from './engine/compile.js';
-import type { ModelDef, ParamValueAny } from './engine/model.js';
+import { ParamError, resolveParams, type ModelDef, type ParamValueAny } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
-import { compactJson, writeFileMkdir } from './report/files.js';
+import { checkWritable, compactJson, writeFileMkdir } from './report/files.js';
 import { traceDoc } from './report/json.js';
 
 export interface CiFlags {
   junit?: string;
+  /** SARIF 2.1.0 for code scanning: one result per expectation not met. */
+  sarif?: string;
   baseline?: string;
   /** Report directory (default "reports"). */
   out?: string;
@@ -76,6 +78,10 @@ export interface CiSummary {
   readonly warnings: number;
   /** Model files with no expect block (not gated). */
   readonly ungated: readonly string[];
+  /** Files a glob matched that define no model (no defineModel call). */
+  readonly skipped: readonly string[];
+  /** Stopped by a signal: the rows after the last one listed did not run. */
+  readonly interrupted: boolean;
   readonly elapsedMs: number;
 }
 
@@ -124,7 +130,7 @@ function walk(dir: string, out: string[]): void {
 const slash = (p: string) => p.split(sep).join('/');
 
 /** Model files matching the patterns (files, directories, or globs with * ** ? {a,b}), sorted, de-duplicated. */
-export function expandModels(patterns: readonly string[], cwd = process.cwd()): string[] {
+export function expandModels(patterns: readonly string[], cwd = process.cwd(), named?: Set<string>): string[] {
   const found = new Set<string>();
   for (const pat0 of patterns) {
     const pat = slash(pat0).replace(/^\.\//, '');
@@ -135,7 +141,10 @@ export function expandModels(patterns: readonly string[], cwd = process.cwd()): 
         const files: string[] = [];
         walk(abs, files);
         for (const f of files) if (/\.[cm]?ts$/.test(f) && !f.endsWith('.d.ts')) found.add(slash(relative(cwd, f)));
-      } else found.add(slash(relative(cwd, abs)));
+      } else {
+        found.add(slash(relative(cwd, abs)));
+        named?.add(slash(relative(cwd, abs)));
+      }
       continue;
     }
     const parts = pat.split('/');
@@ -181,6 +190,11 @@ export function expectLine(text: string, i: number): number {
   return lineOf(hit!.index);
 }
 
+/**
+ * reports/traces/<model>.<K=V>….json; <model> is the model file's path
+ * (without .ts) instead when two files of the run define models of the same
+ * name, so no row's trace overwrites another's.
+ */
 function traceName(model: string, params: Record<string, ParamValueAny>): string {
   const p = Object.entries(params)
     .map(([k, v]) => `.${k}=${v}`)
@@ -194,7 +208,16 @@ interface RunRow {
   diagram: string | null;
 }
 
-function runRow(file: string, def: ModelDef, text: string, i: number, flags: CiFlags, outDir: string): RunRow {
+async function runRow(
+  file: string,
+  def: ModelDef,
+  text: string,
+  i: number,
+  flags: CiFlags,
+  outDir: string,
+  traceStem: string,
+  signal: AbortSignal,
+): Promise<RunRow> {
   const exp = def.expect![i]!;
   const params = { ...(exp.params ?? {}) } as Record<string, ParamValueAny>;
   const base = {
@@ -206,16 +229,16 @@ function runRow(file: string, def: ModelDef, text: string, i: number, flags: CiF
     expectedInvariant: exp.invariant ?? null,
     note: exp.note ?? null,
   };
-  const limits = { timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined, maxStates: flags.maxStates };
+  const limits = { timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined, maxStates: flags.maxStates, signal };
   let model: CompiledModel;
   let r: CheckResult;
   try {
     model = instantiate(def, params);
-    r = checkCompiled(model, limits);
+    r = await checkCompiledAsync(model, limits);
     // The first violation found may be of another invariant than the expected one: look for that one specifically.
     if (r.verdict === 'violated' && exp.invariant && !r.violations.some((v) => v.invariant === exp.invariant) && model.invariants.some((x) => x.name === exp.invariant)) {
       const only = instantiate(def, params, { invariants: [exp.invariant] });
-      const r2 = checkCompiled(only, limits);
+      const r2 = await checkCompiledAsync(only, limits);
       if (r2.verdict === 'violated') {
         model = only;
         r = { ...r2, violations: [...r2.violations, ...r.violations] };
@@ -242,7 +265,7 @@ function runRow(file: string, def: ModelDef, text: string, i: number, flags: CiF
   let diagram: string | null = null;
   const v = r.violations.find((x) => x.invariant === exp.invariant) ?? r.violations[0];
   if (v) {
-    trace = slash(join(outDir, 'traces', traceName(def.name, params)));
+    trace = slash(join(outDir, 'traces', traceName(traceStem, params)));
     writeFileMkdir(trace, compactJson(traceDoc(model, v, { modelFile: file, warnings: r.warnings })) + '\n');
     diagram = raceDiagram(v);
   }
@@ -361,7 +384,11 @@ export function markdownSummary(s: CiSummary, changes: readonly BaselineChange[]
   const out: string[] = [
     '# tlbcheck ci',
     '',
-    s.ok ? `**All ${s.rows.length} expectations met.**` : `**${s.mismatches} of ${s.rows.length} expectations not met.**`,
+    s.interrupted
+      ? `**Interrupted** after ${s.rows.length} expectations (${s.mismatches} not met).`
+      : s.ok
+        ? `**All ${s.rows.length} expectations met.**`
+        : `**${s.mismatches} of ${s.rows.length} expectations not met.**`,
     '',
     `| | ${HEAD.slice(1).join(' | ')} |`,
     `|---|${HEAD.slice(1).map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`,
@@ -373,10 +400,11 @@ export function markdownSummary(s: CiSummary, changes: readonly BaselineChange[]
     for (const r of bad) out.push(`- \`${r.file}:${r.line}\` ${mdCell(rowLabel(r))}: ${r.problem}${r.trace ? ` — trace \`${r.trace}\`` : ''}`);
   }
   const warned = s.rows.filter((r) => r.warnings.length);
-  if (warned.length || s.ungated.length) {
+  if (warned.length || s.ungated.length || s.skipped.length) {
     out.push('', '## Warnings', '');
     for (const r of warned) for (const w of groupedWarnings(r.warnings)) out.push(`- ${mdCell(rowLabel(r))}: ${w}`);
     for (const f of s.ungated) out.push(`- \`${f}\`: no \`expect\` block, not gated`);
+    for (const f of s.skipped) out.push(`- \`${f}\`: skipped, no \`defineModel\` call (not a model file)`);
   }
   if (changes) {
     out.push('', '## Changes since baseline', '');
@@ -419,6 +447,39 @@ export function junitXml(s: CiSummary, diagrams: ReadonlyMap<CiRow, string | nul
   return out.join('\n') + '\n';
 }
 
+/**
+ * SARIF 2.1.0 (OASIS): one result per expectation not met, located at the
+ * model file's expect row, so code scanning shows it on the pull request.
+ * Rules: tlbcheck/verdict-mismatch, tlbcheck/incomplete, tlbcheck/model-error.
+ */
+export function sarifLog(s: CiSummary): Record<string, unknown> {
+  const rules = [
+    { id: 'tlbcheck/verdict-mismatch', shortDescription: { text: 'A model run did not give the verdict its expect row states' } },
+    { id: 'tlbcheck/incomplete', shortDescription: { text: 'A model run stopped at a limit before it could give a verdict' } },
+    { id: 'tlbcheck/model-error', shortDescription: { text: 'A model could not be loaded, built or run' } },
+  ];
+  const ruleOf = (r: CiRow) => (r.got === 'error' ? 2 : r.got === 'incomplete' ? 1 : 0);
+  return {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: { driver: { name: 'tlbcheck', informationUri: 'https://github.com/tlbcheck/tlbcheck', rules } },
+        results: s.rows
+          .filter((r) => !r.ok)
+          .map((r) => ({
+            ruleId: rules[ruleOf(r)]!.id,
+            ruleIndex: ruleOf(r),
+            level: 'error',
+            message: { text: `${rowLabel(r)}: ${r.problem}${r.trace ? ` (trace: ${r.trace})` : ''}` },
+            locations: [{ physicalLocation: { artifactLocation: { uri: r.file }, region: { startLine: r.line } } }],
+            partialFingerprints: { expectRow: rowKey(r) },
+          })),
+      },
+    ],
+  };
+}
+
 const ghData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const ghProp = (s: string) => ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
@@ -434,44 +495,121 @@ export function githubAnnotations(s: CiSummary): string[] {
 
 // ------------------------------------------------------------------- command
 
-export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiIo): Promise<number> {
+interface Gated {
+  file: string;
+  text: string;
+  def: ModelDef;
+}
+
+/**
+ * Problems with the gate itself rather than with a model's verdict: an
+ * expect row naming a parameter or invariant the model does not have. They
+ * fail the gate before anything runs (exit 2), one line each.
+ */
+function expectProblems(g: Gated): string[] {
+  const out: string[] = [];
+  g.def.expect!.forEach((exp, i) => {
+    const at = `${g.file}:${expectLine(g.text, i)}`;
+    let model: CompiledModel;
+    try {
+      resolveParams(g.def, (exp.params ?? {}) as Record<string, ParamValueAny>);
+    } catch (e) {
+      if (e instanceof ParamError) out.push(`${at}: expect row ${i + 1}: ${e.message}`);
+      return;
+    }
+    if (exp.verdict !== 'holds' && exp.verdict !== 'violated')
+      out.push(`${at}: expect row ${i + 1}: verdict must be 'holds' or 'violated', got ${JSON.stringify(exp.verdict)}`);
+    if (exp.invariant === undefined || exp.invariant === 'deadlock') return;
+    try {
+      model = instantiate(g.def, (exp.params ?? {}) as Record<string, ParamValueAny>);
+    } catch {
+      return; // a build error: the row runs and reports it
+    }
+    const names = model.invariants.map((x) => x.name);
+    if (!names.includes(exp.invariant))
+      out.push(`${at}: expect row ${i + 1}: unknown invariant ${exp.invariant} (the model has ${[...names, 'deadlock'].join(', ')})`);
+  });
+  return out;
+}
+
+export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiIo, signal?: AbortSignal): Promise<number> {
   const t0 = performance.now();
   const outDir = flags.out ?? 'reports';
   const baseline = flags.baseline ? readBaseline(flags.baseline) : null; // read before summary.json is overwritten
-  const files = expandModels(patterns.length ? patterns : ['models/**/*.ts']);
+  const named = new Set<string>();
+  const files = expandModels(patterns.length ? patterns : ['models/**/*.ts'], process.cwd(), named);
   if (files.length === 0) throw new UsageError(`no model files match ${patterns.length ? patterns.join(' ') : 'models/**/*.ts'}`);
+  const stop = signal ?? new AbortController().signal;
+  // Report paths are checked before any model runs.
+  checkWritable(join(outDir, 'summary.json'), 'ci report directory');
+  if (flags.junit) checkWritable(flags.junit, '--junit file');
+  if (flags.sarif) checkWritable(flags.sarif, '--sarif file');
 
   const rows: CiRow[] = [];
   const diagrams = new Map<CiRow, string | null>();
   const ungated: string[] = [];
+  /** Files a glob matched that do not define a model (helper modules): listed, never silently dropped. */
+  const skipped: string[] = [];
+  const gated: Gated[] = [];
   const status = (s: string) => {
     if (io.isTTY && !flags.quiet) io.err(`\r\x1b[K${s}`);
   };
+  const errorRow = (file: string, error: string): CiRow => ({
+    file, model: file.replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''), line: 1, params: {}, allParams: {}, expected: 'holds', expectedInvariant: null, note: null,
+    got: 'error', violated: [], states: 0, transitions: 0, depth: 0, elapsedMs: 0, limit: null, warnings: [], error, ok: false, problem: `error: ${error}`, trace: null,
+  });
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    if (!/\bdefineModel\s*\(/.test(text)) continue; // helper modules next to the models
+    if (!named.has(file) && !/\bdefineModel\s*\(/.test(text)) {
+      skipped.push(file);
+      continue;
+    }
     let def: ModelDef;
     try {
       def = await loadModel(file);
     } catch (e) {
-      const error = (e as Error).message.split('\n')[0]!;
-      const row: CiRow = {
-        file, model: file.replace(/^.*\//, '').replace(/\.[cm]?ts$/, ''), line: 1, params: {}, allParams: {}, expected: 'holds', expectedInvariant: null, note: null,
-        got: 'error', violated: [], states: 0, transitions: 0, depth: 0, elapsedMs: 0, limit: null, warnings: [], error, ok: false, problem: `error: ${error}`, trace: null,
-      };
+      // A file named on the command line must be a model.
+      if (named.has(file)) throw e;
+      const row = errorRow(file, (e as Error).message.split('\n')[0]!);
       rows.push(row);
       diagrams.set(row, null);
       continue;
     }
-    if (!def.expect?.length) {
-      ungated.push(file);
-      continue;
-    }
-    for (let i = 0; i < def.expect.length; i++) {
-      status(`tlbcheck ci: ${def.name} (${fmtParams((def.expect[i]!.params ?? {}) as Record<string, ParamValueAny>)}) …`);
-      const { row, diagram } = runRow(file, def, text, i, flags, outDir);
+    if (!def.expect?.length) ungated.push(file);
+    else gated.push({ file, text, def });
+  }
+  const problems = gated.flatMap(expectProblems);
+  if (problems.length) {
+    for (const p of problems.slice(0, -1)) io.err(`tlbcheck: ${p}\n`);
+    throw new UsageError(problems[problems.length - 1]!);
+  }
+  const expectations = gated.reduce((a, g) => a + g.def.expect!.length, 0);
+  if (expectations === 0 && rows.length === 0)
+    throw new UsageError(
+      `nothing to gate: ${files.length} file${files.length === 1 ? '' : 's'} matched, ` +
+        `${ungated.length ? `${ungated.length} model${ungated.length === 1 ? '' : 's'} without an expect block` : 'no models'}` +
+        `${skipped.length ? `, ${skipped.length} skipped (no defineModel call)` : ''}`,
+    );
+  // Two files defining models of the same name: their traces are named by file.
+  const byName = new Map<string, number>();
+  for (const g of gated) byName.set(g.def.name, (byName.get(g.def.name) ?? 0) + 1);
+  const stemOf = (g: Gated) => ((byName.get(g.def.name) ?? 0) > 1 ? g.file.replace(/\.[cm]?[tj]s$/, '') : g.def.name);
+
+  let interrupted = false;
+  run: for (const g of gated) {
+    for (let i = 0; i < g.def.expect!.length; i++) {
+      if (stop.aborted) {
+        interrupted = true;
+        break run;
+      }
+      status(`tlbcheck ci: ${g.def.name} (${fmtParams((g.def.expect![i]!.params ?? {}) as Record<string, ParamValueAny>)}) …`);
+      const { row, diagram } = await runRow(g.file, g.def, g.text, i, flags, outDir, stemOf(g), stop);
       rows.push(row);
       diagrams.set(row, diagram);
+      if (row.limit === 'interrupted') {
+        interrupted = true;
+        break run;
+      }
     }
   }
   status('');
@@ -485,6 +623,8 @@ export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiI
     mismatches: rows.filter((r) => !r.ok).length,
     warnings: rows.reduce((a, r) => a + r.warnings.length, 0) + ungated.length,
     ungated,
+    skipped,
+    interrupted,
     elapsedMs: Math.round(performance.now() - t0),
   };
   const changes = baseline ? diffBaseline(baseline, rows) : null;
@@ -501,22 +641,37 @@ export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiI
     for (const f of ungated) warns.push(`warning: ${f}: no expect block, not gated`);
     if (warns.length) out.push('', ...warns);
   }
+  // Never dropped by --quiet: a file the gate did not look at.
+  for (const f of skipped) out.push(`skipped: ${f} (no defineModel call: not a model file)`);
   if (changes) {
     out.push('', changes.length ? 'changes since baseline:' : 'no changes since baseline in verdicts or state counts');
     for (const c of changes) out.push(`  ${c.text}`);
   }
   out.push(
     '',
-    summary.ok
-      ? `ci: ok — ${rows.length} expectation${rows.length === 1 ? '' : 's'} met (${fmtTime(summary.elapsedMs)})`
-      : `ci: FAILED — ${summary.mismatches} of ${rows.length} expectations not met`,
+    interrupted
+      ? `ci: INTERRUPTED — ${rows.length} of ${expectations} expectations ran, ${summary.mismatches} not met`
+      : summary.ok
+        ? `ci: ok — ${rows.length} expectation${rows.length === 1 ? '' : 's'} met (${fmtTime(summary.elapsedMs)})`
+        : `ci: FAILED — ${summary.mismatches} of ${rows.length} expectations not met`,
   );
   io.out(out.join('\n') + '\n');
 
+  // One report that cannot be written costs neither the others nor the verdict.
   const md = markdownSummary(summary, changes);
-  writeFileMkdir(join(outDir, 'summary.md'), md);
-  writeFileMkdir(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  if (flags.junit) writeFileMkdir(flags.junit, junitXml(summary, diagrams));
+  let writeFailed = false;
+  const write = (f: string, text: () => string) => {
+    try {
+      writeFileMkdir(f, text());
+    } catch (e) {
+      writeFailed = true;
+      io.err(`tlbcheck: ${(e as Error).message}\n`);
+    }
+  };
+  write(join(outDir, 'summary.md'), () => md);
+  write(join(outDir, 'summary.json'), () => JSON.stringify(summary, null, 2) + '\n');
+  if (flags.junit) write(flags.junit, () => junitXml(summary, diagrams));
+  if (flags.sarif) write(flags.sarif, () => JSON.stringify(sarifLog(summary), null, 2) + '\n');
   if (io.env.GITHUB_ACTIONS === 'true') {
     for (const a of githubAnnotations(summary)) io.out(a + '\n');
     const stepSummary = io.env.GITHUB_STEP_SUMMARY;
@@ -529,5 +684,7 @@ export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiI
       }
     }
   }
+  if (interrupted) return 3;
+  if (writeFailed) return 2;
   return summary.ok ? 0 : 1;
 }

@@ -131,14 +131,62 @@ describe('tlbcheck ci', () => {
     expect(strict.stdout).toContain('--strict: 2 coverage/vacuity warning(s)');
   });
 
-  it('a model that fails to build is a JUnit error and fails the gate; helper modules are skipped', () => {
+  it('a model that fails to build is a JUnit error and fails the gate; helper modules a glob matched are listed as skipped', () => {
     const out = join(dir, 'err');
     const junit = join(out, 'j.xml');
-    const r = cli(['ci', dir + '/{broken,helper}.ts', '--out', out, '--junit', junit]);
+    const r = cli(['ci', dir + '/{broken,helper}.ts', '--out', out, '--junit', junit, '--quiet']);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('error: model broken: build() threw: no such CPU');
     expect(readFileSync(junit, 'utf8')).toMatch(/errors="1"[\s\S]*<error message="error: model broken: build\(\) threw: no such CPU"/);
-    expect(r.stdout).not.toContain('helper');
+    expect(r.stdout).toMatch(/skipped: .*helper\.ts \(no defineModel call/);
+    expect((JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as CiSummary).skipped).toEqual([`${dir}/helper.ts`]);
+  });
+
+  it('cannot pass vacuously: nothing to gate, or a named file that is not a model, exits 2', () => {
+    const none = cli(['ci', dir + '/helper.ts', '--out', join(dir, 'none')]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/helper\.ts: no default export/);
+    const globbed = cli(['ci', dir + '/help*.ts', '--out', join(dir, 'none')]);
+    expect([globbed.status, globbed.stderr.trim()]).toEqual([2, 'tlbcheck: nothing to gate: 1 file matched, no models, 1 skipped (no defineModel call)']);
+    const ungated = join(dir, 'ungated.ts');
+    writeFileSync(ungated, readFileSync(vacuous, 'utf8').replace("expect: [{ verdict: 'holds' }],", ''));
+    const u = cli(['ci', ungated, '--out', join(dir, 'none')]);
+    expect([u.status, u.stderr.trim()]).toEqual([2, 'tlbcheck: nothing to gate: 1 file matched, 1 model without an expect block']);
+  });
+
+  it('an expect row naming an unknown parameter or invariant fails the gate before anything runs (exit 2)', () => {
+    const param = join(dir, 'badparam.ts');
+    writeFileSync(param, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' }", "{ params: { VARIANT: 'sync', CPUS: 3 }, verdict: 'holds' }"));
+    const p = cli(['ci', param, '--out', join(dir, 'bad')]);
+    expect(p.status).toBe(2);
+    expect(p.stderr.trim()).toMatch(/^tlbcheck: tmp\/ci-test-\d+\/badparam\.ts:\d+: expect row 1: unknown parameter CPUS for model shootdown/);
+    expect(p.stdout).toBe('');
+    const inv = join(dir, 'badinv.ts');
+    writeFileSync(inv, shootdownSrc.replace("invariant: 'no-stale-access' }", "invariant: 'no-stale-acess' }"));
+    const i = cli(['ci', inv, '--out', join(dir, 'bad')]);
+    expect(i.status).toBe(2);
+    expect(i.stderr.trim()).toMatch(/expect row 3: unknown invariant no-stale-acess \(the model has no-stale-access, .*deadlock\)$/);
+  });
+
+  it('two files defining models of the same name get distinct trace files; --sarif points at the expect row', () => {
+    const twin = join(dir, 'twin.ts');
+    writeFileSync(twin, readFileSync(flipped, 'utf8'));
+    const out = join(dir, 'twins');
+    const sarif = join(out, 'ci.sarif');
+    const r = cli(['ci', flipped, twin, '--out', out, '--sarif', sarif, '--quiet']);
+    expect(r.status).toBe(1);
+    const rows = (JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as CiSummary).rows.filter((x) => x.trace);
+    expect(rows.map((x) => x.trace)).toEqual([
+      `${out}/traces/${dir.replace(/\//g, '_')}_flipped.VARIANT=async.NMI=1.json`,
+      `${out}/traces/${dir.replace(/\//g, '_')}_twin.VARIANT=async.NMI=1.json`,
+    ]);
+    const log = JSON.parse(readFileSync(sarif, 'utf8'));
+    expect(log.version).toBe('2.1.0');
+    const res = log.runs[0].results;
+    expect(res).toHaveLength(2);
+    expect(res[0]).toMatchObject({ ruleId: 'tlbcheck/verdict-mismatch', level: 'error', locations: [{ physicalLocation: { artifactLocation: { uri: flipped } } }] });
+    const line = res[0].locations[0].physicalLocation.region.startLine;
+    expect(readFileSync(flipped, 'utf8').split('\n')[line - 1]).toContain("NMI: 1 }, verdict: 'holds'");
   });
 
   it('--time-limit/--max-states are passed through: a cut-short run is a mismatch', () => {
