@@ -61,13 +61,14 @@ export default defineModel({
     ...hwParams,
     ...tsoParams,
   },
+  check: (p) => (p.OPS > p.P ? `OPS=${p.OPS} needs P >= ${p.OPS}: each munmap operation unmaps a page of its own` : undefined),
   build: (p) => {
-    const w = world({ N: p.N, P: p.P, OPS: Math.min(p.OPS, p.P), tso: p.tso });
+    const w = world({ N: p.N, P: p.P, OPS: p.OPS, tso: p.tso });
     const { CPU, PAGE, hwShape: sh, k } = w;
     const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite, storeBufferDepth: p.tso };
     const state = {
       ...w.fields,
-      ...unmapOpFields(sh, Math.min(p.OPS, p.P)),
+      ...unmapOpFields(sh, p.OPS),
       ...deferredFlushFields(k),
       /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),

@@ -49,8 +49,9 @@ export default defineModel({
     ...hwParams,
     ...tsoParams,
   },
+  check: (p) => (p.OPS > p.P ? `OPS=${p.OPS} needs P >= ${p.OPS}: each munmap operation unmaps a page of its own` : undefined),
   build: (p) => {
-    const OPS = Math.min(p.OPS, p.P);
+    const OPS = p.OPS;
     const w = world({ N: p.N, P: p.P, OPS, tso: p.tso });
     const { CPU, PAGE, hwShape: sh, k } = w;
     const o: HwOptions = { ...defaultHwOptions, dirtySetRechecksPte: p.dirtySetRechecksPte, dirtySetOnFaultingWrite: p.dirtySetOnFaultingWrite, storeBufferDepth: p.tso };

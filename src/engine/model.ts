@@ -108,6 +108,8 @@ export interface ModelDef<PS extends ParamSpecs = ParamSpecs> {
   readonly params: PS;
   /** Method syntax on purpose: parameters stay bivariant, so a ModelDef<{N: ...}> is a ModelDef. */
   build(p: ParamValues<PS>): unknown;
+  /** A constraint between parameters: the problem in words, or undefined when the combination is fine (checked before build). */
+  check?(p: ParamValues<PS>): string | undefined;
   readonly expect?: readonly Expectation<PS>[];
 }
 
@@ -144,8 +146,10 @@ export function parseParamValue(name: string, spec: ParamSpec, raw: string): Par
       return raw;
     }
     case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) throw new ParamError(`parameter ${name}: ${JSON.stringify(raw)} is not an integer`);
-      return Number(raw);
+      // Decimal or hex (0x1f), optionally negative.
+      const m = /^(-?)(0x[0-9a-f]+|\d+)$/i.exec(raw.trim());
+      if (!m) throw new ParamError(`parameter ${name}: ${JSON.stringify(raw)} is not an integer`);
+      return (m[1] ? -1 : 1) * Number(m[2]);
     }
   }
 }
@@ -177,6 +181,8 @@ export function resolveParams(def: ModelDef, overrides: Record<string, ParamValu
     }
     out[name] = v;
   }
+  const problem = def.check?.(out);
+  if (problem) throw new ParamError(`parameters of ${def.name}: ${problem}`);
   return out;
 }
 
