@@ -54,10 +54,10 @@ function workerCount(v: string): number {
   return Number(v);
 }
 
-function positiveNumber(name: string) {
+function positiveNumber(name: string, unit: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+    if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`${name} must be a positive number of ${unit}, got ${JSON.stringify(v)}`);
     return n;
   };
 }
@@ -126,8 +126,10 @@ function progressLine(p: Progress, prevQueue: { n: number; t: number }): string 
   );
 }
 
+/** The --json document: the CheckResult, with `cpu` on every trace step (null = no CPU, as in trace files). */
 export function resultJson(r: CheckResult, modelFile: string): Record<string, unknown> {
-  return { version: 1, modelFile, ...r };
+  const violations = r.violations.map((v) => ({ ...v, trace: v.trace.map((st) => ({ ...st, cpu: st.cpu ?? null })) }));
+  return { version: 1, modelFile, ...r, violations };
 }
 
 async function runCheck(file: string, flags: CheckFlags, io: Io, early: WorkerThreads | undefined): Promise<number> {
@@ -144,7 +146,16 @@ async function runCheck(file: string, flags: CheckFlags, io: Io, early: WorkerTh
 }
 
 async function checkFile(file: string, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
-  const def = await loadModel(file);
+  try {
+    return await checkLoaded(file, await loadModel(file), source, flags, io, threads);
+  } catch (e) {
+    // A model's own error names the file it came from.
+    if (e instanceof ModelError && !e.message.startsWith(file)) throw new ModelError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function checkLoaded(file: string, def: ModelDef, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
   const overrides = parseSets(def, flags.set);
   const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
   // Report paths are checked before the search, not after an hour of it.
@@ -273,9 +284,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--all', 'keep going after the first violation: one shortest trace per violated invariant')
     .addOption(new Option('--max-states <N>', 'stop after N states (verdict incomplete)').argParser(positiveInt('--max-states')))
     .addOption(new Option('--max-depth <N>', 'explore paths of at most N steps (verdict incomplete if deeper states exist)').argParser(positiveInt('--max-depth')))
-    .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit')))
+    .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (verdict incomplete)').argParser(positiveNumber('--time-limit', 'seconds')))
     .addOption(new Option('--symmetry [SORTS]', 'symmetry reduction: cpu (default) permutes CPUs, all also pages, none').choices(['none', 'cpu', 'all']).preset('cpu'))
-    .addOption(new Option('--memory-limit <MIB>', 'stop (verdict incomplete) before using more memory (default 75% of RAM)').argParser(positiveNumber('--memory-limit')))
+    .addOption(new Option('--memory-limit <MIB>', 'stop (verdict incomplete) before the process (RSS) uses more memory (default 75% of RAM)').argParser(positiveNumber('--memory-limit', 'MiB')))
     .addOption(
       new Option('--store <KIND>', 'visited set: exact (full states) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)').choices([
         'exact',
@@ -318,7 +329,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--sarif <FILE>', 'also write SARIF 2.1.0 for code scanning (one result per expectation not met, at its expect row)')
     .option('--baseline <FILE>', 'report what changed since an earlier summary.json (e.g. reports/summary.json)')
     .option('--out <DIR>', 'report directory for summary.md, summary.json and traces/', 'reports')
-    .addOption(new Option('--time-limit <SECONDS>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveNumber('--time-limit')))
+    .addOption(new Option('--time-limit <SECONDS>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveNumber('--time-limit', 'seconds')))
     .addOption(new Option('--max-states <N>', 'per parameter set; a run that hits it is incomplete (a mismatch)').argParser(positiveInt('--max-states')))
     .option('--strict', 'coverage and vacuity warnings fail the gate too')
     .option('--quiet', 'no progress, no warnings in the output')

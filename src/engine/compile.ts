@@ -201,7 +201,12 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     const over = a.over ?? [];
     const cpuPos = over.findIndex((r) => typeof r !== 'number' && r.role === 'cpu');
     for (const args of tuplesOver(over, `model ${def.name}: action ${name}`)) {
-      const cpu = a.cpu ? a.cpu(...args) : cpuPos >= 0 ? args[cpuPos] : undefined;
+      let cpu: number | undefined;
+      try {
+        cpu = a.cpu ? a.cpu(...args) : cpuPos >= 0 ? args[cpuPos] : undefined;
+      } catch (e) {
+        throw new ModelError(`model ${def.name}: cpu() of action ${name}(${args.join(',')}) threw ${e instanceof Error ? e.message : String(e)}`);
+      }
       instances.push({ id: instances.length, action: name, actionIndex: ai, args, cpu });
     }
   });
@@ -308,7 +313,13 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     describe(s, k) {
       const a = action(k);
       const inst = instances[k]!;
-      return a.describe ? a.describe(s, ...inst.args) : `${inst.action}(${inst.args.join(',')})`;
+      const label = `${inst.action}(${inst.args.join(',')})`;
+      if (!a.describe) return label;
+      try {
+        return String(a.describe(s, ...inst.args));
+      } catch (e) {
+        throw new ModelError(`describe() of ${label} threw ${e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(e)}`);
+      }
     },
   };
 }

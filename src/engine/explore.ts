@@ -565,6 +565,11 @@ function diagnose(model: CompiledModel, base: View<StateDecl>, e: unknown): Erro
     const d = diagnoseInvariant(model, next, undefined);
     if (d) return new ModelError(`${d.message} (reached by ${label})`);
   }
+  try {
+    model.machine.endState?.(base);
+  } catch (err) {
+    return new ModelError(`endState() threw ${errText(err)}; state: ${state}`);
+  }
   return new ModelError(`model threw ${errText(e)} while expanding state ${state}`);
 }
 

@@ -53,7 +53,7 @@
  * asymmetric model falls back to a full search).
  */
 import { Worker } from 'node:worker_threads';
-import { BOOT, type WorkerThreads } from './worker-threads.mjs';
+import { BOOT, roomForWorkers, type WorkerThreads } from './worker-threads.mjs';
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
@@ -129,6 +129,7 @@ class Pool {
   failure: Error | undefined;
   /** `early`: threads started before (WorkerThreads.take), used first. */
   constructor(n: number, init: InitMsg, early: { worker: Worker; failure: Error | undefined }[] = []) {
+    roomForWorkers(n);
     for (let i = 0; i < n; i++) {
       const w = early[i]?.worker ?? new Worker(BOOT);
       if (early[i]?.failure) this.failure ??= early[i]!.failure;

@@ -6,6 +6,8 @@ export declare const MAX_WORKERS: number;
 
 /** The entry point of a worker thread (parallel-boot.mjs). */
 export declare const BOOT: URL;
+/** Raise stdout/stderr's listener limit for n worker threads (they pipe into both). */
+export declare function roomForWorkers(n: number): void;
 
 /** Worker threads started early, each already loading a model file (worker-threads.mjs). */
 export declare class WorkerThreads {

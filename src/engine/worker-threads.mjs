@@ -19,6 +19,16 @@ export const BOOT = new URL('./parallel-boot.mjs', import.meta.url);
  * process alive) until a run takes them; a run for another model file sends
  * its own, and they load that one instead.
  */
+/**
+ * Every worker thread pipes its stdout and stderr into the process's, adding
+ * an 'error' listener to each: past 10 workers Node would print a
+ * MaxListenersExceededWarning (even under --quiet --json).
+ * @param {number} n
+ */
+export function roomForWorkers(n) {
+  for (const s of [process.stdout, process.stderr]) s.setMaxListeners(Math.max(s.getMaxListeners(), n + 10));
+}
+
 export class WorkerThreads {
   /** @param {number} n @param {import('./parallel-protocol.js').ModelSource} source */
   constructor(n, source) {
@@ -26,6 +36,7 @@ export class WorkerThreads {
     this.workers = [];
     /** @type {(Error | undefined)[]} */
     this.failures = [];
+    roomForWorkers(n);
     for (let i = 0; i < n; i++) {
       const w = new Worker(BOOT);
       w.unref();

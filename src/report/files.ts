@@ -25,9 +25,20 @@ export function mkdirs(dir: string): void {
   for (const m of missing.reverse()) mkdirSync(m);
 }
 
+/** Remove a file if it is there; a path that cannot exist (under a plain file) is not an error. */
+function removeQuietly(f: string): void {
+  try {
+    rmSync(f, { force: true });
+  } catch {
+    /* nothing was created there */
+  }
+}
+
 const reason = (e: unknown) => {
   const err = e as NodeJS.ErrnoException;
-  return err.code ? `${err.code}${err.syscall ? ` (${err.syscall})` : ''}` : String((e as Error).message ?? e);
+  if (!err.code) return String((e as Error).message ?? e);
+  const why: Record<string, string> = { ENOTDIR: 'a parent is not a directory', ENOENT: 'no such directory', EACCES: 'permission denied', EROFS: 'read-only file system', EISDIR: 'it is a directory' };
+  return `${why[err.code] ?? err.code} (${err.code})`;
 };
 
 /** Make sure `file` can be written (its directory is created): a UsageError naming `what` if not. */
@@ -39,7 +50,7 @@ export function checkWritable(file: string, what: string): void {
     closeSync(openSync(probe, 'wx'));
     unlinkSync(probe);
   } catch (e) {
-    rmSync(probe, { force: true });
+    removeQuietly(probe);
     throw new UsageError(`cannot write ${what} ${file}: ${reason(e)}`);
   }
 }
@@ -52,7 +63,7 @@ export function writeFileMkdir(file: string, text: string): void {
     writeFileSync(tmp, text);
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw new UsageError(`cannot write ${file}: ${reason(e)}`);
   }
 }
