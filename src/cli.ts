@@ -8,6 +8,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
+import { CheckpointError, identityMismatch, readCheckpoint } from './engine/checkpoint.js';
+import { searchIdentity } from './engine/explore.js';
 import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
 import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
@@ -96,6 +98,9 @@ interface CheckFlags {
   steps?: boolean;
   traceOut?: string;
   html?: string;
+  checkpoint?: string;
+  checkpointEvery?: number;
+  resume?: string;
 }
 
 /** A violation as text: the race diagram (default), sliced with --slice, or the old step list with --steps. */
@@ -161,6 +166,15 @@ async function checkLoaded(file: string, def: ModelDef, source: ModelSource, fla
   // Report paths are checked before the search, not after an hour of it.
   if (flags.traceOut) checkWritable(flags.traceOut, '--trace-out file');
   if (flags.html) checkWritable(flags.html, '--html report');
+  // --resume FILE goes on saving into FILE unless --checkpoint names another.
+  const ckpt = flags.checkpoint ?? flags.resume;
+  if ((ckpt !== undefined) && (flags.workers ?? 1) > 1) throw new UsageError('--checkpoint and --resume need a single-threaded run (--workers 1)');
+  const resume = flags.resume !== undefined ? readCheckpoint(flags.resume) : undefined;
+  if (ckpt !== undefined) checkWritable(ckpt, '--checkpoint file');
+  if (resume) {
+    const why = identityMismatch(resume.identity, searchIdentity(model, { store: flags.store, symmetry: flags.symmetry, all: flags.all }));
+    if (why) throw new CheckpointError(`cannot resume from ${flags.resume}: ${why}`);
+  }
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
   let lastLen = 0;
   const queueSeen = { n: 0, t: 0 };
@@ -177,6 +191,8 @@ async function checkLoaded(file: string, def: ModelDef, source: ModelSource, fla
       symmetry: flags.symmetry,
       memoryLimitBytes: flags.memoryLimit !== undefined ? flags.memoryLimit * 2 ** 20 : undefined,
       signal,
+      checkpoint: ckpt !== undefined ? { file: ckpt, everyMs: (flags.checkpointEvery ?? 10) * 60_000 } : undefined,
+      resume,
       progressIntervalMs: 100,
       onProgress: showProgress
         ? (p) => {
@@ -212,6 +228,8 @@ async function checkLoaded(file: string, def: ModelDef, source: ModelSource, fla
     const sl = storeLine(result);
     if (sl) io.out(sl + '\n');
     io.out(verdictLine(result) + '\n');
+    if (result.checkpoint && result.verdict === 'incomplete')
+      io.out(`checkpoint: ${result.checkpoint.file} (${fmtCount(result.checkpoint.states)} states); go on with --resume ${result.checkpoint.file}\n`);
     // --quiet keeps the warnings that change what was searched (a reduction switched off, tables dropped).
     for (const w of result.warnings) if (!flags.quiet || !isCoverageWarning(w)) io.out(`warning: ${w}\n`);
   }
@@ -300,6 +318,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--steps', 'print violations as a numbered step list with the variables each step changed')
     .option('--html <FILE>', 'write a self-contained HTML report (swimlanes, step through the trace, state diffs)')
     .option('--trace-out <FILE>', 'write the counterexample as a JSON trace (schema/trace.schema.json); more violations go to FILE.2, …')
+    .option('--checkpoint <FILE>', 'save the search to FILE every --checkpoint-every minutes and when a time limit or Ctrl-C stops it')
+    .addOption(new Option('--checkpoint-every <MINUTES>', 'how often --checkpoint saves (default 10)').argParser(positiveNumber('--checkpoint-every', 'minutes')))
+    .option('--resume <FILE>', 'go on with the search saved in FILE (same model, parameters and options); keeps saving there')
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
       if (flags.describe) {
@@ -353,7 +374,7 @@ function handleError(e: unknown, io: Io): number {
     io.err(`tlbcheck: ${msg}\n`);
     return EXIT.usage;
   }
-  if (e instanceof UsageError || e instanceof ModelError || e instanceof ParamError || e instanceof TraceFormatError || e instanceof TraceError) {
+  if (e instanceof UsageError || e instanceof ModelError || e instanceof ParamError || e instanceof TraceFormatError || e instanceof TraceError || e instanceof CheckpointError) {
     io.err(`tlbcheck: ${e.message}\n`);
     return EXIT.usage;
   }

@@ -42,6 +42,8 @@ export interface CheckResult {
   readonly stateWords: number;
   /** Sorts whose members were permuted (states are then orbit representatives); empty = full state space. */
   readonly symmetry: readonly string[];
+  /** The last checkpoint the run wrote (--checkpoint). */
+  readonly checkpoint?: { readonly file: string; readonly states: number };
 }
 
 export interface RunOptions extends CheckOptions {
@@ -109,11 +111,13 @@ function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, worke
     invariants: model.invariants.map((i) => i.name),
     warnings: [
       ...(ex.symmetryNote ? [ex.symmetryNote] : []),
+      ...(ex.notes ?? []),
       ...tabulationWarnings(model),
       ...(verdict === 'holds' ? coverageWarnings(model, ex.fired, ex.premiseCounts) : []),
     ],
     stateWords: model.layout.words,
     symmetry: ex.symmetrySorts ?? [],
+    ...(opts.checkpoint && ex.checkpointStates !== undefined ? { checkpoint: { file: opts.checkpoint.file, states: ex.checkpointStates } } : {}),
   };
 }
 

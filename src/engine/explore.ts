@@ -19,6 +19,7 @@ import { countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.j
 import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
+import { CheckpointError, identityMismatch, writeCheckpoint, type CheckpointData, type SearchIdentity } from './checkpoint.js';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -40,6 +41,10 @@ export interface CheckOptions {
   tabulateAfter?: number;
   /** Stop (limit 'interrupted', verdict incomplete) soon after this is aborted: Ctrl-C in the CLI. */
   signal?: AbortSignal;
+  /** Save the search to `file` every `everyMs` and when a time limit or a signal stops it (checkpoint.ts). */
+  checkpoint?: { file: string; everyMs: number };
+  /** Go on from a checkpoint of the same search (readCheckpoint); its identity is checked. */
+  resume?: CheckpointData;
 }
 
 export interface Progress {
@@ -84,6 +89,10 @@ export interface Exploration {
   readonly symmetryNote?: string;
   /** Fingerprint store only: estimated probability that a state was missed. */
   readonly omissionProbability?: number;
+  /** What changes how to read the run: resumed from a checkpoint, a checkpoint that could not be written. */
+  readonly notes?: readonly string[];
+  /** States in the last checkpoint this run wrote (none written: undefined). */
+  readonly checkpointStates?: number;
 }
 
 /**
@@ -168,7 +177,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   const violated = new Set<string>();
   const holds = invariants.map((i) => i.holds);
   const premises = invariants.map((i) => i.premise);
-  const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
+  const premiseCounts: number[] = invariants.map((i) => (i.premise ? 0 : -1));
   const anyPremise = premises.some((p) => p);
   const hash = layout.hash;
   const sym = makeCanonicalizer(layout, opts.symmetry ?? 'none');
@@ -197,26 +206,42 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
     return false;
   };
 
-  // The initial state.
-  let init: View<StateDecl>;
-  try {
-    init = model.initial();
-  } catch (e) {
-    throw new ModelError(`init() threw: ${errText(e)}`);
-  }
-  const r0 = layout.pack(init, bw, 0);
-  if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} = ${fmt(readPath(init, r0, model))} is outside its declared range`);
-  if (sym) sym.canon(bw, 0, bw, 0);
-  store.insert(bw, 0, hash(bw, 0, HASH_SEED), -1, 0);
+  const resume = opts.resume;
   let stop = false;
-  try {
-    stop = checkNew(init, 0, bw, 0);
-  } catch (e) {
-    throw diagnoseInvariant(model, init, e) ?? e;
-  }
-  if (!stop && maxStates <= 1) {
-    limit = 'max-states';
-    stop = true;
+  if (resume) {
+    const why = identityMismatch(resume.identity, searchIdentity(model, opts));
+    if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
+    store.restore(resume.store);
+    transitions = resume.transitions;
+    depth = resume.depth;
+    fired.set(resume.fired);
+    resume.premiseCounts.forEach((c, i) => (premiseCounts[i] = c));
+    resume.violations.forEach((v, i) => {
+      violations.push(v);
+      violated.add(v.name);
+      store.keep(v.stateId, resume.violationWords, i * W);
+    });
+  } else {
+    // The initial state.
+    let init: View<StateDecl>;
+    try {
+      init = model.initial();
+    } catch (e) {
+      throw new ModelError(`init() threw: ${errText(e)}`);
+    }
+    const r0 = layout.pack(init, bw, 0);
+    if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} = ${fmt(readPath(init, r0, model))} is outside its declared range`);
+    if (sym) sym.canon(bw, 0, bw, 0);
+    store.insert(bw, 0, hash(bw, 0, HASH_SEED), -1, 0);
+    try {
+      stop = checkNew(init, 0, bw, 0);
+    } catch (e) {
+      throw diagnoseInvariant(model, init, e) ?? e;
+    }
+    if (!stop && maxStates <= 1) {
+      limit = 'max-states';
+      stop = true;
+    }
   }
 
   const batch = createBatch(model, sym, opts.tabulateAfter);
@@ -225,14 +250,24 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
 
   // The BFS frontier as packed states: `cur` holds the level being expanded
   // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
-  let cur = new Uint32Array(Math.max(W, 1024 * W));
+  const room = (n: number) => Math.max(W, 1024 * W, 2 ** Math.ceil(Math.log2(Math.max(1, n * W))));
+  let cur = new Uint32Array(room(resume ? Math.max(resume.curN, resume.nextN) : 1));
   let next = new Uint32Array(cur.length);
-  cur.set(bw);
   let curN = 1;
   let nextN = 0;
   let levelStart = 0;
   /** The next batch of the level being expanded (where a slice goes on). */
   let b0 = 0;
+  if (resume) {
+    cur.set(resume.cur);
+    next.set(resume.next);
+    [curN, nextN, levelStart, b0] = [resume.curN, resume.nextN, resume.levelStart, resume.b0];
+  } else cur.set(bw);
+  /** Search time of earlier sessions (a resumed run). */
+  const before = resume?.elapsedMs ?? 0;
+  let lastSave = t0;
+  /** The last checkpoint: states then, and why the latest attempt failed. */
+  let saved: { at: number; error: string | undefined } = { at: -1, error: undefined };
   let frontierPeak = cur.byteLength + next.byteLength;
   let lastProgress = t0;
   let lastCheck = t0;
@@ -261,6 +296,19 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
     if (store.full() || rssOver) limit = 'memory';
     else if (now - t0 >= timeLimit) limit = 'time-limit';
     else if (opts.signal?.aborted) limit = 'interrupted';
+    // Between two batches the search is whole: save it every so often, and
+    // when a time limit or a signal stops it (a full store may have dropped
+    // states, so a memory stop keeps the last checkpoint instead).
+    if (opts.checkpoint && (limit === 'time-limit' || limit === 'interrupted' || (!limit && now - lastSave >= opts.checkpoint.everyMs))) {
+      // A checkpoint that cannot be written (disk full) must not end a long search: say so, go on.
+      try {
+        save(opts.checkpoint.file, now);
+        saved = { at: store.count(), error: undefined };
+      } catch (e) {
+        saved = { at: saved.at, error: `checkpoint ${opts.checkpoint.file} could not be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      }
+      lastSave = performance.now();
+    }
     if (limit) return true;
     if (opts.onProgress && now - lastProgress >= progressEvery) {
       lastProgress = now;
@@ -278,6 +326,29 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       });
     }
     return false;
+  };
+
+  const save = (file: string, now: number) => {
+    const words = new Uint32Array(violations.length * W);
+    violations.forEach((v, i) => words.set(store.table().subarray(store.offsetOf(v.stateId), store.offsetOf(v.stateId) + W), i * W));
+    writeCheckpoint(file, {
+      identity: searchIdentity(model, opts),
+      words: W,
+      store: store.snapshot(),
+      cur,
+      curN,
+      next,
+      nextN,
+      levelStart,
+      b0,
+      depth,
+      transitions,
+      elapsedMs: before + (now - t0),
+      fired,
+      premiseCounts,
+      violations,
+      violationWords: words,
+    });
   };
 
   const run = (until: number): boolean => {
@@ -401,7 +472,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       throw diagnose(model, base, e);
     }
     done = true;
-    elapsedMs = performance.now() - t0;
+    elapsedMs = before + performance.now() - t0;
     return true;
   };
 
@@ -422,9 +493,28 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       premiseCounts,
       storeBytes: store.stats().bytes + batch.filterBytes() + frontierPeak,
       omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
+      notes: [
+        ...(resume ? [`resumed from a checkpoint at ${resume.store.count.toLocaleString('en-US')} states`] : []),
+        ...(saved.error ? [saved.error] : []),
+      ],
+      checkpointStates: saved.at >= 0 ? saved.at : undefined,
     };
   };
   return { run, result };
+}
+
+/** What a checkpoint must match to resume this search (checkpoint.ts). */
+export function searchIdentity(model: CompiledModel, opts: CheckOptions): SearchIdentity {
+  const { layout } = model;
+  return {
+    model: model.def.name,
+    params: model.params,
+    layout: `${layout.words}:${layout.leaves.map((l) => `${l.path}/${l.word}.${l.shift}.${l.bits}.${l.lo}.${l.max}`).join(',')}`,
+    store: opts.store ?? 'exact',
+    symmetry: opts.symmetry ?? 'none',
+    all: opts.all === true,
+    noDeadlock: opts.noDeadlock === true,
+  };
 }
 
 /** Default memory budget: 75% of the machine's RAM. */

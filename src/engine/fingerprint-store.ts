@@ -156,8 +156,15 @@ export function createFingerprintStore(
       ...linkAccessors,
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
+      snapshot: () => ({ capacity: cap, count, table: tab, ...links.snapshot(count) }),
+      restore(sn) {
+        if (sn.table.length !== sn.capacity * 2) throw new Error('checkpoint: the table is not a fingerprint table');
+        cap = sn.capacity; scale = cap / 4294967296; limit = Math.floor(cap * MAX_LOAD);
+        tab = sn.table; count = sn.count; isFull = false;
+        links.restore(sn);
+      },
     };`;
-  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', src)(
+  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links', src)(
     cap0,
     FP_MAX_LOAD,
     fpGrow,
@@ -168,5 +175,6 @@ export function createFingerprintStore(
     links.accessors(),
     prefault,
     () => process.memoryUsage.rss(),
+    links,
   ) as StateStore;
 }

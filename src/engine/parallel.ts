@@ -364,6 +364,12 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       ...links.accessors(),
       full: () => false,
       stats: () => ({ bytes: peakBytes, capacity: cap }),
+      snapshot: () => {
+        throw new Error('a multi-core run has no checkpoint');
+      },
+      restore: () => {
+        throw new Error('a multi-core run has no checkpoint');
+      },
     };
     return {
       store: sym && violations.length ? realPaths(model, store, violations, sym.canon) : store,

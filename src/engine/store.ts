@@ -50,6 +50,18 @@ export interface StateStore {
   /** Set once growing would exceed the memory budget. */
   full(): boolean;
   stats(): StoreStats;
+  /** The set and the links as arrays, for a checkpoint (checkpoint.ts); restore() puts them back into an empty store of the same kind. */
+  snapshot(): StoreSnapshot;
+  restore(s: StoreSnapshot): void;
+}
+
+export interface StoreSnapshot {
+  /** The table's capacity in slots, and the states stored. */
+  readonly capacity: number;
+  readonly count: number;
+  readonly table: Uint32Array;
+  readonly parent: Int32Array;
+  readonly action: Uint8Array | Uint16Array | Uint32Array;
 }
 
 export class Chunked {
@@ -62,6 +74,21 @@ export class Chunked {
   }
   get(i: number): number {
     return this.chunks[i >>> CHUNK_BITS]![i & (CHUNK - 1)]!;
+  }
+  /** Entries 0..n-1 as one array of the chunks' type. */
+  flat(n: number): Int32Array | Uint32Array | Uint16Array | Uint8Array {
+    const out = this.make(n);
+    for (let c = 0; c * CHUNK < n; c++) out.set(this.chunks[c]!.subarray(0, Math.min(CHUNK, n - c * CHUNK)), c * CHUNK);
+    return out;
+  }
+  /** Replace the contents with a flat array (the inverse of flat). */
+  load(a: ArrayLike<number> & { subarray(b: number, e: number): ArrayLike<number> }, n: number): void {
+    this.chunks = [];
+    for (let c = 0; c * CHUNK < n; c++) {
+      const ch = this.make(CHUNK);
+      ch.set(a.subarray(c * CHUNK, Math.min(n, (c + 1) * CHUNK)));
+      this.chunks.push(ch);
+    }
   }
   bytes(): number {
     return this.chunks.reduce((a, c) => a + c.byteLength, 0);
@@ -114,6 +141,13 @@ export class Links {
   }
   bytes(): number {
     return this.parent.bytes() + this.action.bytes();
+  }
+  snapshot(count: number): Pick<StoreSnapshot, 'parent' | 'action'> {
+    return { parent: this.parent.flat(count) as Int32Array, action: this.action.flat(count) as StoreSnapshot['action'] };
+  }
+  restore(s: StoreSnapshot): void {
+    this.parent.load(s.parent, s.count);
+    this.action.load(s.action, s.count);
   }
   accessors(): LinkAccessors {
     const { parent, action, kept } = this;
@@ -188,11 +222,18 @@ export function createExactStore(
       ...linkAccessors,
       full: () => isFull,
       stats: () => ({ bytes: tab.byteLength + extraBytes(), capacity: cap }),
+      snapshot: () => ({ capacity: cap, count, table: tab, ...links.snapshot(count) }),
+      restore(sn) {
+        if (sn.table.length !== sn.capacity * ${W} || (sn.capacity & (sn.capacity - 1)) !== 0) throw new Error('checkpoint: the table does not fit this state layout');
+        bits = Math.log2(sn.capacity); cap = sn.capacity; shift = 32 - bits; mask = cap - 1; limit = Math.floor(cap * MAX_LOAD);
+        tab = sn.table; count = sn.count; isFull = false;
+        links.restore(sn);
+      },
     };`;
   const links = new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', src)(
+  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links', src)(
     bits,
     MAX_LOAD,
     opts.memoryLimitBytes ?? 0,
@@ -204,6 +245,7 @@ export function createExactStore(
     links.accessors(),
     prefault,
     () => process.memoryUsage.rss(),
+    links,
   ) as StateStore;
 }
 

@@ -1,0 +1,112 @@
+/**
+ * --checkpoint / --resume: a search stopped (by a signal here) and resumed
+ * any number of times ends exactly as the uninterrupted one — the same
+ * states, transitions, depth, verdict and counterexamples — with both
+ * stores, with symmetry and with --all; a checkpoint of another search, or
+ * a damaged file, is refused with one line.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkCompiled, type CheckResult } from '../src/engine/check.ts';
+import { CheckpointError, readCheckpoint } from '../src/engine/checkpoint.ts';
+import { instantiate } from '../src/engine/compile.ts';
+import type { CheckOptions } from '../src/engine/explore.ts';
+import shootdown from '../models/bench/shootdown.ts';
+
+const dir = join('tmp', `checkpoint-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Run to the end in sessions of about `every` new states, each stopped by a signal and resumed from its checkpoint. */
+function inSessions(params: Record<string, string | number>, opts: CheckOptions, every: number, file: string): { r: CheckResult; sessions: number } {
+  rmSync(file, { force: true });
+  let sessions = 0;
+  for (;;) {
+    sessions++;
+    const model = instantiate(shootdown, params);
+    const ac = new AbortController();
+    const resume = sessions > 1 ? readCheckpoint(file) : undefined;
+    const start = resume?.store.count ?? 0;
+    const r = checkCompiled(model, {
+      ...opts,
+      resume,
+      checkpoint: { file, everyMs: 3_600_000 },
+      signal: ac.signal,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (p.states - start >= every) ac.abort();
+      },
+    });
+    if (r.limit !== 'interrupted') return { r, sessions };
+    expect(r.checkpoint?.states).toBe(r.states);
+    if (sessions > 200) throw new Error('does not converge');
+  }
+}
+
+const same = (a: CheckResult, b: CheckResult) => {
+  expect([b.verdict, b.states, b.transitions, b.depth]).toEqual([a.verdict, a.states, a.transitions, a.depth]);
+  expect(b.violations.map((v) => [v.invariant, v.trace.map((s) => `${s.action}(${s.args})`)])).toEqual(a.violations.map((v) => [v.invariant, v.trace.map((s) => `${s.action}(${s.args})`)]));
+  expect(b.warnings.filter((w) => !w.startsWith('resumed'))).toEqual(a.warnings);
+};
+
+describe('a resumed search ends as the uninterrupted one', () => {
+  const cases: [string, Record<string, string | number>, CheckOptions][] = [
+    ['exact store, holds', { N: 4, P: 2 }, {}],
+    ['fingerprint store, holds', { N: 4, P: 2 }, { store: 'fingerprint' }],
+    ['cpu symmetry, holds', { N: 5, P: 2 }, { symmetry: 'cpu' }],
+    ['--all on a violating model (violations found before a checkpoint are kept)', { N: 4, P: 2, VARIANT: 'async', NMI: 1 }, { all: true }],
+  ];
+  it.each(cases)('%s', (_name, params, opts) => {
+    const straight = checkCompiled(instantiate(shootdown, params), opts);
+    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 7), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`));
+    expect(sessions).toBeGreaterThanOrEqual(5);
+    same(straight, r);
+  });
+});
+
+describe('checkpoints that do not fit', () => {
+  const file = join(dir, 'base.ckpt');
+  const stopped = () => {
+    const ac = new AbortController();
+    checkCompiled(instantiate(shootdown, { N: 4, P: 2 }), { checkpoint: { file, everyMs: 3_600_000 }, signal: ac.signal, progressIntervalMs: 0, onProgress: () => ac.abort() });
+  };
+
+  it('another parameter set or another store is refused', () => {
+    stopped();
+    const resume = readCheckpoint(file);
+    expect(() => checkCompiled(instantiate(shootdown, { N: 4, P: 1 }), { resume })).toThrow(/other parameters \(N=4 P=2/);
+    expect(() => checkCompiled(instantiate(shootdown, { N: 4, P: 2 }), { resume, store: 'fingerprint' })).toThrow(/written with store exact, this run has fingerprint/);
+  });
+
+  it('a damaged or foreign file is refused', () => {
+    stopped();
+    const bytes = readFileSync(file);
+    writeFileSync(join(dir, 'cut.ckpt'), bytes.subarray(0, bytes.length - 100));
+    expect(() => readCheckpoint(join(dir, 'cut.ckpt'))).toThrow(CheckpointError);
+    expect(() => readCheckpoint(join(dir, 'cut.ckpt'))).toThrow(/truncated/);
+    writeFileSync(join(dir, 'foreign.ckpt'), '{"hello": 1}');
+    expect(() => readCheckpoint(join(dir, 'foreign.ckpt'))).toThrow(/is not a tlbcheck checkpoint/);
+  });
+
+  it('the CLI: --time-limit, then --resume to the end; a mismatch is one line, exit 2', () => {
+    const ck = join(dir, 'cli.ckpt');
+    const cli = (...a: string[]) => spawnSync(process.execPath, ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--set', 'N=5', '--set', 'P=2', ...a], { encoding: 'utf8' });
+    const straight = /shootdown: [\d,]+ states, [\d,]+ transitions, depth \d+/.exec(cli().stdout)![0];
+    const first = cli('--time-limit', '0.2', '--checkpoint', ck);
+    expect(first.status, first.stderr).toBe(3);
+    expect(first.stdout).toMatch(/checkpoint: .*cli\.ckpt \([\d,]+ states\); go on with --resume/);
+    let last = first;
+    let sessions = 1;
+    for (; sessions < 50 && last.status === 3; sessions++) last = cli('--resume', ck, '--time-limit', '0.3');
+    expect(last.status, last.stderr).toBe(0);
+    expect(sessions).toBeGreaterThan(1);
+    expect(last.stdout).toContain(straight);
+    const bad = spawnSync(process.execPath, ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--resume', ck], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^tlbcheck: cannot resume from .*cli\.ckpt: it was written with other parameters/);
+    const workers = spawnSync(process.execPath, ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--checkpoint', ck, '--workers', '2'], { encoding: 'utf8' });
+    expect([workers.status, workers.stderr.trim()]).toEqual([2, 'tlbcheck: --checkpoint and --resume need a single-threaded run (--workers 1)']);
+  });
+});
