@@ -137,22 +137,24 @@ export function resultJson(r: CheckResult, modelFile: string): Record<string, un
   return { version: 1, modelFile, ...r, violations };
 }
 
-async function runCheck(file: string, flags: CheckFlags, io: Io, early: WorkerThreads | undefined): Promise<number> {
+type Interruptible = <T>(f: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+async function runCheck(file: string, flags: CheckFlags, io: Io, early: WorkerThreads | undefined, interruptible: Interruptible): Promise<number> {
   // Worker threads load tsx, the engine and the model file while this thread
   // does (started by bin/tlbcheck.js already, or now). They reuse that load
   // only for the very source the run names.
   const source = { file: resolve(file) };
   const threads = (flags.workers ?? 1) > 1 ? (early ?? new WorkerThreads(flags.workers! - 1, source)) : undefined;
   try {
-    return await checkFile(file, source, flags, io, threads);
+    return await checkFile(file, source, flags, io, threads, interruptible);
   } finally {
     await threads?.close();
   }
 }
 
-async function checkFile(file: string, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
+async function checkFile(file: string, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined, interruptible: Interruptible): Promise<number> {
   try {
-    return await checkLoaded(file, await loadModel(file), source, flags, io, threads);
+    return await checkLoaded(file, await loadModel(file), source, flags, io, threads, interruptible);
   } catch (e) {
     // A model's own error names the file it came from.
     if (e instanceof ModelError && !e.message.startsWith(file)) throw new ModelError(`${file}: ${e.message}`);
@@ -160,7 +162,15 @@ async function checkFile(file: string, source: ModelSource, flags: CheckFlags, i
   }
 }
 
-async function checkLoaded(file: string, def: ModelDef, source: ModelSource, flags: CheckFlags, io: Io, threads: WorkerThreads | undefined): Promise<number> {
+async function checkLoaded(
+  file: string,
+  def: ModelDef,
+  source: ModelSource,
+  flags: CheckFlags,
+  io: Io,
+  threads: WorkerThreads | undefined,
+  interruptible: Interruptible,
+): Promise<number> {
   const overrides = parseSets(def, flags.set);
   const model: CompiledModel = instantiate(def, overrides, { invariants: flags.invariant });
   // Report paths are checked before the search, not after an hour of it.
@@ -178,7 +188,7 @@ async function checkLoaded(file: string, def: ModelDef, source: ModelSource, fla
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
   let lastLen = 0;
   const queueSeen = { n: 0, t: 0 };
-  const result = await interruptible(io, (signal) =>
+  const result = await interruptible((signal) =>
     checkCompiledAsync(model, {
       store: flags.store,
       workers: flags.workers,
@@ -253,7 +263,7 @@ const isCoverageWarning = (w: string) => /^action \S+ was never enabled$|^invari
  * run stops at its next check with verdict incomplete and its partial
  * statistics. A second signal exits at once (130 for SIGINT, 143 for SIGTERM).
  */
-async function interruptible<T>(io: Io, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withSignalHandlers<T>(io: Io, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
   const on = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -281,8 +291,14 @@ function describeModel(def: ModelDef): string {
   return lines.join('\n');
 }
 
-/** `early`: worker threads bin/tlbcheck.js started from its guess at the arguments (startForArgs). */
-export async function main(argv: readonly string[], io: Io = defaultIo, early?: WorkerThreads): Promise<number> {
+/**
+ * `early`: worker threads bin/tlbcheck.js started from its guess at the
+ * arguments (startForArgs). `signal`: aborted by the signal handlers
+ * bin/tlbcheck.js installs first thing; without one, main() installs its own
+ * for the length of a run.
+ */
+export async function main(argv: readonly string[], io: Io = defaultIo, early?: WorkerThreads, signal?: AbortSignal): Promise<number> {
+  const interruptible = <T>(f: (s: AbortSignal) => Promise<T>): Promise<T> => (signal ? f(signal) : withSignalHandlers(io, f));
   const program = new Command();
   let code: number = EXIT.usage;
   program
@@ -328,7 +344,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
         code = 0;
         return;
       }
-      code = await runCheck(file, flags, io, early);
+      code = await runCheck(file, flags, io, early, interruptible);
     });
 
   program
@@ -355,7 +371,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--strict', 'coverage and vacuity warnings fail the gate too')
     .option('--quiet', 'no progress, no warnings in the output')
     .action(async (globs: string[], flags: CiFlags) => {
-      code = await interruptible(io, (signal) => runCi(globs, flags, { ...io, env: process.env }, signal));
+      code = await interruptible((signal) => runCi(globs, flags, { ...io, env: process.env }, signal));
     });
 
   try {

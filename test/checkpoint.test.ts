@@ -60,8 +60,9 @@ describe('a resumed search ends as the uninterrupted one', () => {
   ];
   it.each(cases)('%s', (_name, params, opts) => {
     const straight = checkCompiled(instantiate(shootdown, params), opts);
-    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 7), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`));
-    expect(sessions).toBeGreaterThanOrEqual(5);
+    // A session stops at the first check (every few ms) after `every` new states, so it may run past them.
+    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 20), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`));
+    expect(sessions).toBeGreaterThanOrEqual(3);
     same(straight, r);
   });
 });
@@ -99,7 +100,7 @@ describe('checkpoints that do not fit', () => {
     expect(first.stdout).toMatch(/checkpoint: .*cli\.ckpt \([\d,]+ states\); go on with --resume/);
     let last = first;
     let sessions = 1;
-    for (; sessions < 50 && last.status === 3; sessions++) last = cli('--resume', ck, '--time-limit', '0.3');
+    for (; sessions < 50 && last.status === 3; sessions++) last = cli('--resume', ck, '--time-limit', '3');
     expect(last.status, last.stderr).toBe(0);
     expect(sessions).toBeGreaterThan(1);
     expect(last.stdout).toContain(straight);

@@ -41,18 +41,18 @@ describe('limits hold at any state size', () => {
       expect(r.wallMs).toBeLessThan(1500 + 15_000);
     });
 
-    it(`--memory-limit 250 holds the process RSS at ${F} fields`, () => {
-      const r = run([WIDE, '--set', `F=${F}`, '--memory-limit', '250', '--json'], 120_000);
+    it(`--memory-limit 200 holds the process RSS at ${F} fields`, () => {
+      const r = run([WIDE, '--set', `F=${F}`, '--memory-limit', '200', '--json'], 120_000);
       expect(r.code, r.err).toBe(3);
       const j = json(r);
       expect(j).toMatchObject({ verdict: 'incomplete', limit: 'memory' });
-      expect(j.peakRssBytes).toBeLessThanOrEqual(250 * 2 ** 20 * 1.1);
+      expect(j.peakRssBytes).toBeLessThanOrEqual(200 * 2 ** 20 * 1.1);
     });
   }
 
   it('--max-states N is exact on one and two workers, with both stores', () => {
     for (const extra of [[], ['--workers', '2'], ['--store', 'fingerprint'], ['--workers', '2', '--store', 'fingerprint']])
-      for (const n of [1, 7, 1000]) {
+      for (const n of [1, 1000]) {
         const r = run([SHOOT, '--set', 'N=4', '--set', 'P=2', '--max-states', String(n), '--json', ...extra]);
         expect([r.code, json(r).states, json(r).limit], `${n} ${extra.join(' ')}`).toEqual([3, n, 'max-states']);
       }

@@ -1,0 +1,52 @@
+/**
+ * Sweeps over every shipped model and each of its expect rows that take
+ * longer than the quick suite can afford on a 2-core machine: `npm run
+ * test:slow` (CI runs it as its own job, with generous timeouts).
+ *
+ * - symmetry on/off: the same verdicts, violated invariants and shortest
+ *   trace lengths, never more states with the reduction;
+ * - fingerprint store: the exact store's verdicts, counts and trace lengths.
+ */
+import { describe, expect, it } from 'vitest';
+import { check } from '../../src/index.ts';
+import type { CheckResult } from '../../src/engine/check.ts';
+import { SHIPPED_MODELS } from '../helpers/shipped.ts';
+
+function outcome(r: CheckResult) {
+  return { verdict: r.verdict, states: r.states, transitions: r.transitions, depth: r.depth, limit: r.limit, violations: r.violations.map((v) => [v.invariant, v.trace.length]) };
+}
+
+describe('symmetry on/off gives the same verdicts on every shipped model', () => {
+  for (const [name, def] of SHIPPED_MODELS) {
+    const cases = [{}, ...((def as { expect?: { params: Record<string, unknown> }[] }).expect ?? []).map((e) => e.params)];
+    it(`${name}: ${cases.length} parameter sets`, () => {
+      for (const params of cases) {
+        const a = check(def, params as never, { maxStates: 300_000 });
+        if (a.verdict === 'incomplete') continue;
+        const b = check(def, params as never, { symmetry: 'cpu', maxStates: 300_000 });
+        expect({ params, verdict: b.verdict, inv: b.violations.map((v) => v.invariant) }).toEqual({
+          params,
+          verdict: a.verdict,
+          inv: a.violations.map((v) => v.invariant),
+        });
+        expect(b.states).toBeLessThanOrEqual(a.states);
+        for (const [i, v] of b.violations.entries()) expect(v.trace.length).toBe(a.violations[i]!.trace.length);
+      }
+    }, 120_000);
+  }
+});
+
+describe('the fingerprint store gives the exact store’s answers on every shipped model', () => {
+  it('gives the exact store’s verdicts, counts and trace lengths on every shipped model (defaults and expect rows up to 3,000 states)', () => {
+    for (const [name, def] of SHIPPED_MODELS) {
+      const cases = [{}, ...(def.expect ?? []).map((e) => e.params ?? {})];
+      for (const params of cases) {
+        const a = check(def, params as never, { all: true, maxStates: 3_000 });
+        if (a.verdict === 'incomplete') continue;
+        const b = check(def, params as never, { all: true, maxStates: 3_000, store: 'fingerprint' });
+        expect({ name, params, ...outcome(b) }).toEqual({ name, params, ...outcome(a) });
+      }
+    }
+  }, 120_000);
+
+});
