@@ -12,8 +12,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
+import { MAX_WORKERS } from './engine/worker-threads.mjs';
 import { instantiate, type CompiledModel } from './engine/compile.js';
-import { ParamError, resolveParams, type ModelDef, type ParamValueAny } from './engine/model.js';
+import { ParamError, resolveParams, type ModelDef, type ParamValueAny, type RunOptionsOfRow } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
 import { checkWritable, compactJson, writeFileMkdir } from './report/files.js';
@@ -47,6 +48,8 @@ export interface CiRow {
   readonly line: number;
   /** The expect row's parameters (what distinguishes the rows). */
   readonly params: Record<string, ParamValueAny>;
+  /** The expect row's run options (symmetry, store, workers, maxStates), as given. */
+  readonly options: RunOptionsOfRow;
   /** Every parameter, defaults included. */
   readonly allParams: Record<string, ParamValueAny>;
   readonly expected: 'holds' | 'violated';
@@ -220,16 +223,28 @@ async function runRow(
 ): Promise<RunRow> {
   const exp = def.expect![i]!;
   const params = { ...(exp.params ?? {}) } as Record<string, ParamValueAny>;
+  const options = exp.options ?? {};
   const base = {
     file,
     model: def.name,
     line: expectLine(text, i),
     params,
+    options,
     expected: exp.verdict,
     expectedInvariant: exp.invariant ?? null,
     note: exp.note ?? null,
   };
-  const limits = { timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined, maxStates: flags.maxStates, signal };
+  // The row's own options; the command line's --max-states is the tighter of the two.
+  const maxStates = Math.min(flags.maxStates ?? Infinity, options.maxStates ?? Infinity);
+  const limits = {
+    timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
+    maxStates: maxStates === Infinity ? undefined : maxStates,
+    symmetry: options.symmetry,
+    store: options.store,
+    workers: options.workers,
+    source: { file: resolve(file) },
+    signal,
+  };
   let model: CompiledModel;
   let r: CheckResult;
   try {
@@ -297,10 +312,12 @@ export interface BaselineChange {
   readonly text: string;
 }
 
-const rowKey = (r: Pick<CiRow, 'file' | 'params'>) =>
-  `${r.file} ${JSON.stringify(Object.fromEntries(Object.entries(r.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))}`;
+const sorted = (o: object) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+const rowKey = (r: Pick<CiRow, 'file' | 'params'> & { options?: RunOptionsOfRow }) =>
+  `${r.file} ${sorted(r.params)}${fmtOptions(r.options) ? ` ${sorted(r.options ?? {})}` : ''}`;
 
-const rowLabel = (r: Pick<CiRow, 'model' | 'params'>) => `${r.model} (${fmtParams(r.params).replace(/^\((.*)\)$/, '$1')})`;
+const rowLabel = (r: Pick<CiRow, 'model' | 'params'> & { options?: RunOptionsOfRow }) =>
+  `${r.model} (${fmtParams(r.params).replace(/^\((.*)\)$/, '$1')}${fmtOptions(r.options) ? `; ${fmtOptions(r.options)}` : ''})`;
 
 /** "action a was never enabled" ×n → one line per row. */
 function groupedWarnings(ws: readonly string[]): string[] {
@@ -365,8 +382,17 @@ function expText(r: CiRow): string {
   return r.expected === 'violated' && r.expectedInvariant ? `violated (${r.expectedInvariant})` : r.expected;
 }
 
+/** "symmetry=cpu workers=2": a row's run options, for the table ('' when none). */
+export function fmtOptions(o: RunOptionsOfRow | undefined): string {
+  return Object.entries(o ?? {})
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+}
+
+const paramsCell = (r: CiRow) => fmtParams(r.params) + (fmtOptions(r.options) ? ` [${fmtOptions(r.options)}]` : '');
+
 function tableRows(rows: readonly CiRow[]): string[][] {
-  return rows.map((r) => [r.ok ? 'ok' : 'FAIL', r.model, fmtParams(r.params), expText(r), gotText(r), r.states.toLocaleString('en-US'), fmtTime(r.elapsedMs)]);
+  return rows.map((r) => [r.ok ? 'ok' : 'FAIL', r.model, paramsCell(r), expText(r), gotText(r), r.states.toLocaleString('en-US'), fmtTime(r.elapsedMs)]);
 }
 
 const HEAD = ['', 'model', 'parameters', 'expected', 'got', 'states', 'time'];
@@ -431,7 +457,7 @@ export function junitXml(s: CiSummary, diagrams: ReadonlyMap<CiRow, string | nul
     const t = rs.reduce((a, r) => a + r.elapsedMs, 0);
     out.push(`  <testsuite name="${xml(rs[0]!.model)}" file="${xml(file)}" tests="${rs.length}" failures="${fail(rs)}" errors="${err(rs)}" time="${secs(t)}">`);
     for (const r of rs) {
-      out.push(`    <testcase classname="tlbcheck.${xml(r.model)}" name="${xml(`${fmtParams(r.params)}: ${expText(r)}`)}" file="${xml(file)}" line="${r.line}" time="${secs(r.elapsedMs)}">`);
+      out.push(`    <testcase classname="tlbcheck.${xml(r.model)}" name="${xml(`${paramsCell(r)}: ${expText(r)}`)}" file="${xml(file)}" line="${r.line}" time="${secs(r.elapsedMs)}">`);
       if (r.got === 'error') out.push(`      <error message="${xml(r.problem ?? '')}" type="model-error">${xml(r.error ?? '')}</error>`);
       else if (!r.ok) {
         const d = diagrams.get(r);
@@ -517,6 +543,7 @@ function expectProblems(g: Gated): string[] {
       if (e instanceof ParamError) out.push(`${at}: expect row ${i + 1}: ${e.message}`);
       return;
     }
+    for (const p of optionProblems(exp.options)) out.push(`${at}: expect row ${i + 1}: ${p}`);
     if (exp.verdict !== 'holds' && exp.verdict !== 'violated')
       out.push(`${at}: expect row ${i + 1}: verdict must be 'holds' or 'violated', got ${JSON.stringify(exp.verdict)}`);
     if (exp.invariant === undefined || exp.invariant === 'deadlock') return;
@@ -529,6 +556,25 @@ function expectProblems(g: Gated): string[] {
     if (!names.includes(exp.invariant))
       out.push(`${at}: expect row ${i + 1}: unknown invariant ${exp.invariant} (the model has ${[...names, 'deadlock'].join(', ')})`);
   });
+  return out;
+}
+
+const OPTION_CHECKS: Record<keyof RunOptionsOfRow, (v: unknown) => boolean> = {
+  symmetry: (v) => v === 'none' || v === 'cpu' || v === 'all',
+  store: (v) => v === 'exact' || v === 'fingerprint',
+  workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_WORKERS,
+  maxStates: (v) => Number.isInteger(v) && (v as number) >= 1,
+};
+
+function optionProblems(o: unknown): string[] {
+  if (o === undefined) return [];
+  if (typeof o !== 'object' || o === null) return ['options must be an object'];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(o)) {
+    const ok = OPTION_CHECKS[k as keyof RunOptionsOfRow];
+    if (!ok) out.push(`unknown run option ${k} (known: ${Object.keys(OPTION_CHECKS).join(', ')})`);
+    else if (!ok(v)) out.push(`run option ${k}: ${JSON.stringify(v)} is not valid`);
+  }
   return out;
 }
 
@@ -555,7 +601,7 @@ export async function runCi(patterns: readonly string[], flags: CiFlags, io: CiI
     if (io.isTTY && !flags.quiet) io.err(`\r\x1b[K${s}`);
   };
   const errorRow = (file: string, error: string): CiRow => ({
-    file, model: file.replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''), line: 1, params: {}, allParams: {}, expected: 'holds', expectedInvariant: null, note: null,
+    file, model: file.replace(/^.*\//, '').replace(/\.[cm]?[tj]s$/, ''), line: 1, params: {}, options: {}, allParams: {}, expected: 'holds', expectedInvariant: null, note: null,
     got: 'error', violated: [], states: 0, transitions: 0, depth: 0, elapsedMs: 0, limit: null, warnings: [], error, ok: false, problem: `error: ${error}`, trace: null,
   });
   for (const file of files) {

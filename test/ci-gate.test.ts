@@ -189,6 +189,38 @@ describe('tlbcheck ci', () => {
     expect(readFileSync(flipped, 'utf8').split('\n')[line - 1]).toContain("NMI: 1 }, verdict: 'holds'");
   });
 
+  it('an expect row can carry run options (symmetry, store, workers, maxStates); ci honours and prints them', () => {
+    const withOptions = join(dir, 'options.ts');
+    writeFileSync(
+      withOptions,
+      shootdownSrc.replace(
+        "{ params: { VARIANT: 'sync' }, verdict: 'holds' },",
+        `{ params: { VARIANT: 'sync', N: 4, P: 2 }, verdict: 'holds' },
+    { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { symmetry: 'cpu' }, verdict: 'holds' },
+    { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { store: 'fingerprint', workers: 2 }, verdict: 'holds' },`,
+      ),
+    );
+    const out = join(dir, 'opts');
+    const r = cli(['ci', withOptions, '--out', out, '--quiet']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ok\s+shootdown\s+VARIANT=sync N=4 P=2 \[symmetry=cpu\]\s+holds\s+holds/);
+    const rows = (JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as CiSummary).rows;
+    const [full, sym, fp] = rows;
+    expect(sym!.options).toEqual({ symmetry: 'cpu' });
+    expect(sym!.states).toBeLessThan(full!.states / 4); // orbits of 4! permutations
+    expect([fp!.states, fp!.transitions]).toEqual([full!.states, full!.transitions]);
+    const capped = join(dir, 'capped.ts');
+    writeFileSync(capped, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync', N: 4, P: 2 }, options: { maxStates: 10 }, verdict: 'holds' },"));
+    const c = cli(['ci', capped, '--out', out, '--quiet']);
+    expect(c.status).toBe(1);
+    expect(c.stdout).toMatch(/shootdown \(VARIANT=sync N=4 P=2; maxStates=10\): expected holds, got incomplete \(stopped by max-states after 10 states\)/);
+    const bad = join(dir, 'badopt.ts');
+    writeFileSync(bad, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync' }, options: { por: true }, verdict: 'holds' } as never,"));
+    const b = cli(['ci', bad, '--out', out]);
+    expect(b.status).toBe(2);
+    expect(b.stderr.trim()).toMatch(/expect row 1: unknown run option por \(known: symmetry, store, workers, maxStates\)$/);
+  });
+
   it('--time-limit/--max-states are passed through: a cut-short run is a mismatch', () => {
     const r = cli(['ci', 'models/bench/shootdown.ts', '--out', join(dir, 'lim'), '--max-states', '5']);
     expect(r.status).toBe(1);

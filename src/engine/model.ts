@@ -94,8 +94,18 @@ export function machine<D extends StateDecl>(state: D, body: Omit<Machine<D>, 's
 
 export type Verdict = 'holds' | 'violated' | 'incomplete';
 
+/** How `tlbcheck ci` runs an expect row (the CLI options of the same names). */
+export interface RunOptionsOfRow {
+  readonly symmetry?: 'none' | 'cpu' | 'all';
+  readonly store?: 'exact' | 'fingerprint';
+  readonly workers?: number;
+  readonly maxStates?: number;
+}
+
 export interface Expectation<PS extends ParamSpecs> {
   readonly params?: Partial<ParamValues<PS>>;
+  /** Run options for this row, e.g. `{ symmetry: 'cpu' }` for a proof that only finishes reduced. */
+  readonly options?: RunOptionsOfRow;
   readonly verdict: 'holds' | 'violated';
   /** For 'violated': the invariant (or 'deadlock') expected to fail. */
   readonly invariant?: string;
