@@ -5,8 +5,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { register as registerTsxRequire } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
 import { isModelDef, type ModelDef } from './engine/model.js';
+import { registerSelfResolve } from './self-resolve.mjs';
 
 export class UsageError extends Error {}
 
@@ -15,6 +17,7 @@ export async function loadModel(file: string): Promise<ModelDef> {
   if (!existsSync(abs)) throw new UsageError(`model file not found: ${file}`);
   if (!statSync(abs).isFile()) throw new UsageError(`model path is not a file: ${file}`);
   let mod: Record<string, unknown>;
+  prepareModelLoading();
   try {
     // tsImport compiles TypeScript wherever the file lives (also outside a
     // "type": "module" package, where a plain import() would treat it as CommonJS).
@@ -22,10 +25,41 @@ export async function loadModel(file: string): Promise<ModelDef> {
   } catch (e) {
     throw new UsageError(loadErrorText(file, e));
   }
-  const def = mod.default;
+  const def = moduleExport(mod);
   if (def === undefined) throw new UsageError(`${file}: no default export (export default defineModel({...}))`);
   if (!isModelDef(def)) throw new UsageError(`${file}: the default export is not a model made with defineModel()`);
   return def;
+}
+
+let prepared = false;
+
+/**
+ * Once per thread, before the first model is imported: `tlbcheck` and
+ * `tlbcheck/*` resolve to this package when the model's directory has none
+ * installed (self-resolve.mjs), and tsx also compiles TypeScript that plain
+ * CommonJS require()s (a `.js` model in a CommonJS directory that does
+ * `require('tlbcheck')`), which tsImport alone leaves to Node.
+ */
+export function prepareModelLoading(): void {
+  if (prepared) return;
+  prepared = true;
+  registerSelfResolve();
+  registerTsxRequire();
+}
+
+/**
+ * An export of an imported model file, `default` unless named. A model in a
+ * CommonJS directory (package.json without "type": "module", or none) is
+ * compiled to CommonJS, and importing it yields its module.exports as the
+ * default: the export is then that object's property (esbuild marks such an
+ * object with __esModule).
+ */
+export function moduleExport(mod: Record<string, unknown>, name = 'default'): unknown {
+  const v = mod[name];
+  if (isModelDef(v)) return v;
+  const cjs = mod.default;
+  if (typeof cjs === 'object' && cjs !== null && (cjs as { __esModule?: unknown }).__esModule) return (cjs as Record<string, unknown>)[name];
+  return v;
 }
 
 function loadErrorText(file: string, e: unknown): string {
@@ -38,6 +72,7 @@ function loadErrorText(file: string, e: unknown): string {
     return `${loc ? `${file}:${loc[2]}` : file}: syntax error: ${msg}`;
   }
   const code = (e as { code?: string }).code;
-  if (code === 'ERR_MODULE_NOT_FOUND') return `${file}: cannot load: ${msg.split('\n')[0]}`;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || / is not exported by tlbcheck /.test(msg))
+    return `${file}: cannot load: ${msg.split('\n')[0]}`;
   return `${file}: loading the model threw: ${msg.split('\n')[0]}`;
 }
