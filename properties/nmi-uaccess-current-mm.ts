@@ -1,4 +1,4 @@
-import { int, NONE, type Sort, type StateDecl } from '../src/engine/types.js';
+import { NONE, ref, type Sort, type StateDecl } from '../src/engine/types.js';
 import type { InvariantDef } from '../src/engine/model.js';
 
 /**
@@ -20,7 +20,7 @@ import type { InvariantDef } from '../src/engine/model.js';
  * access through another mm's page-table page (`wrongMmUaccessFields`).
  */
 export function wrongMmUaccessFields(CPU: Sort) {
-  return { wrongMmUaccess: int(NONE, CPU.size - 1, { init: NONE }) };
+  return { wrongMmUaccess: ref(CPU, { none: true }) };
 }
 type G = { wrongMmUaccess: number };
 

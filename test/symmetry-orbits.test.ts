@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import shootdown from '../models/bench/shootdown.ts';
-import { array, check, cpus, defineModel, int, machine } from '../src/index.ts';
+import nohz from '../models/nohz-defer.ts';
+import { array, check, cpus, defineModel, int, machine, NONE, ref } from '../src/index.ts';
 
 const spec = readFileSync(new URL('../../shared/bench/shootdown-spec.md', import.meta.url), 'utf8');
 const rows = [...spec.matchAll(/^\| (\d) \| (\d) \| (\d) \| (sync|async) \| (\d+) \| (\d+) \|(?: (\d+) \|)? (\d+) \|/gm)].map((m) => ({
@@ -67,6 +68,47 @@ describe('a model that is not symmetric in its CPUs', () => {
       );
     },
   });
+  it('names the plain int field that holds a CPU id (a latch that should be a ref)', () => {
+    const latched = defineModel({
+      name: 'latched',
+      description: 'Symmetric but for the first CPU to count, kept in a plain int.',
+      params: { asRef: { default: false, doc: 'declare the latch ref(CPU)' } },
+      build: ({ asRef }) => {
+        const CPU = cpus(3);
+        return machine(
+          { x: array(CPU, int(0, 2)), first: asRef ? ref(CPU, { none: true }) : int(NONE, 2, { init: NONE }) },
+          {
+            actions: {
+              inc: {
+                over: [CPU],
+                // The first CPU to count finishes before the others start.
+                guard: (s, c) => (s.x[c] ?? 2) < 2 && (s.first === NONE || s.first === c || s.x[s.first] === 2),
+                effect: (s, c) => {
+                  s.x[c] = (s.x[c] ?? 0) + 1;
+                  if (s.first === NONE) s.first = c;
+                },
+              },
+            },
+            invariants: { bounded: (s) => s.x.every((v) => v <= 2) },
+            endState: () => true,
+          },
+        );
+      },
+    });
+    const plain = check(latched, {}, { symmetry: 'cpu' });
+    expect(plain.symmetry).toEqual([]);
+    expect(plain.warnings.join('\n')).toMatch(/field first holds a cpu id in a plain int.*declare it ref\(cpu, \{ none: true \}\)/);
+    const typed = check(latched, { asRef: true }, { symmetry: 'cpu' });
+    expect([typed.symmetry, typed.warnings]).toEqual([['cpu'], []]);
+    expect(typed.states).toBeLessThan(plain.states);
+  });
+
+  it('says so when the model declares its CPUs non-symmetric', () => {
+    const r = check(nohz, {}, { symmetry: 'cpu' });
+    expect(r.symmetry).toEqual([]);
+    expect(r.warnings.join('\n')).toMatch(/symmetry reduction not applied: the model has no symmetric cpu sort/);
+  });
+
   for (const strictInv of [true, false])
     it(`falls back to the full state space and says why (${strictInv ? 'invariant' : 'transitions'} not symmetric)`, () => {
       const full = check(lopsided, { strictInv });

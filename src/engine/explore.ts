@@ -494,6 +494,9 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       storeBytes: store.stats().bytes + batch.filterBytes() + frontierPeak,
       omissionProbability: opts.store === 'fingerprint' ? omissionProbability(store.count()) : undefined,
       notes: [
+        ...(opts.symmetry && opts.symmetry !== 'none' && !sym
+          ? [`symmetry reduction not applied: the model has no symmetric ${opts.symmetry === 'cpu' ? 'cpu sort' : 'sort'} (a sort declared { symmetric: false } is never permuted); this is the full state space`]
+          : []),
         ...(resume ? [`resumed from a checkpoint at ${resume.store.count.toLocaleString('en-US')} states`] : []),
         ...(saved.error ? [saved.error] : []),
       ],
@@ -584,7 +587,7 @@ export function realPaths(
       v.kind === 'deadlock'
         ? !(model.machine.endState && model.machine.endState(r)) && model.instances.every((inst) => !model.enabled(r, inst.id))
         : !model.invariants.find((i) => i.name === v.name)!.holds(r);
-    if (!real) throw new AsymmetryFault(`the model is not symmetric (${v.name} fails on a reduced state but not on the real state it stands for)`);
+    if (!real) throw new AsymmetryFault(`the model is not symmetric (${v.name} fails on a reduced state but not on the real state it stands for)${plainCpuFieldsHint(model)}`);
     layout.pack(r, a, 0);
     kept.keep(v.stateId, a, 0);
   }
@@ -596,6 +599,15 @@ export function realPaths(
     parentOf: (id) => links.get(id)?.parent ?? -1,
     actionOf: (id) => links.get(id)?.action ?? 0,
   };
+}
+
+/** "; fields that may hold a CPU id in a plain int: a, b": what usually breaks symmetry. */
+function plainCpuFieldsHint(model: CompiledModel): string {
+  const cpu = model.layout.leaves.flatMap((l) => l.indexSorts).find((s) => s?.role === 'cpu');
+  if (!cpu) return '';
+  const n = cpu.size;
+  const fields = [...new Set(model.layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
+  return fields.length ? `; plain int fields that may hold a ${cpu.name} id (declare them ref(${cpu.name})): ${fields.join(', ')}` : '';
 }
 
 function errText(e: unknown): string {

@@ -324,7 +324,64 @@ export function symmetryChecker(
     const k1 = succKeys(s);
     sym.permute(cur, j * W, s, 0, perm);
     const k2 = succKeys(s);
-    if (k1 !== k2) throw new AsymmetryFault(`the model is not symmetric in ${sym.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`);
+    if (k1 !== k2) {
+      const field = culprit(cur, j * W, perm);
+      throw new AsymmetryFault(
+        field
+          ? `the model is not symmetric in ${sym.sorts[0]}: field ${field} holds a ${sym.sorts[0]} id in a plain int, which a permutation cannot map ` +
+              `(declare it ref(${sym.sorts[0]}, { none: true }) or ref(${sym.sorts[0]}))`
+          : `the model is not symmetric in ${sym.sorts[0]} (swapping members ${a} and ${b} changes the successors or the invariants)`,
+      );
+    }
+  };
+  /**
+   * The plain int field that, mapped through the permutation as if it were a
+   * ref, makes the model commute with the permutation on the state at
+   * cur[co..]: the field that broke symmetry. (Canonical forms cannot be
+   * compared here: they leave that field unmapped too.)
+   */
+  const culprit = (cur: Uint32Array, co: number, perm: readonly number[]): string | undefined => {
+    const n = perm.length;
+    const fields = [...new Set(layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
+    const x = cur.slice(co, co + W);
+    /** π, with field f's values mapped too, of the state at src[so..]. */
+    const mapped = (src: Uint32Array, so: number, f: string): Uint32Array | undefined => {
+      const t = new Uint32Array(W);
+      sym.permute(src, so, t, 0, perm);
+      layout.unpack(t, 0, v);
+      for (const l of layout.leaves) {
+        if (l.field !== f) continue;
+        let box: unknown = v;
+        let key: string | number = l.field;
+        for (const i of l.indices) {
+          box = (box as Record<string | number, unknown>)[key];
+          key = i;
+        }
+        const obj = box as Record<string | number, number>;
+        const val = obj[key]!;
+        if (val >= 0 && val < n) obj[key] = perm[val]!;
+      }
+      return layout.pack(v, t, 0) >= 0 ? undefined : t;
+    };
+    /** The successors (as words) and the invariants' values of a state. */
+    const raw = (words: Uint32Array): { succ: Uint32Array[]; inv: string } | undefined => {
+      layout.unpack2(words, 0, v, w);
+      const m = expand(v, w, words, 0, out, ks, fault, 0);
+      if (m < 0) return undefined;
+      return { succ: Array.from({ length: m }, (_, i) => out.slice(i * W, i * W + W)), inv: holds.map((h) => h(v)).join(',') };
+    };
+    const keyOf = (ws: Uint32Array[]) => [...new Set(ws.map((q) => q.join(',')))].sort().join(';');
+    const here = raw(x);
+    if (!here) return undefined;
+    for (const f of fields) {
+      const y = mapped(x, 0, f);
+      const there = y && raw(y);
+      if (!there || there.inv !== here.inv) continue;
+      const image = here.succ.map((q) => mapped(q, 0, f));
+      if (image.some((q) => q === undefined)) continue;
+      if (keyOf(image as Uint32Array[]) === keyOf(there.succ)) return f;
+    }
+    return undefined;
   };
   return (cur, b0, b1, firstId) => {
     for (let j = b0; j < b1; j++) if (checked < SYMMETRY_SAMPLES || ((firstId + j - b0) & 4095) === 0) checkOne(cur, j);

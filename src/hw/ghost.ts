@@ -11,13 +11,14 @@
  *   through a dead translation / a freed frame, or walked a freed
  *   page-table page (NONE = never). Latched, so the trace ends at the access.
  */
-import { array, bool, int, NONE } from '../engine/types.js';
+import { array, bool, int, NONE, ref } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from './shape.js';
 
 export function ghostFields(sh: HwShape) {
   const { CPU, PAGE, tables, frames, versions } = sh;
-  const who = () => int(NONE, CPU.size - 1, { init: NONE });
+  // A CPU id: ref-typed, so symmetry reduction maps it with the CPUs.
+  const who = () => ref(CPU, { none: true });
   return {
     flushedUpTo: array(tables, array(PAGE, int(0, versions))),
     frameFreed: array(frames, bool()),

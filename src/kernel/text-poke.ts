@@ -24,7 +24,7 @@
  *   poke, `handlerTextWrite` latches the CPU (property
  *   no-handler-write-during-poke).
  */
-import { array, bits, enumOf, int, NONE } from '../engine/types.js';
+import { array, bits, enumOf, int, NONE, ref } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import { access, accessPlan, describeAccess } from '../hw/access.js';
 import { latch } from '../hw/ghost.js';
@@ -51,7 +51,7 @@ export function textPokeFields(sh: Pick<HwShape, 'CPU'>, pokes: number) {
     /** Pokes left in this run. */
     pokesLeft: int(0, pokes, { init: pokes }),
     /** ghost: first CPU whose interrupt/NMI handler wrote the text frame while that CPU was poking (NONE = never). */
-    handlerTextWrite: int(NONE, CPU.size - 1, { init: NONE }),
+    handlerTextWrite: ref(CPU, { none: true }),
   };
 }
 export type TextPokeView = View<ReturnType<typeof textPokeFields>>;
