@@ -73,7 +73,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true });
+            sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true, tables: w.tablesOf(MM0) });
           },
           describe: (s, c) =>
             phraseOf(v(s), (x) => {

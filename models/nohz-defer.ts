@@ -42,7 +42,7 @@ import {
   tlbFields,
   type HwShape,
 } from '../src/hw/index.js';
-import { flushReturned, freeTable, pmdClear } from '../src/kernel/index.js';
+import { flushStartedAndReturned, freeTable, pmdClear } from '../src/kernel/index.js';
 import { noFreedTableWalk, noStaleAccess } from '../properties/index.js';
 
 export default defineModel({
@@ -111,7 +111,7 @@ export default defineModel({
           guard: (s, c) => c === 0 && s.op === 'unmapped',
           effect: (s) => {
             flushKernelRange(s);
-            flushReturned(hw(s), { mm: 0, va: 0, newGen: 0, freedTables: p.freeTable }, [0]);
+            flushStartedAndReturned(hw(s), 0, { mm: 0, va: 0, newGen: 0, freedTables: p.freeTable }, [0]);
             s.op = 'returned';
           },
           describe: (s) => {

@@ -53,7 +53,9 @@ import {
 import {
   asidOfPcid,
   ctxIdOf,
+  flushGhostFields,
   flushReturned,
+  flushStarted,
   flushTlbFunc,
   incMmTlbGen,
   isUserPcid,
@@ -98,6 +100,7 @@ export default defineModel({
       ...tlbFields(sh),
       ...cpuFields(sh),
       ...ghostFields(sh),
+      ...flushGhostFields(sh),
       ...mmFields(k),
       ...tlbStateFields(k),
       ...ptiFields(k),
@@ -127,6 +130,7 @@ export default defineModel({
       pteStore(x, m, 0, { ...pte, accessed: false });
       const gen = incMmTlbGen(x, m);
       const f = { mm: m, va: 0, newGen: gen, freedTables: false };
+      flushStarted(x, c, f, [m]);
       let local = 'not loaded here: only tlb_gen++';
       if (x.loadedMm[c] === m) local = flushTlbFunc(x, c, f, k, hooks);
       let targets = 0;
@@ -134,7 +138,7 @@ export default defineModel({
       const who = inNmi(x, c) ? 'NMI handler: ' : '';
       const head = `${who}flush_tlb_mm_range(${mmName(m)} va0, pte v${pte.ver}→v${pte.ver + 1}, tlb_gen=${gen}): ${local}`;
       if (targets === 0) {
-        flushReturned(x, f, [m]);
+        flushReturned(x, c, f, [m]);
         return `${head}; returns`;
       }
       x.flushing[c] = m;
@@ -202,7 +206,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.flushing[c] !== NONE && s.ipiPending[c] === 0,
           effect: (s, c) => {
-            flushReturned(hw(s), { mm: s.flushing[c], va: 0, newGen: 0, freedTables: false }, [s.flushing[c]]);
+            flushReturned(v(s), c, { mm: s.flushing[c], va: 0, newGen: 0, freedTables: false }, [s.flushing[c]]);
             s.flushing[c] = NONE;
           },
           describe: (s, c) => `flush_tlb_mm_range(${mmName(s.flushing[c])}) returns`,

@@ -44,7 +44,7 @@ import {
   type HwOptions,
 } from '../src/hw/index.js';
 import {
-  flushReturned,
+  flushStartedAndReturned,
   flushTlbFunc,
   incMmTlbGen,
   MM0,
@@ -110,7 +110,7 @@ export default defineModel({
         allFlush(x, f);
         how = 'strict: every CPU runs flush_tlb_func';
       }
-      flushReturned(x, f, [0]);
+      flushStartedAndReturned(x, c, f, [0]);
       x.mprot = 'done';
       return `mprotect(${adds ? 'RO→RW' : 'RW→RO'}) all pages, tlb_gen=${gen}: ${how}; returns`;
     };
@@ -146,11 +146,11 @@ export default defineModel({
               reclaim_flush: {
                 over: [CPU],
                 guard: (s) => s.recl === 'zapped',
-                effect: (s) => {
+                effect: (s, c) => {
                   const x = v(s);
                   const f = { mm: MM0, va: x.reclVa, newGen: incMmTlbGen(x, MM0), freedTables: false };
                   allFlush(x, f);
-                  flushReturned(x, f, [0]);
+                  flushStartedAndReturned(x, c, f, [0]);
                   x.recl = 'done';
                 },
                 describe: (s) => `reclaim: strict flush of va${s.reclVa} returns`,

@@ -68,6 +68,7 @@ import {
   csdLockable,
   ctxIdOf,
   describeFlushInfo,
+  flushGhostFields,
   flushInfoFields,
   flushTargets,
   flushTlbFunc,
@@ -134,6 +135,7 @@ export default defineModel({
       ...mmFields(k),
       ...tlbStateFields(k),
       ...flushInfoFields(k),
+      ...flushGhostFields(sh),
       ...csdFields(k),
       ...unmapOpFields(sh, p.munmap ? 1 : 0),
       ...switchStepFields(k),
@@ -242,7 +244,7 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, 0b11),
                 effect: (s, c) => {
-                  sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true });
+                  sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true, tables: [0] });
                 },
                 describe: (s, c) =>
                   phraseOf(v(s), (x) => {

@@ -17,6 +17,7 @@ import {
   csdLockable,
   csdQueue,
   describeFlushInfo,
+  flushStarted,
   flushTargets,
   flushTlbFunc,
   incMmTlbGen,
@@ -81,6 +82,7 @@ export default defineModel({
             const x = v(s);
             const f = munmapFlushInfo(x, MM0, c);
             incMmTlbGen(x, MM0, c);
+            flushStarted(x, c, f, w.tablesOf(MM0));
             writeFlushInfo(x, c, f);
             flushTlbFunc(x, c, f, k); // local, IRQs off
             x.pc[c] = 'local-flushed';

@@ -107,7 +107,9 @@ import {
   ctxIdOf,
   describeHandlerWrite,
   enterLazyTlb,
+  flushGhostFields,
   flushReturned,
+  flushStarted,
   flushTargets,
   flushTlbFunc,
   flushTlbOneUser,
@@ -192,6 +194,7 @@ export default defineModel({
       ...tlbFields(sh),
       ...cpuFields(sh),
       ...ghostFields(sh),
+      ...flushGhostFields(sh),
       ...mmFields(k),
       ...tlbStateFields(k),
       ...ptiFields(k),
@@ -219,11 +222,11 @@ export default defineModel({
     const names = (t: string) => t.replace(/\bmm1\b/g, 'poking_mm');
     const pokeInfo = (gen: number): FlushInfo => ({ mm: POKING_MM, va: VA, newGen: gen, freedTables: false });
 
-    /** The end of __text_poke: local_irq_restore, text_mutex unlock; the poke has finished. */
+    /** The end of __text_poke: local_irq_restore, text_mutex unlock; the poke (and its flush) has finished. */
     const finish = (x: ReturnType<typeof v>, c: number) => {
       x.irqOff[c] = false;
       x.pokePc[c] = 'idle';
-      flushReturned(x, pokeInfo(0), [PT_POKE]);
+      flushReturned(x, c, pokeInfo(0), [PT_POKE]);
     };
     /** unuse_temporary_mm(), or the leaveLazy bug. */
     const unuse = (x: ReturnType<typeof v>, c: number): string => {
@@ -245,6 +248,7 @@ export default defineModel({
       return `text_poke: ${irq}; set_pte_at(poking_mm, poking_addr → text pfn${PFN_TEXT}, W${G ? ', G' : ''}, pte v${ver}→v${ver + 1}); ${sw}`;
     };
     const pokeFinishLocal = (x: ReturnType<typeof v>, c: number): string => {
+      flushStarted(x, c, pokeInfo(0), [PT_POKE]);
       const fl = flushTlbOneUser(x, c, VA, { pti: p.pti, asids: ASIDS, user: p.userPcidFlush });
       const un = unuse(x, c);
       finish(x, c);
@@ -254,6 +258,7 @@ export default defineModel({
     const flushMmRange = (x: ReturnType<typeof v>, c: number): string => {
       const gen = incMmTlbGen(x, POKING_MM);
       const f = pokeInfo(gen);
+      flushStarted(x, c, f, [PT_POKE]);
       let targets = 0;
       let how: string;
       if (othersInMask(x, c, POKING_MM)) {

@@ -9,8 +9,9 @@ import type { GhostView } from '../src/hw/ghost.js';
  * This is no-stale-access read for the temporary-mm mapping: the poke's
  * return is the "flush has returned" event (kernel/flush.ts flushReturned()
  * on poking_mm's page-table page), after which every TLB entry filled from
- * the poke's present PTE is dead. hw/access.ts latches `staleUse` when an
- * access goes through such an entry. In the text-poke model the only PTE that
+ * the poke's present PTE is dead. text_mutex serialises the pokes, so no PTE
+ * store lands while a poke's flush runs. hw/access.ts latches `staleUse` when
+ * an access goes through such an entry. In the text-poke model the only PTE that
  * ever changes is poking_mm's PTE for poking_addr and the only stray accesses
  * are writes, so a stale use is exactly a write of the text page through
  * poking_addr after the poke that mapped it.

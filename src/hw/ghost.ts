@@ -2,9 +2,11 @@
  * Ghost bookkeeping shared by hardware and kernel blocks and read by the
  * generic properties in properties/. None of it influences behaviour.
  *
- * - flushedUpTo[t][va] = v: a flush covering this PTE has RETURNED to its
- *   initiator after the PTE reached version v, so every entry filled from a
- *   version < v is dead (must never be used again).
+ * - flushedUpTo[t][va] = v: a flush covering this PTE that STARTED (its
+ *   initiator's inc_mm_tlb_gen) when the PTE was at version v has RETURNED to
+ *   its initiator, so every entry filled from a version < v is dead (must never
+ *   be used again). Versions written after that start are promised by later
+ *   flushes only (kernel/flush.ts flushStarted/flushReturned).
  * - frameFreed / frameWritten: data frame freed to the allocator; some write
  *   landed in the frame.
  * - staleUse, uafUse, freedTableWalk: the first CPU that accessed memory

@@ -7,6 +7,7 @@
 import { array, bits, bool, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import { cr3Write, invlpg } from '../hw/invalidate.js';
+import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
 import { initMm, type KernelShape } from './shape.js';
 import { switchMmIrqsOff, type KView } from './switch.js';
@@ -125,15 +126,77 @@ export function othersInMask(s: KView, self: number, mm: number): boolean {
   return bits.del(s.mmCpumask[mm]!, self) !== 0;
 }
 
+// ------------------------------------------------------------------ ghost
+
 /**
- * Ghost: the flush `f` has returned to its initiator. Every PTE it covers in
- * the page-table pages `tables` (mm's, unhooked ones included) is now
- * "flushed up to" its current version — as the initiator `c` sees it when
- * given (under TSO its own PTE stores count even while still buffered).
+ * Ghost of the flushes in flight, one slot per initiating CPU: the version of
+ * the PTE its flush covers as of the flush's start (flushStarted), stamped
+ * into flushedUpTo when it returns (flushReturned). One slot covers one PTE:
+ * every split (multi-step) flush of the models covers a single page of a
+ * single page-table page. 0 when no flush is in flight, which also means
+ * "kills no version".
  */
-export function flushReturned(s: HwView, f: FlushInfo, tables: readonly number[], c?: number): void {
+export function flushGhostFields(sh: Pick<HwShape, 'CPU' | 'versions'>) {
+  return { flushStartVer: array(sh.CPU, int(0, sh.versions)) };
+}
+export type FlushGhostView = View<ReturnType<typeof flushGhostFields>>;
+
+/** The one PTE (page-table page, va) a split flush covers, or null when it covers none. */
+function coveredPte(s: HwView, f: FlushInfo, tables: readonly number[]): { t: number; va: number } | null {
+  if (tables.length === 0) return null;
+  const P = s.flushedUpTo[0]!.length;
+  if (tables.length > 1 || (f.va === TLB_FLUSH_ALL && P > 1))
+    throw new Error(
+      `flush ghost: a flush in flight is recorded for one PTE only (got ${tables.length} page-table pages, ${vaName(f.va)} of ${P} pages); use flushStartedAndReturned for a one-step flush`,
+    );
+  return { t: tables[0]!, va: f.va === TLB_FLUSH_ALL ? 0 : f.va };
+}
+
+const stamp = (s: HwView, t: number, va: number, ver: number): void => {
+  if (ver > s.flushedUpTo[t]![va]!) s.flushedUpTo[t]![va] = ver;
+};
+
+/**
+ * Ghost: CPU c's flush `f` starts. Call it right after inc_mm_tlb_gen(), the
+ * first shared-memory step of flush_tlb_mm_range() (arch/x86/mm/tlb.c:
+ * new_tlb_gen = inc_mm_tlb_gen(mm), an atomic64_inc_return, so a LOCK XADD
+ * and a full barrier after the initiator's PTE stores). The flush can only
+ * promise the PTE stores that precede this increment in memory order: every
+ * CPU it reaches, or that skips it as already flushed (local tlb_gen >=
+ * new_tlb_gen) or catches up in switch_mm_irqs_off(), read mm->tlb_gen >=
+ * new_tlb_gen and flushed after that read, so it walks past those stores. A
+ * store after the increment may be refilled by a CPU that flushed in between
+ * and then skips this flush; only the writer's own flush covers it. Records
+ * the version of the covered PTE (in `tables`, mm's page-table pages) as c
+ * sees it: under TSO c's own stores count even while still buffered (the
+ * increment drains them anyway), other CPUs' buffered stores do not.
+ */
+export function flushStarted(s: HwView & FlushGhostView, c: number, f: FlushInfo, tables: readonly number[]): void {
+  const p = coveredPte(s, f, tables);
+  s.flushStartVer[c] = p ? pteSeen(s, c, p.t, p.va).ver : 0;
+}
+
+/**
+ * Ghost: CPU c's flush `f` (started with flushStarted) has returned to its
+ * initiator. The versions replaced before it started are now dead:
+ * flushedUpTo of the covered PTE becomes at least the recorded version, never
+ * the PTE's current one (a concurrent writer's newer version is promised
+ * only by that writer's own flush). Clears c's slot.
+ */
+export function flushReturned(s: HwView & FlushGhostView, c: number, f: FlushInfo, tables: readonly number[]): void {
+  const p = coveredPte(s, f, tables);
+  if (p) stamp(s, p.t, p.va, s.flushStartVer[c]!);
+  s.flushStartVer[c] = 0;
+}
+
+/**
+ * Ghost: a flush that starts and returns within one step (a model's atomic
+ * flush): every PTE it covers in `tables` is flushed up to its version as the
+ * initiator c sees it now. Only for flushes no other step can interleave with;
+ * a flush spread over several steps uses flushStarted/flushReturned.
+ */
+export function flushStartedAndReturned(s: HwView, c: number, f: FlushInfo, tables: readonly number[]): void {
   const P = s.flushedUpTo[0]!.length;
   for (const t of tables)
-    for (let va = 0; va < P; va++)
-      if (f.va === TLB_FLUSH_ALL || f.va === va) s.flushedUpTo[t]![va] = c === undefined ? s.pteVer[t]![va]! : pteSeen(s, c, t, va).ver;
+    for (let va = 0; va < P; va++) if (f.va === TLB_FLUSH_ALL || f.va === va) stamp(s, t, va, pteSeen(s, c, t, va).ver);
 }

@@ -18,7 +18,7 @@
 import type { ActionDef } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { flushReturned, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
+import { flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
@@ -55,7 +55,7 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
       over: [o.CPU],
       guard: (s, c) => v(s).pc[c!] === 'waiting' && csdAllUnlocked(v(s), c!),
       effect: (s, c) => {
-        flushReturned(v(s), readFlushInfo(v(s), c!), o.tablesOf(MM0), c!);
+        flushReturned(v(s), c!, readFlushInfo(v(s), c!), o.tablesOf(MM0));
         if (o.irqsOnAtReturn) v(s).irqOff[c!] = false;
         v(s).pc[c!] = 'returned';
       },
@@ -76,13 +76,15 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'
 /**
  * The first step of flush_tlb_mm_range() in the "IPIs first" order
  * (flush_tlb_multi(), Nadav Amit's 2019 series, mainline since): bump
- * tlb_gen, publish the flush_tlb_info, lock the CSDs of the CPUs
- * should_flush_tlb() picks and send the IPIs. The local flush follows as a
- * step of its own. Leaves pc[c] = 'ipis-sent'.
+ * tlb_gen (the flush starts: the ghost records what it covers, in mm0's
+ * page-table pages `o.tables`), publish the flush_tlb_info, lock the CSDs of
+ * the CPUs should_flush_tlb() picks and send the IPIs. The local flush follows
+ * as a step of its own. Leaves pc[c] = 'ipis-sent'.
  */
-export function sendFlushIpisFirst(x: StepView, c: number, o: { ipiLazyOnFreedTables: boolean }): void {
+export function sendFlushIpisFirst(x: StepView, c: number, o: { ipiLazyOnFreedTables: boolean; tables: readonly number[] }): void {
   const f = munmapFlushInfo(x, MM0, c);
   incMmTlbGen(x, MM0, c);
+  flushStarted(x, c, f, o.tables);
   writeFlushInfo(x, c, f);
   csdQueue(x, c, flushTargets(x, c, f, o));
   x.pc[c] = 'ipis-sent';

@@ -14,7 +14,7 @@ import { storeBufferFields } from '../hw/store-buffer.js';
 import type { HwShape } from '../hw/shape.js';
 import { tlbFields } from '../hw/tlb.js';
 import type { HwView } from '../hw/walk.js';
-import { flushInfoFields } from './flush.js';
+import { flushGhostFields, flushInfoFields } from './flush.js';
 import { mmFields } from './mm.js';
 import { folioFields } from './pgtable.js';
 import { ctxIdOf, type KernelShape } from './shape.js';
@@ -56,6 +56,7 @@ export function world(p: WorldParams) {
     ...mmFields(k),
     ...tlbStateFields(k),
     ...flushInfoFields(k),
+    ...flushGhostFields(hwShape),
     ...csdFields(k),
     // Only with TSO on: without the fields every store goes straight to memory.
     ...((p.tso ? storeBufferFields(hwShape, { depth: p.tso, kinds: KERNEL_SB_KINDS, idxMax: mms - 1, valLo: -1, valHi: pteValueMax(hwShape) }) : {}) as {}),
