@@ -67,6 +67,8 @@ function loadErrorText(file: string, e: unknown): string {
   // esbuild (via tsx): "Transform failed with 1 error:\n/path/x.ts:3:8: ERROR: Unexpected "=""
   const m = /([^\s:]+\.[cm]?[tj]sx?):(\d+):(\d+): ERROR: (.*)/.exec(msg);
   if (m) return `${file}:${m[2]}:${m[3]}: syntax error: ${m[4]}`;
+  // ESM: "The requested module 'tlbcheck' does not provide an export named 'x'" is a link error, not a syntax error
+  if (e instanceof SyntaxError && /does not provide an export named/.test(msg)) return `${file}: cannot load: ${msg.split('\n')[0]}`;
   if (e instanceof SyntaxError) {
     const loc = /(\S+\.[cm]?[tj]sx?):(\d+)/.exec(e.stack ?? '');
     return `${loc ? `${file}:${loc[2]}` : file}: syntax error: ${msg}`;
