@@ -1,7 +1,7 @@
 /**
  * Vitest integration: check models from your own test suite.
  *
- *   import { check } from 'tlbcheck/src/vitest.ts';   // registers the matchers
+ *   import { check } from 'tlbcheck/vitest';   // registers the matchers (in this repo: '../src/vitest.js')
  *   import asyncModel from '../models/async.ts';
  *
  *   it('async flush is unsafe with NMI uaccess', async () => {
