@@ -152,16 +152,19 @@ describe('multi-core explorer (2 threads)', () => {
     expect(two.bytesPerState).toBeLessThan(one.bytesPerState * 1.3);
   });
 
-  it('the NMI race: the shortest counterexample (N+2 steps), first violation and --all', async () => {
+  it('the NMI race: exactly the one-thread counts and counterexample, first violation and --all', async () => {
+    const steps = (r: CheckResult) => r.violations.map((v) => v.trace.map((st) => `${st.action}(${st.args})`));
     for (const N of [2, 3]) {
       const m = instantiate(shootdown, { N, P: 2, K: 1, VARIANT: 'async', NMI: 1 });
       const single = check(shootdown, { N, P: 2, K: 1, VARIANT: 'async', NMI: 1 }, { all: true });
+      const first = check(shootdown, { N, P: 2, K: 1, VARIANT: 'async', NMI: 1 });
       const r = await checkCompiledAsync(m, threads(SHOOT));
+      expect([outcome(r), steps(r)]).toEqual([outcome(first), steps(first)]);
       expect(r.verdict).toBe('violated');
       expect(r.violations[0]!.trace).toHaveLength(N + 3);
       expect(r.violations[0]!.trace.at(-1)!.action).toBe('finish');
       const all = await checkCompiledAsync(m, threads(SHOOT, { all: true, store: 'fingerprint' }));
-      expect(outcome(all)).toEqual(outcome(single));
+      expect([outcome(all), steps(all)]).toEqual([outcome(single), steps(single)]);
     }
   });
 

@@ -77,7 +77,34 @@ export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRun
   const workers = opts.workers ?? 1;
   if (workers <= 1 && !opts.parallel) return result(model, await exploreAsync(model, opts), opts, 1);
   if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
-  return result(model, await exploreParallel(model, { ...opts, workers, source: opts.source }), opts, workers);
+  const t0 = performance.now();
+  const ex = await exploreParallel(model, { ...opts, workers, source: opts.source });
+  if (ex.violations.length === 0) return result(model, ex, opts, workers);
+  return result(model, await sequentialReport(model, ex, opts, performance.now() - t0), opts, workers);
+}
+
+/**
+ * Which state a multi-core level finds first depends on the threads'
+ * timing, so a violating run's counts and counterexample would too. The
+ * report is re-derived on one thread, down to the depth of the deepest
+ * violation found (a fraction of the run when the violation is shallow):
+ * the states, transitions and first shortest counterexample are exactly
+ * those of a one-thread run. With --all the multi-core run explored
+ * everything, so its counts stand and only the counterexamples come from
+ * the one-thread pass. A pass that hits a limit keeps the multi-core result,
+ * with a warning.
+ */
+async function sequentialReport(model: CompiledModel, par: Exploration, opts: ParallelRunOptions, parMs: number): Promise<Exploration> {
+  const deepest = Math.max(...par.violations.map((v) => pathTo(par.store, v.stateId).length));
+  const left = opts.timeLimitMs !== undefined ? Math.max(1, opts.timeLimitMs - parMs) : undefined;
+  const seqOpts: CheckOptions = { ...opts, maxDepth: Math.min(opts.maxDepth ?? Infinity, deepest), timeLimitMs: left, checkpoint: undefined, resume: undefined };
+  const seq = await exploreAsync(model, seqOpts);
+  const found = new Set(seq.violations.map((v) => v.name));
+  if ((seq.limit && seq.limit !== 'max-depth') || par.violations.some((v) => !found.has(v.name)))
+    return { ...par, notes: [...(par.notes ?? []), `the one-thread pass that makes a violating multi-core run's report deterministic stopped (${seq.limit ?? 'incomplete'}); counts and counterexample are the multi-core run's`] };
+  const elapsedMs = par.elapsedMs + seq.elapsedMs;
+  if (opts.all) return { ...par, store: seq.store, violations: seq.violations, elapsedMs };
+  return { ...seq, limit: undefined, elapsedMs };
 }
 
 function result(model: CompiledModel, ex: Exploration, opts: CheckOptions, workers: number): CheckResult {

@@ -8,9 +8,14 @@
  * - fingerprint store: the exact store's verdicts, counts and trace lengths.
  */
 import { describe, expect, it } from 'vitest';
-import { check } from '../../src/index.ts';
-import type { CheckResult } from '../../src/engine/check.ts';
+import { fileURLToPath } from 'node:url';
+import { check, instantiate } from '../../src/index.ts';
+import { checkCompiled, checkCompiledAsync, type CheckResult } from '../../src/engine/check.ts';
 import { SHIPPED_MODELS } from '../helpers/shipped.ts';
+
+/** [name, model, absolute file] of every shipped model (worker threads load the file). */
+const SHIPPED_MODEL_FILES = SHIPPED_MODELS.map(([name, def]) => [name, def, fileURLToPath(new URL(name === 'shootdown' ? '../../models/bench/shootdown.ts' : `../../models/${name}.ts`, import.meta.url))] as const);
+const traces = (r: CheckResult) => r.violations.map((v) => v.trace.map((s) => `${s.action}(${s.args})`));
 
 function outcome(r: CheckResult) {
   return { verdict: r.verdict, states: r.states, transitions: r.transitions, depth: r.depth, limit: r.limit, violations: r.violations.map((v) => [v.invariant, v.trace.length]) };
@@ -49,4 +54,20 @@ describe('the fingerprint store gives the exact store’s answers on every shipp
     }
   }, 120_000);
 
+});
+
+describe('--workers 2 reports exactly what one thread does, on every shipped model', () => {
+  for (const [name, def, file] of SHIPPED_MODEL_FILES) {
+    const rows = [{}, ...(def.expect ?? []).map((e) => e.params ?? {})];
+    it(`${name}: ${rows.length} parameter sets, first violation and --all`, async () => {
+      for (const params of rows)
+        for (const all of [false, true]) {
+          const model = instantiate(def, params as never);
+          const one = checkCompiled(model, { all, maxStates: 200_000 });
+          if (one.verdict === 'incomplete') continue;
+          const two = await checkCompiledAsync(instantiate(def, params as never), { all, maxStates: 200_000, workers: 2, source: { file } });
+          expect({ params, all, ...outcome(two), traces: traces(two) }).toEqual({ params, all, ...outcome(one), traces: traces(one) });
+        }
+    });
+  }
 });
