@@ -29,7 +29,7 @@
  *   literal "same entry" counter can never exceed 1 on x86, as the #PF drops
  *   the entry; the per-generation bound is what the RFC's full flush buys.)
  */
-import { array, defineModel, enumOf, int, machine, NONE, bool, type View } from '../src/index.js';
+import { array, defineModel, enumOf, int, machine, NONE, bool, ref, type View } from '../src/index.js';
 import {
   accessPlan,
   access,
@@ -81,7 +81,8 @@ export default defineModel({
       /** reclaim: not yet / PTE zapped, flush pending / done. */
       recl: enumOf(['todo', 'zapped', 'done']),
       reclVa: int(0, p.P - 1),
-      escalated: int(NONE, p.N - 1, { init: NONE }),
+      // ghost: the first CPU that wrote through a stale writable entry (a ref: symmetry maps it).
+      escalated: ref(CPU, { none: true }),
       spurious: array(CPU, int(0, 2)),
       /** ghost: CPU is handling a spurious #PF (the fixup is the next step). */
       inFault: array(CPU, bool()),
