@@ -38,7 +38,7 @@ describe('limits hold at any state size', () => {
       expect(j).toMatchObject({ verdict: 'incomplete', limit: 'time-limit' });
       expect(j.elapsedMs).toBeGreaterThanOrEqual(1500);
       expect(j.elapsedMs).toBeLessThanOrEqual(1500 + tolerance(1500));
-      expect(r.wallMs).toBeLessThan(1500 + 15_000);
+      expect(r.wallMs).toBeLessThan(1500 + 60_000); // start-up on a loaded machine
     });
 
     it(`--memory-limit 200 holds the process RSS at ${F} fields`, () => {
@@ -113,8 +113,12 @@ describe('signals', () => {
     );
     const r = await interrupt(['ci', wideCi, '--out', out], ['SIGINT']);
     expect(r.code, r.err).toBe(3);
-    expect(r.out).toMatch(/ci: INTERRUPTED — 1 of 2 expectations ran/);
-    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toMatchObject({ interrupted: true, rows: [{ got: 'incomplete', limit: 'interrupted' }] });
+    // On a loaded machine the signal may come before the first row starts: then none ran.
+    expect(r.out).toMatch(/ci: INTERRUPTED — [01] of 2 expectations ran/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { interrupted: boolean; rows: { got: string; limit: string }[] };
+    expect(summary.interrupted).toBe(true);
+    expect(summary.rows.length).toBeLessThanOrEqual(1);
+    for (const row of summary.rows) expect(row).toMatchObject({ got: 'incomplete', limit: 'interrupted' });
   });
 });
 
@@ -123,7 +127,8 @@ describe('reports that cannot be written', () => {
     const r = run([WIDE, '--time-limit', '30', '--trace-out', join(dir, 'ok.json'), '--html', '/proc/no-such/r.html']);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^tlbcheck: cannot write --html report \/proc\/no-such\/r\.html: /);
-    expect(r.wallMs).toBeLessThan(15_000);
+    expect(r.wallMs).toBeLessThan(60_000); // it never reaches the 30 s search
+    expect(r.out).toBe('');
     expect(existsSync(join(dir, 'ok.json'))).toBe(false);
   });
 
@@ -131,17 +136,23 @@ describe('reports that cannot be written', () => {
     const gone = join(dir, 'gone');
     mkdirSync(gone);
     const trace = join(dir, 'kept.json');
-    const p = spawn(process.execPath, ['bin/tlbcheck.js', WIDE, '--set', 'FAIL=1', '--all', '--time-limit', '3', '--trace-out', trace, '--html', join(gone, 'r.html')]);
+    const ready = join(dir, 'running.ckpt');
+    // The checkpoint, saved every few ms, appears once the search runs: the paths were checked by then.
+    const args = [WIDE, '--set', 'FAIL=1', '--all', '--time-limit', '4', '--checkpoint', ready, '--checkpoint-every', '0.0001', '--trace-out', trace, '--html', join(gone, 'r.html')];
+    const p = spawn(process.execPath, ['bin/tlbcheck.js', ...args]);
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
-    // Once the paths were checked, the report's directory becomes a plain file.
-    setTimeout(() => {
+    const poll = setInterval(() => {
+      if (!existsSync(ready)) return;
+      clearInterval(poll);
+      // The report's directory becomes a plain file.
       rmSync(gone, { recursive: true });
       writeFileSync(gone, 'not a directory');
-    }, 1500);
+    }, 20);
     const code = await new Promise<number | null>((res) => p.on('exit', res));
+    clearInterval(poll);
     expect(code).toBe(2);
     expect(out).toMatch(/verdict: violated — untouched/);
     expect(err.trim()).toMatch(/^tlbcheck: cannot write .*gone\/r\.html: .*is not a directory$/);
