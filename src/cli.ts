@@ -21,6 +21,7 @@ import { traceDoc, TraceFormatError } from './report/json.js';
 import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
 import { runCi, type CiFlags } from './ci.js';
+import { runInit } from './init.js';
 import { WorkerThreads, type ModelSource } from './engine/parallel.js';
 import { MAX_WORKERS } from './engine/worker-threads.mjs';
 import { fmtCount, storeLine, summaryLine, verdictLine, violationText } from './report/text.js';
@@ -372,6 +373,14 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--quiet', 'no progress, no warnings in the output')
     .action(async (globs: string[], flags: CiFlags) => {
       code = await interruptible((signal) => runCi(globs, flags, { ...io, env: process.env }, signal));
+    });
+
+  program
+    .command('init')
+    .description('scaffold a model, its vitest test and a GitHub workflow (package.json/tsconfig.json if absent) into DIR')
+    .argument('[dir]', 'target directory (default: the current one)')
+    .action(async (dir: string | undefined) => {
+      code = await runInit(dir, io);
     });
 
   try {

@@ -3,7 +3,7 @@
  * one-line error with exit status 2 for every kind of bad input.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -154,6 +154,30 @@ describe('bad input through the binary: one line, exit 2', () => {
     expectUsageError(run('test/fixtures/bad-syntax.ts', '--workers', '2'), /bad-syntax\.ts:3:\d+: syntax error/));
   it('guard that throws: action, arguments and state', () =>
     expectUsageError(run(COUNTER, '--set', 'FAULT=guard'), /guard of inc\(0\) threw guard exploded; state: \{"n":\[2,0\]/));
+});
+
+describe('models outside the package', () => {
+  it('load with --workers 2 too (the worker threads resolve tlbcheck as the main thread does); init scaffolds through the CLI', () => {
+    const d = mkdtempSync(join(tmpdir(), 'tlbcheck-outside-'));
+    writeFileSync(
+      join(d, 'm.ts'),
+      `import { array, cpus, defineModel, int, machine } from 'tlbcheck';
+export default defineModel({ name: 'outside', description: 'two counters', params: {}, build: () => {
+  const CPU = cpus(2);
+  return machine({ x: array(CPU, int(0, 2)) }, { actions: { inc: { over: [CPU], guard: (s, c) => (s.x[c] ?? 2) < 2, effect: (s, c) => void (s.x[c] = (s.x[c] ?? 0) + 1) } }, endState: () => true });
+} });
+`,
+    );
+    for (const w of ['1', '2']) {
+      const r = run(join(d, 'm.ts'), '--workers', w, '--quiet');
+      expect([r.code, r.err], w).toEqual([0, '']);
+      expect(r.out).toMatch(/outside: 9 states/);
+    }
+    const init = run('init', join(d, 'scaffold'));
+    expect(init.code, init.err).toBe(0);
+    expect(existsSync(join(d, 'scaffold', 'models', 'shootdown.ts'))).toBe(true);
+    expectUsageError(run('init', join(d, 'scaffold')), /already exist; nothing was written/);
+  });
 });
 
 describe('pipes', () => {

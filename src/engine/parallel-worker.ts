@@ -8,14 +8,17 @@
 import { parentPort } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
+import { moduleExport, prepareModelLoading } from '../load.js';
 import { instantiate } from './compile.js';
 import { isModelDef, type ModelDef } from './model.js';
 import { createParticipant, type Participant } from './parallel-round.js';
 import type { InitMsg, LoadMsg, ModelSource, RehashMsg, RunMsg } from './parallel-protocol.js';
 
 export async function loadSourceModel(src: ModelSource): Promise<ModelDef> {
+  // As the main thread loads it (load.ts): 'tlbcheck' resolves to this package, CommonJS exports are unwrapped.
+  prepareModelLoading();
   const mod = (await tsImport(pathToFileURL(src.file).href, import.meta.url)) as Record<string, unknown>;
-  let x = mod[src.exportName ?? 'default'];
+  let x = moduleExport(mod, src.exportName);
   if (src.factoryArg !== undefined) x = (x as (a: unknown) => unknown)(src.factoryArg);
   if (!isModelDef(x)) throw new Error(`${src.file}: export ${src.exportName ?? 'default'} is not a model made with defineModel()`);
   return x;
