@@ -50,6 +50,15 @@ describe('limits hold at any state size', () => {
     });
   }
 
+  it('--time-limit holds on two workers at 1,000 fields too (checked after every batch, not every claim)', () => {
+    // 4 s: the worker thread's first, cold batch of such states takes about a second; after that a batch is milliseconds.
+    const r = run([WIDE, '--workers', '2', '--time-limit', '4', '--json']);
+    expect(r.code, r.err).toBe(3);
+    const j = json(r);
+    expect(j).toMatchObject({ verdict: 'incomplete', limit: 'time-limit' });
+    expect(j.elapsedMs).toBeLessThanOrEqual(4000 + tolerance(4000));
+  });
+
   it('--max-states N is exact on one and two workers, with both stores', () => {
     for (const extra of [[], ['--workers', '2'], ['--store', 'fingerprint'], ['--workers', '2', '--store', 'fingerprint']])
       for (const n of [1, 1000]) {

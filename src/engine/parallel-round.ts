@@ -280,6 +280,9 @@ export function createParticipant(model: CompiledModel, opt: ParticipantOptions)
           const count = Atomics.add(ctrl, Ctl.COUNT, unflushed) + unflushed;
           unflushed = 0;
           Atomics.or(ctrl, Ctl.PAUSE, levelEnd + count >= growAt || segN + claimRoom > segCap ? 1 : 0);
+          // The time limit after every batch, not only at the end of a claim:
+          // a claim of wide states can take seconds (a batch is bounded, batch.ts).
+          if (deadline !== Infinity && Date.now() > deadline) setLimit(LimitCode.TIME);
           const flags = Atomics.load(ctrl, Ctl.STOP) | Atomics.load(ctrl, Ctl.PAUSE);
           const more = b1 < s1;
           if (flags !== 0 && more) {
