@@ -53,7 +53,7 @@ export default defineModel({
     'Nadav Amit 2019 async shootdown: targets acknowledge (csd_unlock) before they flush; ' +
     'unsafe if an NMI touches user memory in between (nmiUaccess) or page tables are freed (freeTables).',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs' },
     P: { default: 1, min: 1, max: 3, doc: 'user pages' },
     OPS: { default: 1, min: 1, max: 3, doc: 'munmap operations (each one flush_tlb_mm_range)' },
     nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },

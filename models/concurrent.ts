@@ -35,7 +35,7 @@ export default defineModel({
   name: 'concurrent',
   description: 'Concurrent shootdown: IPIs first, local flush while they run, then wait until every target has flushed (SYNC CSDs).',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs' },
     P: { default: 1, min: 1, max: 3, doc: 'user pages' },
     OPS: { default: 1, min: 1, max: 3, doc: 'munmap operations (each one flush_tlb_mm_range)' },
     nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },

@@ -51,7 +51,7 @@ export default defineModel({
   name: 'lazy',
   description: 'Lazy-TLB CPUs are skipped by the flush IPIs and catch up through tlb_gen on their next switch_mm; unsafe with freed page tables unless lazy CPUs are IPI\'d too.',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs' },
     P: { default: 1, min: 1, max: 3, doc: 'user pages' },
     OPS: { default: 1, min: 1, max: 3, doc: 'munmap operations (each one flush_tlb_mm_range)' },
     nmiUaccess: { default: false, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },

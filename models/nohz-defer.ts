@@ -49,7 +49,7 @@ export default defineModel({
   name: 'nohz-defer',
   description: 'flush_tlb_kernel_range() skips NOHZ_FULL CPUs in user mode; they flush on their next kernel entry.',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs (CPU0 housekeeping, the others NOHZ_FULL)' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs (CPU0 housekeeping, the others NOHZ_FULL)' },
     freeTable: { default: false, doc: 'vunmap also frees the emptied page-table page (vmalloc does not today)' },
     ipiOnFreedTables: { default: false, doc: 'fix: when page-table pages are freed, IPI isolated CPUs too (no deferral)' },
     nmiTouches: { default: false, doc: 'BUG: an NMI on an isolated CPU reads the vmalloc range (NMI entry does not run the deferred flush)' },

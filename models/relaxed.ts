@@ -60,7 +60,7 @@ export default defineModel({
   name: 'relaxed',
   description: 'Relaxed (local-only) flushes for permission additions, generation-checked spurious-fault fixup, and no flush on RW→RO of a clean PTE.',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs' },
     P: { default: 2, min: 1, max: 2, doc: 'user pages (all changed by the one mprotect)' },
     change: { default: 'ro-to-rw', values: ['ro-to-rw', 'rw-to-ro'], doc: 'what the mprotect does' },
     relaxedOnRemoval: { default: false, doc: 'BUG: use the relaxed (local-only) flush for a permission removal' },

@@ -160,7 +160,7 @@ export default defineModel({
   name: 'text-poke',
   description: 'text_poke() through a temporary mm: local-only flush of poking_addr, IRQs off; PTI user-PCID strategies.',
   params: {
-    N: { default: 2, min: 2, max: 4, doc: 'CPUs' },
+    N: { default: 2, min: 2, max: 6, doc: 'CPUs' },
     POKES: { default: 1, min: 1, max: 2, doc: 'text pokes (any CPU, serialised by text_mutex)' },
     flow: {
       default: 'local',
