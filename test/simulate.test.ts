@@ -1,0 +1,270 @@
+/**
+ * `tlbcheck simulate` (src/simulate.ts): seeded random walks over the
+ * packed successor relation, shrinking, and the command's output.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import asyncModel from '../models/async.ts';
+import concurrentModel from '../models/concurrent.ts';
+import lazyModel from '../models/lazy.ts';
+import nohzModel from '../models/nohz-defer.ts';
+import ptiModel from '../models/pti-deferred.ts';
+import relaxedModel from '../models/relaxed.ts';
+import switchWindowModel from '../models/switch-window.ts';
+import syncModel from '../models/sync.ts';
+import textPokeModel from '../models/text-poke.ts';
+import { check } from '../src/engine/check.js';
+import { instantiate, ModelError, type CompiledModel } from '../src/engine/compile.js';
+import type { ModelDef, ParamValueAny } from '../src/engine/model.js';
+import { UsageError } from '../src/load.js';
+import { raceDiagram } from '../src/report/diagram.js';
+import { traceDoc } from '../src/report/json.js';
+import { replayTrace, runReplay } from '../src/replay.js';
+import { runSimulate, shrinkPath, simulate, violationOf, walkRandom, type SimulateResult } from '../src/simulate.js';
+import { validate } from './report-schema.js';
+
+const schema = JSON.parse(readFileSync('schema/trace.schema.json', 'utf8')) as Record<string, unknown>;
+const tmp = mkdtempSync(join(tmpdir(), 'tlbcheck-simulate-'));
+const model = (def: unknown, params: Record<string, ParamValueAny> = {}): CompiledModel => instantiate(def as ModelDef, params);
+
+/** The trace as a trace document, replayed against the model by `tlbcheck replay`'s logic. */
+function replays(def: unknown, m: CompiledModel, r: SimulateResult) {
+  const v = r.violations[0]!;
+  const doc = traceDoc(m, v, { modelFile: 'x.ts' });
+  expect(validate(schema, doc)).toEqual([]);
+  return replayTrace(def as ModelDef, JSON.parse(JSON.stringify(doc))).report;
+}
+
+function capture() {
+  const o = { out: '', err: '' };
+  return { o, io: { out: (s: string) => void (o.out += s), err: (s: string) => void (o.err += s), isTTY: false } };
+}
+
+describe('walks', () => {
+  it('walkRandom: a function of (seed, walk) alone', () => {
+    const take = (g: () => number) => Array.from({ length: 8 }, g);
+    expect(take(walkRandom(7, 3))).toEqual(take(walkRandom(7, 3)));
+    expect(take(walkRandom(7, 3))).not.toEqual(take(walkRandom(7, 4)));
+    expect(take(walkRandom(7, 3))).not.toEqual(take(walkRandom(8, 3)));
+    for (const x of take(walkRandom(0, 0))) expect(Number.isInteger(x) && x >= 0 && x < 2 ** 32).toBe(true);
+  });
+
+  it('are deterministic for a seed: the same walks, the same violation, the same trace', () => {
+    const a = simulate(model(asyncModel, { N: 3 }), { seed: 11, steps: 100, runs: 3000 });
+    const b = simulate(model(asyncModel, { N: 3 }), { seed: 11, steps: 100, runs: 3000 });
+    expect(a.verdict).toBe('violated');
+    for (const k of ['walks', 'steps', 'distinctStates', 'endedWalks', 'found'] as const)
+      if (k === 'found') expect({ ...b.found, shrinkMs: 0 }).toEqual({ ...a.found, shrinkMs: 0 });
+      else expect(b[k]).toEqual(a[k]);
+    expect(b.violations).toEqual(a.violations);
+    // Another seed walks elsewhere.
+    const c = simulate(model(asyncModel, { N: 3 }), { seed: 12, steps: 100, runs: 3000 });
+    expect([c.found?.walk, c.steps]).not.toEqual([a.found?.walk, a.steps]);
+  });
+
+  it('the first violating walk does not depend on how the run is bounded', () => {
+    const byRuns = simulate(model(asyncModel), { seed: 3, steps: 100, runs: 5000 });
+    const byTime = simulate(model(asyncModel), { seed: 3, steps: 100, timeLimitMs: 60_000 });
+    expect(byRuns.found?.walk).toBeDefined();
+    expect(byTime.found?.walk).toBe(byRuns.found?.walk);
+    expect(byTime.found?.walkSteps).toBe(byRuns.found?.walkSteps);
+    expect(byTime.violations).toEqual(byRuns.violations);
+  });
+
+  it('a holding model: no violation, verdict incomplete, the counts add up', () => {
+    const r = simulate(model(syncModel, { N: 3 }), { seed: 1, steps: 50, runs: 300 });
+    expect(r).toMatchObject({ verdict: 'incomplete', limit: 'runs', walks: 300, violations: [], found: undefined });
+    expect(r.steps).toBeGreaterThan(300);
+    expect(r.steps).toBeLessThanOrEqual(300 * 50);
+    expect(r.distinctStates).toBeGreaterThan(10);
+    expect(r.distinctSaturated).toBe(false);
+    expect(r.endedWalks).toBeGreaterThan(0);
+  });
+
+  it('the distinct-state count is bounded: a full fingerprint set says so', () => {
+    const r = simulate(model(asyncModel, { N: 3, nmiUaccess: false }), { seed: 1, steps: 100, runs: 300, maxDistinct: 1024 });
+    expect(r.distinctSaturated).toBe(true);
+    expect(r.distinctStates).toBeGreaterThanOrEqual(768);
+    expect(r.distinctStates).toBeLessThanOrEqual(1024);
+    const full = simulate(model(asyncModel, { N: 3, nmiUaccess: false }), { seed: 1, steps: 100, runs: 300 });
+    expect(full.distinctSaturated).toBe(false);
+    expect(full.distinctStates).toBeGreaterThan(r.distinctStates);
+  });
+
+  it('a deadlock is a state with no successor that is not an end state', () => {
+    const m = model(syncModel, { waitIrqsOff: true, P: 2, OPS: 2 });
+    const r = simulate(m, { seed: 1, steps: 100, runs: 2000 });
+    const v = r.violations[0]!;
+    expect(v).toMatchObject({ invariant: 'deadlock', kind: 'deadlock' });
+    const last = m.layout.makeView();
+    m.layout.fromPlain(v.trace.at(-1)!.state, last);
+    expect(m.instances.filter((i) => m.enabled(last, i.id))).toEqual([]);
+    expect(m.machine.endState?.(last)).toBe(false);
+    // Without deadlock detection the same walks find nothing.
+    expect(simulate(m, { seed: 1, steps: 100, runs: 200, noDeadlock: true }).verdict).toBe('incomplete');
+  });
+
+  it('--invariant: only the named invariants are checked', () => {
+    const m = model(asyncModel, { nmiUaccess: false, freeTables: true });
+    const all = simulate(m, { seed: 1, steps: 100, runs: 3000 });
+    expect(all.violations[0]?.invariant).toBe('no-freed-table-walk');
+    const only = simulate(m, { seed: 1, steps: 100, runs: 300, invariants: ['no-stale-access'] });
+    expect(only.invariants).toEqual(['no-stale-access']);
+    expect(only.violations).toEqual([]);
+    expect(() => simulate(m, { seed: 1, steps: 10, invariants: ['nope'] })).toThrow(ModelError);
+  });
+
+  it('bad options are one-line errors', () => {
+    const m = model(syncModel);
+    expect(() => simulate(m, { seed: -1, steps: 10 })).toThrow(/seed must be an integer/);
+    expect(() => simulate(m, { seed: 1, steps: 0 })).toThrow(/steps must be an integer/);
+    expect(() => simulate(m, { seed: 1, steps: 10, runs: 0 })).toThrow(/runs must be a positive integer/);
+  });
+});
+
+describe('shrinking', () => {
+  it('the walk as found shrinks to a valid path of the BFS length that still violates the same invariant', () => {
+    const m = model(asyncModel);
+    const r = simulate(m, { seed: 5, steps: 300, runs: 3000, shrink: false });
+    const raw = r.violations[0]!;
+    expect(r.found!.steps).toBe(r.found!.walkSteps);
+    expect(raw.trace.length - 1).toBe(r.found!.walkSteps);
+    const path = raw.trace.slice(1).map((st) => m.instances.find((i) => i.action === st.action && i.args.join() === st.args.join())!.id);
+    expect(path.length).toBeGreaterThan(10);
+    const target = { kind: 'invariant', name: raw.invariant } as const;
+    const sh = shrinkPath(m, path, target);
+    expect(sh.loopFree).toBe(r.found!.loopFreeSteps);
+    expect(sh.path.length).toBe(7);
+    const shrunk = { ...r, violations: [violationOf(m, sh.path, target)] };
+    expect(replays(asyncModel, m, shrunk)).toMatchObject({ validPath: true, reproduces: true, steps: 7 });
+    // The same as simulate's own shrinking.
+    expect(simulate(m, { seed: 5, steps: 300, runs: 3000 }).violations).toEqual(shrunk.violations);
+  });
+
+  it('refuses a path that does not violate', () => {
+    const m = model(syncModel);
+    expect(() => shrinkPath(m, [], { kind: 'invariant', name: 'no-stale-access' })).toThrow(/does not reach a violation of no-stale-access/);
+  });
+
+  // Shipped violating configurations at small N, each against the BFS's
+  // shortest trace for the same invariant (check with all: one per invariant).
+  const rows: [string, Record<string, ParamValueAny>, unknown][] = [
+    ['sync', { dirtySetRechecksPte: false }, syncModel],
+    ['concurrent', { waitIrqsOff: true, P: 2, OPS: 2 }, concurrentModel],
+    ['async', {}, asyncModel],
+    ['async', { nmiUaccess: false, freeTables: true }, asyncModel],
+    ['lazy', { ipiLazyOnFreedTables: false }, lazyModel],
+    ['nohz-defer', { nmiTouches: true }, nohzModel],
+    ['relaxed', { spuriousFix: 'none' }, relaxedModel],
+    ['text-poke', { otherCpuLoaded: true }, textPokeModel],
+    ['switch-window', { switchingMarker: false }, switchWindowModel],
+    ['pti-deferred', { skipSwitchMark: true }, ptiModel],
+  ];
+  it.each(rows)('%s %j: the shrunk trace is at most twice the BFS shortest, and replays', (_name, params, def) => {
+    const m = model(def, params);
+    const r = simulate(m, { seed: 1, steps: 100, timeLimitMs: 30_000 });
+    expect(r.verdict).toBe('violated');
+    const v = r.violations[0]!;
+    const bfs = check(def as ModelDef, params, { all: true });
+    const shortest = bfs.violations.find((x) => x.invariant === v.invariant);
+    expect(shortest, `BFS finds ${v.invariant} too`).toBeDefined();
+    const n = v.trace.length - 1;
+    const best = shortest!.trace.length - 1;
+    expect(n).toBeGreaterThanOrEqual(best);
+    expect(n).toBeLessThanOrEqual(2 * best);
+    expect(replays(def, m, r)).toMatchObject({ validPath: true, stillViolates: true, reproduces: true, stateDiff: null });
+  });
+});
+
+describe('bug toggles at N=6, where exhaustive search does not finish', () => {
+  // One bug toggle (an expect row with verdict violated) per shootdown model, at N=6.
+  const toggles: [string, Record<string, ParamValueAny>, unknown, string][] = [
+    ['sync', { waitIrqsOff: true, P: 2, OPS: 2 }, syncModel, 'deadlock'],
+    ['concurrent', { dirtySetRechecksPte: false }, concurrentModel, 'no-lost-dirty'],
+    ['async', { nmiUaccess: true }, asyncModel, 'no-stale-access'],
+    ['lazy', { ipiLazyOnFreedTables: false }, lazyModel, 'no-freed-table-walk'],
+    ['nohz-defer', { freeTable: true }, nohzModel, 'no-freed-table-walk'],
+    ['relaxed', { change: 'rw-to-ro', relaxedOnRemoval: true }, relaxedModel, 'no-permission-escalation'],
+    ['text-poke', { otherCpuLoaded: true }, textPokeModel, 'no-text-write-after-poke'],
+  ];
+  it.each(toggles)('%s %j at N=6: found within 30 s, a valid trace', (_name, params, def, invariant) => {
+    const expectRow = (def as ModelDef).expect!.find((e) => e.verdict === 'violated' && Object.entries(params).every(([k, x]) => (e.params as Record<string, unknown>)?.[k] === x));
+    expect(expectRow?.invariant, 'a shipped expect row').toBe(invariant);
+    const m = model(def, { ...params, N: 6 });
+    const r = simulate(m, { seed: 2, steps: 100, timeLimitMs: 30_000 });
+    expect(r.verdict).toBe('violated');
+    expect(r.violations[0]!.invariant).toBe(invariant);
+    expect(r.found!.steps).toBeLessThanOrEqual(r.found!.walkSteps);
+    expect(replays(def, m, r)).toMatchObject({ validPath: true, reproduces: true });
+  });
+});
+
+describe('runSimulate (the command)', () => {
+  it('a violation: race diagram, summary, verdict violated, exit 1; --trace-out replays', async () => {
+    const out = join(tmp, 'async.json');
+    const { o, io } = capture();
+    const code = await runSimulate('models/async.ts', { set: ['N=3'], invariant: [], seed: 4, runs: 3000, traceOut: out }, io);
+    expect(code).toBe(1);
+    expect(o.err).toBe('');
+    const lines = o.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^model async \(N=3 .*\): random walks, seed 4, at most 100 steps each$/);
+    expect(o.out).toContain('no-stale-access violated after 8 steps:');
+    expect(o.out).toMatch(/found by walk [\d,]+ after [\d,]+ steps; shrunk to 8 /);
+    expect(lines.at(-2)).toMatch(/^async: [\d,]+ walks, [\d,]+ steps, [\d.]+ s, [\d,]+ walks\/s, [\d,]+ steps\/s, [\d,]+ distinct states, seed 4$/);
+    expect(lines.at(-1)).toBe('verdict: violated — no-stale-access');
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(validate(schema, doc)).toEqual([]);
+    const rep = capture();
+    expect(await runReplay(out, 'models/async.ts', {}, rep.io)).toBe(0);
+    expect(rep.o.out).toContain('replay: reproduces');
+  });
+
+  it('prints the race diagram of the shrunk trace, as simulate() returns it', async () => {
+    const { o, io } = capture();
+    await runSimulate('models/async.ts', { set: [], invariant: [], seed: 4, runs: 3000, quiet: true }, io);
+    const r = simulate(model(asyncModel), { seed: 4, steps: 100, runs: 3000 });
+    expect(o.out).toContain(`\n${raceDiagram(r.violations[0]!)}\n`);
+  });
+
+  it('no violation: "not a proof", exit 3, never 0', async () => {
+    const { o, io } = capture();
+    const code = await runSimulate('models/sync.ts', { set: ['N=3'], invariant: [], seed: 9, runs: 200, steps: 40 }, io);
+    expect(code).toBe(3);
+    expect(o.out.trimEnd().split('\n').at(-1)).toBe('verdict: no violation found in 200 walks (not a proof)');
+  });
+
+  it('--json: one document; replay takes it like a check result', async () => {
+    const { o, io } = capture();
+    expect(await runSimulate('models/async.ts', { set: [], invariant: [], seed: 4, runs: 3000, json: true }, io)).toBe(1);
+    const doc = JSON.parse(o.out);
+    expect(doc).toMatchObject({ version: 1, mode: 'simulate', model: 'async', verdict: 'violated', seed: 4, modelFile: 'models/async.ts' });
+    expect(doc.violations).toHaveLength(1);
+    expect(doc.violations[0].trace[0]).toMatchObject({ action: 'init', cpu: null });
+    const { report } = replayTrace(asyncModel as ModelDef, doc);
+    expect(report.reproduces).toBe(true);
+    const none = capture();
+    expect(await runSimulate('models/sync.ts', { set: [], invariant: [], seed: 4, runs: 20, json: true }, none.io)).toBe(3);
+    expect(JSON.parse(none.o.out)).toMatchObject({ verdict: 'incomplete', limit: 'runs', walks: 20, violations: [] });
+  });
+
+  it('bad input: one-line errors (exit 2 in the CLI)', async () => {
+    const { io } = capture();
+    const run = (f: string, flags: Record<string, unknown>) => runSimulate(f, { set: [], invariant: [], runs: 1, ...flags }, io);
+    await expect(run('models/nope.ts', {})).rejects.toThrow(UsageError);
+    await expect(run('models/sync.ts', { set: ['N=9'] })).rejects.toThrow(/N=9 is out of range 2\.\.6/);
+    await expect(run('models/sync.ts', { set: ['X=1'] })).rejects.toThrow(/unknown parameter X/);
+    await expect(run('models/sync.ts', { invariant: ['nope'] })).rejects.toThrow(/^models\/sync\.ts: unknown invariant nope/);
+    await expect(run('models/sync.ts', { seed: 2 ** 32 })).rejects.toThrow(UsageError);
+    await expect(run('models/sync.ts', { steps: 0 })).rejects.toThrow(/--steps must be an integer from 1/);
+    await expect(run('models/sync.ts', { timeLimit: 0 })).rejects.toThrow(/--time-limit must be a positive number/);
+    writeFileSync(join(tmp, 'plain'), '');
+    await expect(run('models/sync.ts', { traceOut: join(tmp, 'plain', 'x.json') })).rejects.toThrow(/^cannot write --trace-out file .*plain\/x\.json: .*not a directory/);
+    const errors = await Promise.allSettled([run('models/sync.ts', { set: ['N=9'] }), run('models/sync.ts', { steps: 1.5 }), run('models/nope.ts', {})]);
+    for (const e of errors) {
+      expect(e.status).toBe('rejected');
+      if (e.status === 'rejected') expect((e.reason as Error).message).not.toContain('\n');
+    }
+  });
+});
