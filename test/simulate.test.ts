@@ -18,6 +18,7 @@ import textPokeModel from '../models/text-poke.ts';
 import { check } from '../src/engine/check.js';
 import { instantiate, ModelError, type CompiledModel } from '../src/engine/compile.js';
 import type { ModelDef, ParamValueAny } from '../src/engine/model.js';
+import { array, bool, defineModel, int, machine } from '../src/index.js';
 import { UsageError } from '../src/load.js';
 import { raceDiagram } from '../src/report/diagram.js';
 import { traceDoc } from '../src/report/json.js';
@@ -141,6 +142,46 @@ describe('shrinking', () => {
     expect(replays(asyncModel, m, shrunk)).toMatchObject({ validPath: true, reproduces: true, steps: 7 });
     // The same as simulate's own shrinking.
     expect(simulate(m, { seed: 5, steps: 300, runs: 3000 }).violations).toEqual(shrunk.violations);
+  });
+
+  // x climbs to 4 in four steps; three noise counters and a toggle give a
+  // walk plenty to do besides (and loops to make). The shortest violation
+  // of x < 4 is exactly 4 steps, whatever the walk did.
+  const noisy = defineModel({
+    name: 'noisy',
+    description: 'a counter to 4 among noise',
+    params: { start: { default: 0, min: 0, max: 4, doc: 'initial x' } },
+    build: ({ start }) =>
+      machine(
+        { x: int(0, 4), y: array(3, int(0, 3)), t: bool() },
+        {
+          init: (s) => void (s.x = start),
+          actions: {
+            up: { guard: (s) => s.x < 4 && !s.t, effect: (s) => void s.x++ },
+            noise: { over: [3], guard: (s, i) => s.y[i]! < 3, effect: (s, i) => void s.y[i]!++ },
+            reset: { over: [3], guard: (s, i) => s.y[i]! > 0, effect: (s, i) => void (s.y[i] = 0) },
+            toggle: { effect: (s) => void (s.t = !s.t) },
+          },
+          invariants: { 'x-below-4': { holds: (s) => s.x < 4, explain: (s) => `x = ${s.x}` } },
+        },
+      ),
+  });
+  it('a crafted model: a long noisy walk shrinks to exactly the shortest path', () => {
+    const m = model(noisy);
+    const raw = simulate(m, { seed: 3, steps: 1000, runs: 100, shrink: false });
+    expect(raw.found!.walkSteps).toBeGreaterThan(20);
+    for (const seed of [1, 2, 3, 4]) {
+      const r = simulate(m, { seed, steps: 1000, runs: 100 });
+      expect(r.violations[0]!.trace.map((st) => st.action)).toEqual(['init', 'up', 'up', 'up', 'up']);
+      expect(r.violations[0]!.reason).toBe('x = 4');
+      expect(r.found!.steps).toBe(4);
+    }
+  });
+
+  it('an initial state that violates: a trace of no steps, one walk', () => {
+    const r = simulate(model(noisy, { start: 4 }), { seed: 1, steps: 10, runs: 100 });
+    expect(r).toMatchObject({ verdict: 'violated', walks: 1, steps: 0 });
+    expect(r.violations[0]!.trace.map((st) => st.action)).toEqual(['init']);
   });
 
   it('refuses a path that does not violate', () => {
