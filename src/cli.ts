@@ -22,6 +22,7 @@ import { sliceViolation, TraceError } from './report/slice.js';
 import { runReplay } from './replay.js';
 import { runCi, type CiFlags } from './ci.js';
 import { runInit } from './init.js';
+import { parseSeed, runSimulate, type SimulateFlags } from './simulate.js';
 import { WorkerThreads, type ModelSource } from './engine/parallel.js';
 import { MAX_WORKERS } from './engine/worker-threads.mjs';
 import { fmtCount, storeLine, summaryLine, verdictLine, violationText } from './report/text.js';
@@ -357,6 +358,23 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .addOption(new Option('--violation <N>', 'which violation of a --json result to replay (default 1)').argParser(positiveInt('--violation')))
     .action(async (trace: string, file: string, flags: { json?: boolean; violation?: number }) => {
       code = await runReplay(trace, file, flags, io);
+    });
+
+  program
+    .command('simulate')
+    .description('random walks for bug hunting where exhaustive search cannot finish: exit 1 on a violation (shrunk trace), 3 if none was found (never a proof)')
+    .argument('<model>', 'model file (TypeScript), e.g. models/async.ts')
+    .option('--set <NAME=VALUE>', 'override a model parameter (repeatable)', collect, [])
+    .option('--invariant <NAME>', 'check only this invariant (repeatable)', collect, [])
+    .addOption(new Option('--seed <N>', 'seed of the walks, 0..2^32-1 (default: a random one, printed)').argParser(parseSeed))
+    .addOption(new Option('--steps <N>', 'steps per walk at most (default 100)').argParser(positiveInt('--steps')))
+    .addOption(new Option('--runs <N>', 'walks at most (default: as many as --time-limit allows)').argParser(positiveInt('--runs')))
+    .addOption(new Option('--time-limit <SECONDS>', 'stop after this long (default 10 without --runs)').argParser(positiveNumber('--time-limit', 'seconds')))
+    .option('--json', 'print one JSON document on stdout')
+    .option('--quiet', 'no progress line, no coverage warnings')
+    .option('--trace-out <FILE>', 'write the shrunk counterexample as a JSON trace (schema/trace.schema.json; tlbcheck replay reads it)')
+    .action(async (file: string, flags: SimulateFlags) => {
+      code = await interruptible((signal) => runSimulate(file, flags, io, signal));
     });
 
   program

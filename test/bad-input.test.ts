@@ -103,6 +103,12 @@ const TABLE: [string, string[], RegExp][] = [
   ['replay: steps missing', ['replay', traceWith('nosteps.json', (t) => ({ ...t, steps: 'none' })), 'models/async.ts'], /steps/],
   ['replay: bad parameter in the trace', ['replay', traceWith('badparam.json', (t) => ({ ...t, params: { ...t.params, N: 99 } })), 'models/async.ts'], /N=99 is out of range/],
   ['replay: --violation 0', ['replay', TRACE, 'models/async.ts', '--violation', '0'], /--violation must be a positive integer/],
+  // simulate
+  ['simulate: model file missing', ['simulate', 'models/nope.ts'], /model file not found: models\/nope\.ts/],
+  ['simulate: bad seed', ['simulate', SHOOT, '--seed', 'x'], /--seed/],
+  ['simulate: --steps 0', ['simulate', SHOOT, '--steps', '0'], /--steps must be a positive integer/],
+  ['simulate: unknown parameter', ['simulate', SHOOT, '--set', 'Q=1'], /unknown parameter Q/],
+  ['simulate: model that throws', ['simulate', COUNTER, '--set', 'FAULT=effect', '--seed', '1'], /effect of inc\(\d\) threw TypeError: effect exploded/],
   // ci
   ['ci: glob that matches nothing', ['ci', 'nothing/**/*.ts', '--out', join(dir, 'ci')], /no model files match nothing\/\*\*\/\*\.ts/],
   ['ci: named file is not a model', ['ci', 'test/fixtures/bad-noexport.ts', '--out', join(dir, 'ci')], /no default export/],

@@ -180,6 +180,20 @@ export default defineModel({ name: 'outside', description: 'two counters', param
   });
 });
 
+describe('simulate through the binary', () => {
+  it('finds the NMI race at N=6, prints a shrunk trace that replays (exit 1); a holding model is never proven (exit 3)', () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'tlbcheck-sim-')), 'sim.json');
+    const r = run('simulate', 'models/async.ts', '--set', 'N=6', '--seed', '1', '--time-limit', '20', '--trace-out', trace);
+    expect(r.code, r.err).toBe(1);
+    expect(r.out).toMatch(/verdict: violated — no-stale-access/);
+    expect(r.out).toMatch(/shrunk to \d+/);
+    expect(run('replay', trace, 'models/async.ts').code).toBe(0);
+    const h = run('simulate', 'models/sync.ts', '--set', 'N=6', '--seed', '1', '--runs', '200');
+    expect(h.code, h.err).toBe(3);
+    expect(h.out).toMatch(/no violation found in 200 walks \(not a proof\)/);
+  });
+});
+
 describe('pipes', () => {
   it('a reader that closes early (| head) is not an error and prints no stack trace', () => {
     const r = spawnSync('bash', ['-c', `"${process.execPath}" bin/tlbcheck.js ${SHOOT} --set VARIANT=async --set NMI=1 --steps | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], {
