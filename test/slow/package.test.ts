@@ -17,9 +17,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runInit } from '../src/init.js';
+import { runInit } from '../../src/init.js';
 
-const ROOT = join(import.meta.dirname, '..');
+const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin/tlbcheck.js');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const OWN = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
