@@ -110,6 +110,8 @@ const TABLE: [string, string[], RegExp][] = [
   ['simulate: unknown parameter', ['simulate', SHOOT, '--set', 'Q=1'], /unknown parameter Q/],
   ['simulate: model that throws', ['simulate', COUNTER, '--set', 'FAULT=effect', '--seed', '1'], /effect of inc\(\d\) threw TypeError: effect exploded/],
   // ci
+  ['ci: named file missing', ['ci', 'no-such-file.ts', '--out', join(dir, 'ci')], /no such model file or directory: no-such-file\.ts/],
+  ['ci: --time-limit not a number', ['ci', '--time-limit', 'x'], /--time-limit must be a positive number of seconds/],
   ['ci: glob that matches nothing', ['ci', 'nothing/**/*.ts', '--out', join(dir, 'ci')], /no model files match nothing\/\*\*\/\*\.ts/],
   ['ci: named file is not a model', ['ci', 'test/fixtures/bad-noexport.ts', '--out', join(dir, 'ci')], /no default export/],
   ['ci: nothing to gate', ['ci', 'test/fixtures/faults.ts', '--out', join(dir, 'ci')], /nothing to gate: 1 file matched, 1 model without an expect block/],

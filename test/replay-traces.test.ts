@@ -101,24 +101,7 @@ describe('tlbcheck replay', () => {
     expect(cli('replay', write('result2.json', JSON.parse(res.stdout)), model, '--violation', '2').status).toBe(2);
   });
 
-  it('rejects unreadable input with one line and exit 2', () => {
-    for (const [doc, msg] of [
-      ['{not json', 'not valid JSON'],
-      [JSON.stringify({ format: 'other' }), 'not a tlbcheck trace'],
-      [JSON.stringify({ ...load(SHOOTDOWN), version: 99 }), 'version 99 is not supported'],
-      [JSON.stringify({ ...load(SHOOTDOWN), model: 'counter' }), 'the trace is of model counter, not shootdown'],
-      [JSON.stringify({ ...load(SHOOTDOWN), params: { ...load(SHOOTDOWN).params, N: 9 } }), 'N=9 is out of range'],
-    ] as const) {
-      const p = join(tmp, 'bad.json');
-      writeFileSync(p, doc);
-      const r = cli('replay', p, model);
-      expect(r.status, doc).toBe(2);
-      expect(r.stderr).toContain(msg);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    }
-    expect(cli('replay', join(tmp, 'missing.json'), model).stderr).toContain('trace file not found');
-  });
-
+  // Unreadable traces (not JSON, foreign, another version or model, bad parameters, missing): test/bad-input.test.ts.
   it('readTrace validates the essentials', () => {
     expect(() => readTrace({ format: TRACE_FORMAT, version: 1, model: 'm', params: {}, invariant: 'x', steps: [] })).toThrow(TraceFormatError);
     expect(() => readTrace({ format: TRACE_FORMAT, version: 1, model: 'm', params: {}, invariant: 'x', steps: [{ action: 'go', args: [] }] })).toThrow(/step 0 must be the initial state/);

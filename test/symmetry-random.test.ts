@@ -129,7 +129,7 @@ describe('random CPU-symmetric models (fast-check)', () => {
           expect(new Map(r.violations.map((v) => [v.invariant, v.trace.length - 1]))).toEqual(ref.first);
         }
       }),
-      { numRuns: 6 },
+      { numRuns: 3 },
     );
   });
 });

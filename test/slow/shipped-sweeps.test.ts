@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { check, instantiate } from '../../src/index.ts';
 import { checkCompiled, checkCompiledAsync, type CheckResult } from '../../src/engine/check.ts';
-import { SHIPPED_MODELS } from '../helpers/shipped.ts';
+import { SHIPPED_MODELS, SPEC_TABLE } from '../helpers/shipped.ts';
+import shootdown from '../../models/bench/shootdown.ts';
+import { expectLazyEqualsViews } from '../helpers/lazy-differential.ts';
 
 /** [name, model, absolute file] of every shipped model (worker threads load the file). */
 const SHIPPED_MODEL_FILES = SHIPPED_MODELS.map(([name, def]) => [name, def, fileURLToPath(new URL(name === 'shootdown' ? '../../models/bench/shootdown.ts' : `../../models/${name}.ts`, import.meta.url))] as const);
@@ -70,4 +72,22 @@ describe('--workers 2 reports exactly what one thread does, on every shipped mod
         }
     });
   }
+});
+
+describe('two workers reach the spec counts and depths on every reference row up to a million states', () => {
+  const file = fileURLToPath(new URL('../../models/bench/shootdown.ts', import.meta.url));
+  for (const [N, P, K, VARIANT, states, transitions, depth] of SPEC_TABLE.filter((r) => r[4] <= 1_000_000))
+    it(`N=${N} P=${P} K=${K} ${VARIANT}: ${states} states`, async () => {
+      for (const store of ['exact', 'fingerprint'] as const) {
+        const r = await checkCompiledAsync(instantiate(shootdown, { N, P, K, VARIANT }), { workers: 2, waitForWorkers: true, source: { file }, store });
+        expect([store, r.states, r.transitions, r.depth, r.verdict]).toEqual([store, states, transitions, depth, 'holds']);
+      }
+    });
+});
+
+describe('lazy trees equal the reference path on every expect row of every shipped model', () => {
+  for (const [name, def] of SHIPPED_MODELS)
+    it(name, () => {
+      for (const row of def.expect ?? [{ params: {} }]) expectLazyEqualsViews(name, def, (row.params ?? {}) as Record<string, never>);
+    });
 });
