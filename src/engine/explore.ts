@@ -107,7 +107,7 @@ export interface ExploreJob {
 }
 
 /** How long a slice of exploreAsync runs before the event loop gets a turn. */
-const SLICE_MS = 50;
+const SLICE_MS = 250;
 /**
  * Limits and progress are looked at after every batch, at most every
  * CHECK_MS. A batch is bounded in work (batch.ts: Batch.size), so a limit
