@@ -48,7 +48,7 @@ export const BATCH = 96;
  * model keeps the full BATCH (actions × words ≤ 1,000).
  */
 const BATCH_WORDS = 1 << 17;
-/** A batch that took longer than this halves Batch.size: the explorers look at their limits between batches. */
+/** A batch that took longer than this halves Batch.size (one under an eighth of it doubles it back): the explorers look at their limits between batches. */
 const BATCH_MS = 10;
 /** The cheap tabulation attempt comes after the first batch (see TABULATE_AFTER). */
 const TABULATE_EARLY = BATCH;
@@ -103,7 +103,7 @@ export interface Batch {
    */
   invariantsHold(w: Uint32Array, o: number): number;
   at: number;
-  /** States to expand per call (≤ BATCH): smaller for wide states, halved while a batch takes over BATCH_MS. */
+  /** States to expand per call (≤ BATCH): smaller for wide states, halved while a batch takes over BATCH_MS, grown back when fast. */
   size: number;
 }
 
@@ -232,7 +232,11 @@ export function createBatch(model: CompiledModel, sym: ReturnType<typeof makeCan
         checkSymmetry!(cur, b0, b1, idBase + b0);
         for (let i = 0; i < total; i++) sym.canon(out, i * W, out, i * W);
       }
-      if (batch.size > 1 && performance.now() - t0 > BATCH_MS) batch.size >>= 1;
+      // Halve while batches are slow (wide states); grow back once they are
+      // fast again, so one pause (a GC, the VM host) does not shrink them for good.
+      const dt = performance.now() - t0;
+      if (dt > BATCH_MS) batch.size = Math.max(1, batch.size >> 1);
+      else if (dt < BATCH_MS / 8 && batch.size < size) batch.size = Math.min(size, batch.size * 2);
       return total;
     },
     prepareLookups(n, touch) {
