@@ -13,7 +13,7 @@ import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
-import { AsymmetryFault, makeCanonicalizer, type SymmetryMode } from './symmetry.js';
+import { AsymmetryFault, makeCanonicalizer, plainIdFields, type SymmetryMode } from './symmetry.js';
 import { pathTo } from './trace.js';
 import { countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.js';
 import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
@@ -605,8 +605,7 @@ export function realPaths(
 function plainCpuFieldsHint(model: CompiledModel): string {
   const cpu = model.layout.leaves.flatMap((l) => l.indexSorts).find((s) => s?.role === 'cpu');
   if (!cpu) return '';
-  const n = cpu.size;
-  const fields = [...new Set(model.layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
+  const fields = plainIdFields(model.layout, cpu.size);
   return fields.length ? `; plain int fields that may hold a ${cpu.name} id (declare them ref(${cpu.name})): ${fields.join(', ')}` : '';
 }
 

@@ -288,6 +288,15 @@ const SYMMETRY_SAMPLES = 2000;
  * canonical successors and invariant verdicts, and throws AsymmetryFault
  * otherwise. Successive checks cycle through the transpositions of the main sort.
  */
+/**
+ * Fields whose leaves are plain ints (not refs) with a range that fits the
+ * ids of a sort of n members (NONE allowed): the usual way a model breaks
+ * symmetry, by keeping a CPU id where a permutation cannot map it.
+ */
+export function plainIdFields(layout: Layout<StateDecl>, n: number): string[] {
+  return [...new Set(layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
+}
+
 export function symmetryChecker(
   layout: Layout<StateDecl>,
   sym: Canonicalizer,
@@ -342,7 +351,7 @@ export function symmetryChecker(
    */
   const culprit = (cur: Uint32Array, co: number, perm: readonly number[]): string | undefined => {
     const n = perm.length;
-    const fields = [...new Set(layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
+    const fields = plainIdFields(layout, n);
     const x = cur.slice(co, co + W);
     /** π, with field f's values mapped too, of the state at src[so..]. */
     const mapped = (src: Uint32Array, so: number, f: string): Uint32Array | undefined => {
