@@ -39,9 +39,7 @@ import {
   sendFlushIpisFirst,
   takeDeferredFlush,
   unmapOpFields,
-  unmapZap,
   world,
-  type WorldView,
   munmapFlushInfo,
   munmapSteps,
 } from '../src/kernel/index.js';
@@ -74,12 +72,10 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
-    const inHandler = (s: unknown, c: number) => v(s).dfPending[c];
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && !inHandler(s, c);
-    const idle = (s: unknown) => {
-      const x = v(s);
-      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.dfPending[c] || x.csd[c].includes('queued')) return false;
+    const inHandler = (s: View<S>, c: number) => s.dfPending[c];
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && !inHandler(s, c);
+    const idle = (s: View<S>) => {
+      for (let c = 0; c < p.N; c++) if (s.pc[c] !== 'user' || s.dfPending[c] || s.csd[c].includes('queued')) return false;
       return true;
     };
     return machine(state, {
@@ -89,12 +85,12 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: false }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true, tables: w.tablesOf(MM0) });
+            sendFlushIpisFirst(s, c, { ipiLazyOnFreedTables: true, tables: w.tablesOf(MM0) });
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c, f, { ipiLazyOnFreedTables: true }), p.N)}`;
@@ -104,35 +100,35 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
-            flushTlbFunc(v(s), c, readFlushInfo(v(s), c), k);
+            flushTlbFunc(s, c, readFlushInfo(s, c), k);
             s.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}`),
+          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}`),
         },
         // ------------------------------------------------------------ targets
         ipi_ack: {
           over: [CPU, CPU],
-          guard: (s, t, from) => ipiDeliverable(v(s), from, t) && !inHandler(s, t),
+          guard: (s, t, from) => ipiDeliverable(s, from, t) && !inHandler(s, t),
           effect: (s, t, from) => {
-            deferFlush(v(s), t, readFlushInfo(v(s), from));
-            csdUnlock(v(s), from, t);
+            deferFlush(s, t, readFlushInfo(s, from));
+            csdUnlock(s, from, t);
             s.irqOff[t] = true;
           },
-          describe: (s, t, from) => `IPI from CPU${from}: copy flush_tlb_info (${describeFlushInfo(readFlushInfo(v(s), from))}), csd_unlock (ack)`,
+          describe: (s, t, from) => `IPI from CPU${from}: copy flush_tlb_info (${describeFlushInfo(readFlushInfo(s, from))}), csd_unlock (ack)`,
         },
         ipi_flush: {
           over: [CPU],
           guard: (s, t) => inHandler(s, t),
           effect: (s, t) => {
-            flushTlbFunc(v(s), t, takeDeferredFlush(v(s), t), k);
+            flushTlbFunc(s, t, takeDeferredFlush(s, t), k);
             s.irqOff[t] = false;
           },
-          describe: (s, t) => phraseOf(v(s), (x) => flushTlbFunc(x, t, peekDeferredFlush(x, t), k)),
+          describe: (s, t) => phraseOf(s, (x) => flushTlbFunc(x, t, peekDeferredFlush(x, t), k)),
         },
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),
-          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(s, c, MM0) : undefined,
         }),
       },
       invariants: coreProperties<S>(),

@@ -21,9 +21,7 @@ import {
   phraseOf,
   readFlushInfo,
   unmapOpFields,
-  unmapZap,
   world,
-  type WorldView,
   munmapFlushInfo,
   munmapSteps,
   sendFlushIpisFirst,
@@ -57,11 +55,9 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
-    const idle = (s: unknown) => {
-      const x = v(s);
-      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c].includes('queued')) return false;
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user';
+    const idle = (s: View<S>) => {
+      for (let c = 0; c < p.N; c++) if (s.pc[c] !== 'user' || s.csd[c].includes('queued')) return false;
       return true;
     };
     return machine(state, {
@@ -71,12 +67,12 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: true }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true, tables: w.tablesOf(MM0) });
+            sendFlushIpisFirst(s, c, { ipiLazyOnFreedTables: true, tables: w.tablesOf(MM0) });
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c, f, { ipiLazyOnFreedTables: true }), p.N)}`;
@@ -86,19 +82,18 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
-            const x = v(s);
-            flushTlbFunc(x, c, readFlushInfo(x, c), k); // IRQs off around it
-            if (p.waitIrqsOff) x.irqOff[c] = true;
-            x.pc[c] = 'waiting';
+            flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
+            if (p.waitIrqsOff) s.irqOff[c] = true;
+            s.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
+          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
         },
         // ------------------------------------------------------------ targets
         ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),
-          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(s, c, MM0) : undefined,
         }),
       },
       invariants: coreProperties<S>(),

@@ -37,9 +37,7 @@ import {
   phraseOf,
   readFlushInfo,
   unmapOpFields,
-  unmapZap,
   world,
-  type WorldView,
   munmapFlushInfo,
   munmapSteps,
   sendFlushIpisFirst,
@@ -77,12 +75,10 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'kthread', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && ownLoadedMm(v(s), c) === MM0;
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && ownLoadedMm(s, c) === MM0;
     const sw = { leaveLazyMb: p.leaveLazyMb };
-    const idle = (s: unknown) => {
-      const x = v(s);
-      for (let c = 0; c < p.N; c++) if ((x.pc[c] !== 'user' && x.pc[c] !== 'kthread') || x.csd[c].includes('queued')) return false;
+    const idle = (s: View<S>) => {
+      for (let c = 0; c < p.N; c++) if ((s.pc[c] !== 'user' && s.pc[c] !== 'kthread') || s.csd[c].includes('queued')) return false;
       return true;
     };
     const lazyOpt = { ipiLazyOnFreedTables: p.ipiLazyOnFreedTables };
@@ -93,12 +89,12 @@ export default defineModel({
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: false }),
         flush_tlb_mm_range: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
           effect: (s, c) => {
-            sendFlushIpisFirst(v(s), c, { ...lazyOpt, tables: w.tablesOf(MM0) });
+            sendFlushIpisFirst(s, c, { ...lazyOpt, tables: w.tablesOf(MM0) });
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
               const t = flushTargets(x, c, f, lazyOpt);
@@ -111,18 +107,17 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
-            const x = v(s);
-            flushTlbFunc(x, c, readFlushInfo(x, c), k); // IRQs off around it
-            x.pc[c] = 'waiting';
+            flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
+            s.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
+          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
         },
         // ------------------------------------------------------------ scheduler
         schedule_kthread: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'user',
           effect: (s, c) => {
-            enterLazyTlb(v(s), c, k);
+            enterLazyTlb(s, c, k);
             s.pc[c] = 'kthread';
           },
           describe: (s) => `schedule → kernel thread: enter_lazy_tlb (CR3 stays mm0, is_lazy=1${p.tso ? ', a buffered store' : ''})`,
@@ -131,11 +126,11 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'kthread',
           effect: (s, c) => {
-            switchMmIrqsOff(v(s), c, MM0, k, sw);
+            switchMmIrqsOff(s, c, MM0, k, sw);
             s.pc[c] = 'user';
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const r = switchMmIrqsOff(x, c, MM0, k, sw);
               return `schedule → task of mm0: ${r}${sbLength(x, c) > 0 ? `; store buffer ${describeStoreBuffer(x, c)}` : ''}`;
             }),
@@ -145,7 +140,7 @@ export default defineModel({
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),
-          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, s.pc[c] === 'kthread' ? NONE : MM0) : undefined,
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(s, c, s.pc[c] === 'kthread' ? NONE : MM0) : undefined,
         }),
       },
       invariants: coreProperties<S>(),

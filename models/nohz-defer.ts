@@ -30,12 +30,10 @@ import {
   accessAction,
   cpuFields,
   ghostFields,
-  hw,
   invlpg,
   invpcid,
   pageTableFields,
   pteInit,
-  pteRead,
   pteStore,
   speculativeWalkAction,
   defaultHwOptions,
@@ -78,17 +76,17 @@ export default defineModel({
           s.deferred[c] = true;
           out.push(`CPU${c} in user mode: deferred`);
         } else {
-          invlpg(hw(s), c, 0);
+          invlpg(s, c, 0);
           out.push(`IPI CPU${c}: INVLPG`);
         }
       }
-      invlpg(hw(s), 0, 0);
+      invlpg(s, 0, 0);
       return out.join(', ');
     };
     return machine(state, {
       init: (s) => {
         s.pmd[0] = 0;
-        pteInit(hw(s), 0, 0, 0);
+        pteInit(s, 0, 0, 0);
         for (let c = 1; c < p.N; c++) s.mode[c] = 'user';
         s.mode[0] = 'kernel';
       },
@@ -97,9 +95,9 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => c === 0 && s.op === 'todo',
           effect: (s) => {
-            pteStore(hw(s), 0, 0, { present: false, writable: false, accessed: false, dirty: false, frame: 0 });
+            pteStore(s, 0, 0, { present: false, writable: false, accessed: false, dirty: false, frame: 0 });
             if (p.freeTable) {
-              pmdClear(hw(s), 0);
+              pmdClear(s, 0);
               s.tableUnhooked = true;
             }
             s.op = 'unmapped';
@@ -111,7 +109,7 @@ export default defineModel({
           guard: (s, c) => c === 0 && s.op === 'unmapped',
           effect: (s) => {
             flushKernelRange(s);
-            flushStartedAndReturned(hw(s), 0, { mm: 0, va: 0, newGen: 0, freedTables: p.freeTable }, [0]);
+            flushStartedAndReturned(s, 0, { mm: 0, va: 0, newGen: 0, freedTables: p.freeTable }, [0]);
             s.op = 'returned';
           },
           describe: (s) => {
@@ -125,7 +123,7 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => c === 0 && s.op === 'returned',
                 effect: (s) => {
-                  freeTable(hw(s), 0);
+                  freeTable(s, 0);
                   s.op = 'done';
                 },
                 describe: () => 'free PT page 0 to the page allocator',
@@ -144,7 +142,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.mode[c] === 'entering',
           effect: (s, c) => {
-            if (s.deferred[c]) invpcid(hw(s), c, 2);
+            if (s.deferred[c]) invpcid(s, c, 2);
             s.deferred[c] = false;
             s.mode[c] = 'kernel';
           },

@@ -42,7 +42,6 @@ import {
   cpuFields,
   defaultHwOptions,
   ghostFields,
-  hw,
   pageTableFields,
   pteInit,
   pteRead,
@@ -70,8 +69,6 @@ import {
   tlbStateFields,
   writeUserCr3,
   type KernelShape,
-  type KView,
-  type PtiView,
 } from '../src/kernel/index.js';
 import { noStaleAccess } from '../properties/index.js';
 
@@ -116,7 +113,6 @@ export default defineModel({
       ipiPending: array(CPU, setOf(CPU)),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as KView & PtiView & View<S>;
     const hooks = ptiFlushHooks(asids, p.userPcidFlush);
     const swHooks = ptiSwitchHooks({ skipSwitchMark: p.skipSwitchMark });
     const inNmi = (s: View<S>, c: number) => s.nmiSaved[c] !== NONE;
@@ -124,7 +120,7 @@ export default defineModel({
     const mmName = (m: number) => `mm${m}`;
 
     /** The flush operation; returns its trace phrase. */
-    const doFlush = (x: ReturnType<typeof v>, c: number, m: number): string => {
+    const doFlush = (x: View<S>, c: number, m: number): string => {
       x.opsLeft--;
       const pte = pteRead(x, m, 0);
       pteStore(x, m, 0, { ...pte, accessed: false });
@@ -145,13 +141,13 @@ export default defineModel({
       x.ipiPending[c] = targets;
       return `${head}; IPI → ${[...Array(p.N).keys()].filter((t) => bits.has(targets, t)).map((t) => `CPU${t}`).join(',')}`;
     };
-    const maskStr = (x: ReturnType<typeof v>, c: number) => `user_pcid_flush_mask={${x.userPcidFlushMask[c].map((b, a) => (b ? a : -1)).filter((a) => a >= 0).join(',')}}`;
+    const maskStr = (x: View<S>, c: number) => `user_pcid_flush_mask={${x.userPcidFlushMask[c].map((b, a) => (b ? a : -1)).filter((a) => a >= 0).join(',')}}`;
 
     return machine(state, {
       init: (s) => {
         for (let m = 0; m < MMS; m++) {
           s.pmd[m] = m;
-          pteInit(hw(s), m, 0, m);
+          pteInit(s, m, 0, m);
         }
         s.mmCpumask[0] = bits.all(p.N);
         for (let c = 0; c < p.N; c++) {
@@ -168,7 +164,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.mode[c] === 'user' && !inNmi(s, c),
           effect: (s, c) => {
-            switchToKernelCr3(v(s), c, asids);
+            switchToKernelCr3(s, c, asids);
             s.mode[c] = 'kernel';
           },
           describe: (s, c) => `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c], asids)}, NOFLUSH)`,
@@ -181,21 +177,20 @@ export default defineModel({
             (inNmi(s, c)
               ? p.nmiFlush === 'anywhere' || (p.nmiFlush === 'in-user' && s.mode[c] === 'user')
               : s.mode[c] === 'kernel'),
-          effect: (s, c, m) => void doFlush(v(s), c, m),
-          describe: (s, c, m) => phraseOf(v(s), (x) => `${doFlush(x, c, m)}; ${maskStr(x, c)}`),
+          effect: (s, c, m) => void doFlush(s, c, m),
+          describe: (s, c, m) => phraseOf(s, (x) => `${doFlush(x, c, m)}; ${maskStr(x, c)}`),
         },
         ...(p.N > 1 ? { flush_ipi: {
           over: [CPU, CPU],
           guard: (s, t, from) => bits.has(s.ipiPending[from], t) && !inNmi(s, t) && (s.mode[t] === 'user' || s.mode[t] === 'kernel'),
           effect: (s, t, from) => {
-            const x = v(s);
-            if (x.mode[t] === 'user') switchToKernelCr3(x, t, asids);
-            x.mode[t] = 'kernel';
-            flushTlbFunc(x, t, { mm: x.flushing[from], va: 0, newGen: 0, freedTables: false }, k, hooks);
-            x.ipiPending[from] = bits.del(x.ipiPending[from], t);
+            if (s.mode[t] === 'user') switchToKernelCr3(s, t, asids);
+            s.mode[t] = 'kernel';
+            flushTlbFunc(s, t, { mm: s.flushing[from], va: 0, newGen: 0, freedTables: false }, k, hooks);
+            s.ipiPending[from] = bits.del(s.ipiPending[from], t);
           },
           describe: (s, t, from) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const entry = x.mode[t] === 'user' ? 'IRQ entry (SWITCH_TO_KERNEL_CR3), ' : '';
               x.mode[t] = 'kernel';
               const r = flushTlbFunc(x, t, { mm: x.flushing[from], va: 0, newGen: 0, freedTables: false }, k, hooks);
@@ -206,7 +201,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.flushing[c] !== NONE && s.ipiPending[c] === 0,
           effect: (s, c) => {
-            flushReturned(v(s), c, { mm: s.flushing[c], va: 0, newGen: 0, freedTables: false }, [s.flushing[c]]);
+            flushReturned(s, c, { mm: s.flushing[c], va: 0, newGen: 0, freedTables: false }, [s.flushing[c]]);
             s.flushing[c] = NONE;
           },
           describe: (s, c) => `flush_tlb_mm_range(${mmName(s.flushing[c])}) returns`,
@@ -214,8 +209,8 @@ export default defineModel({
         context_switch: {
           over: [CPU, MMS],
           guard: (s, c, m) => kernelIdle(s, c) && s.loadedMm[c] !== m,
-          effect: (s, c, m) => void switchMmIrqsOff(v(s), c, m, k, swHooks),
-          describe: (s, c, m) => phraseOf(v(s), (x) => `${switchMmIrqsOff(x, c, m, k, swHooks)}; ${maskStr(x, c)}`),
+          effect: (s, c, m) => void switchMmIrqsOff(s, c, m, k, swHooks),
+          describe: (s, c, m) => phraseOf(s, (x) => `${switchMmIrqsOff(x, c, m, k, swHooks)}; ${maskStr(x, c)}`),
         },
         exit_bt: {
           over: [CPU],
@@ -244,7 +239,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.mode[c] === 'exit-cleared' && !inNmi(s, c),
           effect: (s, c) => {
-            writeUserCr3(v(s), c, asids, !s.exitFlush[c]);
+            writeUserCr3(s, c, asids, !s.exitFlush[c]);
             s.exitFlush[c] = false;
             s.mode[c] = 'user';
           },
@@ -254,9 +249,8 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => !inNmi(s, c),
           effect: (s, c) => {
-            const x = v(s);
-            x.nmiSaved[c] = x.cr3Pcid[c];
-            if (isUserPcid(x.cr3Pcid[c], asids)) switchToKernelCr3(x, c, asids);
+            s.nmiSaved[c] = s.cr3Pcid[c];
+            if (isUserPcid(s.cr3Pcid[c], asids)) switchToKernelCr3(s, c, asids);
           },
           describe: (s, c) =>
             `NMI: SAVE_AND_SWITCH_TO_KERNEL_CR3 (saved pcid${s.cr3Pcid[c]}${isUserPcid(s.cr3Pcid[c], asids) ? ' = user CR3' : ' = kernel CR3, no write'})`,
@@ -265,10 +259,9 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => inNmi(s, c) && s.flushing[c] === NONE,
           effect: (s, c) => {
-            const x = v(s);
-            const saved = x.nmiSaved[c];
-            if (isUserPcid(saved, asids)) paranoidRestoreUserCr3(x, c, saved, asids, p.nmiRestoreNoflush);
-            x.nmiSaved[c] = NONE;
+            const saved = s.nmiSaved[c];
+            if (isUserPcid(saved, asids)) paranoidRestoreUserCr3(s, c, saved, asids, p.nmiRestoreNoflush);
+            s.nmiSaved[c] = NONE;
           },
           describe: (s, c) => {
             const saved = s.nmiSaved[c];

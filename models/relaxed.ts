@@ -36,7 +36,6 @@ import {
   accessPossible,
   defaultHwOptions,
   describeAccess,
-  hw,
   hwParams,
   pteRead,
   pteStore,
@@ -88,7 +87,6 @@ export default defineModel({
       inFault: array(CPU, bool()),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
     const adds = p.change === 'ro-to-rw';
     const behind = (x: WorldView, c: number) => x.ctxTlbGen[c][x.loadedAsid[c]] < x.tlbGen[MM0];
     const allFlush = (x: WorldView, f: { mm: number; va: number; newGen: number; freedTables: boolean }) => {
@@ -129,8 +127,8 @@ export default defineModel({
         mprotect: {
           over: [CPU],
           guard: (s, c) => s.mprot === 'todo' && !s.inFault[c],
-          effect: (s, c) => void mprotect(v(s), c),
-          describe: (s, c) => phraseOf(v(s), (x) => mprotect(x, c)),
+          effect: (s, c) => void mprotect(s, c),
+          describe: (s, c) => phraseOf(s, (x) => mprotect(x, c)),
         },
         ...(p.reclaim
           ? {
@@ -138,7 +136,7 @@ export default defineModel({
                 over: [CPU, PAGE],
                 guard: (s, c, va) => s.mprot === 'done' && s.recl === 'todo' && s.ptePresent[0][va],
                 effect: (s, c, va) => {
-                  ptepGetAndClear(v(s), MM0, va);
+                  ptepGetAndClear(s, MM0, va);
                   s.reclVa = va;
                   s.recl = 'zapped';
                 },
@@ -148,11 +146,10 @@ export default defineModel({
                 over: [CPU],
                 guard: (s) => s.recl === 'zapped',
                 effect: (s, c) => {
-                  const x = v(s);
-                  const f = { mm: MM0, va: x.reclVa, newGen: incMmTlbGen(x, MM0), freedTables: false };
-                  allFlush(x, f);
-                  flushStartedAndReturned(x, c, f, [0]);
-                  x.recl = 'done';
+                  const f = { mm: MM0, va: s.reclVa, newGen: incMmTlbGen(s, MM0), freedTables: false };
+                  allFlush(s, f);
+                  flushStartedAndReturned(s, c, f, [0]);
+                  s.recl = 'done';
                 },
                 describe: (s) => `reclaim: strict flush of va${s.reclVa} returns`,
               },
@@ -160,39 +157,37 @@ export default defineModel({
           : {}),
         user_access: {
           over: [CPU, PAGE, 2],
-          guard: (s, c, va) => !s.inFault[c] && accessPossible(hw(s), c, va),
+          guard: (s, c, va) => !s.inFault[c] && accessPossible(s, c, va),
           effect: (s, c, va, kd) => {
-            const x = v(s);
             const kind = kd === 0 ? 'read' : 'write';
-            if (kind === 'write' && writeEscalates(x, c, va) && x.escalated === NONE) x.escalated = c;
-            const pte = pteRead(x, 0, va);
-            const pl = access(x, c, va, kind, o);
+            if (kind === 'write' && writeEscalates(s, c, va) && s.escalated === NONE) s.escalated = c;
+            const pte = pteRead(s, 0, va);
+            const pl = access(s, c, va, kind, o);
             const permits = pte.present && (kind === 'read' || pte.writable);
             if (pl && pl.outcome === 'fault' && permits) {
               // spurious #PF: the PTE already permits the access
-              if (behind(x, c)) x.spurious[c] = Math.min(2, x.spurious[c] + 1);
-              x.inFault[c] = true;
+              if (behind(s, c)) s.spurious[c] = Math.min(2, s.spurious[c] + 1);
+              s.inFault[c] = true;
             }
           },
           describe: (s, c, va, kd) => {
             const kind = kd === 0 ? 'read' : 'write';
-            const d = describeAccess(hw(s), c, va, kind, o, 'user ');
-            const pte = pteRead(hw(s), 0, va);
+            const d = describeAccess(s, c, va, kind, o, 'user ');
+            const pte = pteRead(s, 0, va);
             const spur = /#PF/.test(d) && pte.present && (kind === 'read' || pte.writable) ? ' — spurious (PTE permits it)' : '';
-            return `${d}${spur}${kind === 'write' && writeEscalates(v(s), c, va) ? ' — PTE is READ-ONLY' : ''}`;
+            return `${d}${spur}${kind === 'write' && writeEscalates(s, c, va) ? ' — PTE is READ-ONLY' : ''}`;
           },
         },
         ...(adds ? { spurious_fixup: {
           over: [CPU],
           guard: (s, c) => s.inFault[c],
           effect: (s, c) => {
-            const x = v(s);
-            if (p.spuriousFix === 'gen-compare') flushTlbFunc(x, c, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k);
-            if (!behind(x, c)) x.spurious[c] = 0;
-            x.inFault[c] = false;
+            if (p.spuriousFix === 'gen-compare') flushTlbFunc(s, c, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k);
+            if (!behind(s, c)) s.spurious[c] = 0;
+            s.inFault[c] = false;
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) =>
+            phraseOf(s, (x) =>
               p.spuriousFix === 'gen-compare'
                 ? `flush_tlb_fix_spurious_fault: ${flushTlbFunc(x, c, { mm: MM0, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, k)}; retry`
                 : `flush_tlb_fix_spurious_fault: ${p.spuriousFix === 'none' ? 'no-op' : 'INVLPG faulting address only'} (local tlb_gen ${x.ctxTlbGen[c][0]} < mm ${x.tlbGen[MM0]}); retry`,

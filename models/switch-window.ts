@@ -34,7 +34,7 @@
  *   flush and CPU1 skips it (no-stale-access). Without TSO the barrier is
  *   not needed.
  */
-import { array, cpus, defineModel, enumOf, int, machine, NONE, sort, type View } from '../src/index.js';
+import { array, cpus, defineModel, enumOf, int, machine, sort, type View } from '../src/index.js';
 import {
   access,
   accessAction,
@@ -45,15 +45,12 @@ import {
   describeStoreBuffer,
   drainAction,
   ghostFields,
-  hw,
   latch,
   pageTableFields,
   pscEvictAction,
   pteInit,
-  pteValueMax,
   sbLength,
   speculativeWalkAction,
-  storeBufferFields,
   tlbEvictAction,
   tlbFields,
   tlbLookup,
@@ -74,7 +71,7 @@ import {
   flushTlbFunc,
   folioFields,
   incMmTlbGen,
-  KERNEL_SB_KINDS,
+  kernelStoreBufferFields,
   LOADED_MM_SWITCHING,
   maskNames,
   mmFields,
@@ -97,7 +94,6 @@ import {
   unmapOpFields,
   type KernelShape,
   type SwitchOptions,
-  type WorldView,
 } from '../src/kernel/index.js';
 import { coreProperties, nmiUaccessCurrentMm, wrongMmUaccessFields } from '../properties/index.js';
 
@@ -140,7 +136,7 @@ export default defineModel({
       ...unmapOpFields(sh, p.munmap ? 1 : 0),
       ...switchStepFields(k),
       ...wrongMmUaccessFields(CPU),
-      ...((p.tso ? storeBufferFields(sh, { depth: p.tso, kinds: KERNEL_SB_KINDS, idxMax: mms - 1, valLo: -1, valHi: pteValueMax(sh) }) : {}) as {}),
+      ...kernelStoreBufferFields(sh, mms, p.tso),
       /** mm of the task `current` on each CPU (prev's until the switch ends). */
       cur: array(CPU, int(0, 1)),
       /** Where CPU0 is in switch_mm_irqs_off: not switching, after the tlb_gen read, after the CR3 write. */
@@ -149,11 +145,10 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
     const switching = (s: View<S>, c: number) => s.phase[c] !== 'none';
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user' && !switching(v(s), c);
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && !switching(s, c);
     const mmName = (m: number) => (m === LOADED_MM_SWITCHING ? 'LOADED_MM_SWITCHING' : m === mms - 1 ? 'init_mm' : `mm${m}`);
-    const sb = (s: unknown, c: number) => (tsoOn(s) && sbLength(s, c) > 0 ? `; store buffer ${describeStoreBuffer(s, c)}` : '');
+    const sb = (s: View<S>, c: number) => (tsoOn(s) && sbLength(s, c) > 0 ? `; store buffer ${describeStoreBuffer(s, c)}` : '');
     const finish = (x: View<S>, c: number, next: number) => {
       x.cur[c] = next; // switch_to(): current = next task
       x.phase[c] = 'none';
@@ -161,17 +156,16 @@ export default defineModel({
     };
     return machine(state, {
       init: (s) => {
-        const x = v(s);
-        x.pmd[MM0] = 0;
-        x.pmd[MM1] = 1;
-        pteInit(x, 0, 0, 0);
-        pteInit(x, 1, 0, 1);
-        x.mmCpumask[MM0] = 0b11;
+        s.pmd[MM0] = 0;
+        s.pmd[MM1] = 1;
+        pteInit(s, 0, 0, 0);
+        pteInit(s, 1, 0, 1);
+        s.mmCpumask[MM0] = 0b11;
         for (let c = 0; c < 2; c++) {
-          x.cr3Root[c] = MM0;
-          x.loadedMm[c] = MM0;
-          x.ctxCtxId[c][0] = ctxIdOf(MM0);
-          x.nextAsid[c] = 1;
+          s.cr3Root[c] = MM0;
+          s.loadedMm[c] = MM0;
+          s.ctxCtxId[c][0] = ctxIdOf(MM0);
+          s.nextAsid[c] = 1;
         }
       },
       actions: {
@@ -180,18 +174,17 @@ export default defineModel({
           over: [CPU, 2],
           guard: (s, c, m) => c === SWITCHER && !switching(s, c) && s.cur[c] !== m,
           effect: (s, c, m) => {
-            const x = v(s);
             if (!p.splitSwitch) {
-              switchMmIrqsOff(x, c, m, k, sw);
-              finish(x, c, m);
+              switchMmIrqsOff(s, c, m, k, sw);
+              finish(s, c, m);
               return;
             }
-            x.irqOff[c] = true;
-            saveSwitchPlan(x, c, switchMmBegin(x, c, m, k, sw).plan);
-            x.phase[c] = 'begun';
+            s.irqOff[c] = true;
+            saveSwitchPlan(s, c, switchMmBegin(s, c, m, k, sw).plan);
+            s.phase[c] = 'begun';
           },
           describe: (s, c, m) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               if (!p.splitSwitch) return `schedule → task of mm${m}: ${switchMmIrqsOff(x, c, m, k, sw)}`;
               return `schedule → task of mm${m}, IRQs off: ${switchMmBegin(x, c, m, k, sw).phrase}${sb(x, c)}`;
             }),
@@ -202,11 +195,11 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.phase[c] === 'begun',
                 effect: (s, c) => {
-                  switchMmLoadCr3(v(s), c, switchPlanOf(v(s), c)!, sw);
+                  switchMmLoadCr3(s, c, switchPlanOf(s, c)!, sw);
                   s.phase[c] = 'cr3-loaded';
                 },
                 describe: (s, c) =>
-                  phraseOf(v(s), (x) => {
+                  phraseOf(s, (x) => {
                     const lm = ownLoadedMm(x, c);
                     return `load_new_mm_cr3(mm${x.swNext[c]}): ${switchMmLoadCr3(x, c, switchPlanOf(x, c)!, sw)}; loaded_mm still ${mmName(lm)}, current->mm = mm${x.cur[c]}`;
                   }),
@@ -215,13 +208,12 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.phase[c] === 'cr3-loaded',
                 effect: (s, c) => {
-                  const x = v(s);
-                  const plan = switchPlanOf(x, c)!;
-                  switchMmEnd(x, c, plan);
-                  saveSwitchPlan(x, c, null);
-                  finish(x, c, plan.next);
+                  const plan = switchPlanOf(s, c)!;
+                  switchMmEnd(s, c, plan);
+                  saveSwitchPlan(s, c, null);
+                  finish(s, c, plan.next);
                 },
-                describe: (s, c) => phraseOf(v(s), (x) => {
+                describe: (s, c) => phraseOf(s, (x) => {
                   const next = x.swNext[c];
                   switchMmEnd(x, c, switchPlanOf(x, c)!);
                   return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs on${sb(x, c)}`;
@@ -242,12 +234,12 @@ export default defineModel({
               }),
               flush_tlb_mm_range: {
                 over: [CPU],
-                guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(v(s), c, 0b11),
+                guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, 0b11),
                 effect: (s, c) => {
-                  sendFlushIpisFirst(v(s), c, { ipiLazyOnFreedTables: true, tables: [0] });
+                  sendFlushIpisFirst(s, c, { ipiLazyOnFreedTables: true, tables: [0] });
                 },
                 describe: (s, c) =>
-                  phraseOf(v(s), (x) => {
+                  phraseOf(s, (x) => {
                     const f = munmapFlushInfo(x, MM0, c);
                     incMmTlbGen(x, MM0, c);
                     const t = flushTargets(x, c, f, { ipiLazyOnFreedTables: true });
@@ -259,10 +251,10 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.pc[c] === 'ipis-sent',
                 effect: (s, c) => {
-                  flushTlbFunc(v(s), c, readFlushInfo(v(s), c), k);
+                  flushTlbFunc(s, c, readFlushInfo(s, c), k);
                   s.pc[c] = 'waiting';
                 },
-                describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
+                describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
               },
               ...syncFlushIpi<S>(CPU, k),
             }
@@ -273,17 +265,15 @@ export default defineModel({
           ? {
               nmi_uaccess: {
                 over: [CPU],
-                guard: (s, c) => c === SWITCHER && nmiUaccessOkay(v(s), c, s.cur[c]) && accessPossible(hw(s), c, 0),
+                guard: (s, c) => c === SWITCHER && nmiUaccessOkay(s, c, s.cur[c]) && accessPossible(s, c, 0),
                 effect: (s, c) => {
-                  const x = v(s);
-                  const e = tlbLookup(x, c, x.cr3Pcid[c], 0);
-                  const table = e ? e.table : walkPlan(x, c, 0)!.table;
-                  if (table !== x.cur[c]) x.wrongMmUaccess = latch(x.wrongMmUaccess, c);
-                  access(x, c, 0, 'read', o);
+                  const e = tlbLookup(s, c, s.cr3Pcid[c], 0);
+                  const table = e ? e.table : walkPlan(s, c, 0)!.table;
+                  if (table !== s.cur[c]) s.wrongMmUaccess = latch(s.wrongMmUaccess, c);
+                  access(s, c, 0, 'read', o);
                 },
                 describe: (s, c) => {
-                  const x = v(s);
-                  return `${describeAccess(x, c, 0, 'read', o, 'NMI: nmi_uaccess_okay() → ')} [current->mm=mm${x.cur[c]}, loaded_mm=${mmName(ownLoadedMm(x, c))}, CR3 → mm${x.cr3Root[c]}'s page tables]`;
+                  return `${describeAccess(s, c, 0, 'read', o, 'NMI: nmi_uaccess_okay() → ')} [current->mm=mm${s.cur[c]}, loaded_mm=${mmName(ownLoadedMm(s, c))}, CR3 → mm${s.cr3Root[c]}'s page tables]`;
                 },
               },
             }

@@ -27,10 +27,8 @@ import {
   phraseOf,
   readFlushInfo,
   unmapOpFields,
-  unmapZap,
   world,
   writeFlushInfo,
-  type WorldView,
   munmapFlushInfo,
   munmapSteps,
   syncFlushIpi,
@@ -63,11 +61,9 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'local-flushed', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
-    const idle = (s: unknown) => {
-      const x = v(s);
-      for (let c = 0; c < p.N; c++) if (x.pc[c] !== 'user' || x.csd[c].includes('queued')) return false;
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user';
+    const idle = (s: View<S>) => {
+      for (let c = 0; c < p.N; c++) if (s.pc[c] !== 'user' || s.csd[c].includes('queued')) return false;
       return true;
     };
     return machine(state, {
@@ -79,16 +75,15 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'zapped',
           effect: (s, c) => {
-            const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c);
-            incMmTlbGen(x, MM0, c);
-            flushStarted(x, c, f, w.tablesOf(MM0));
-            writeFlushInfo(x, c, f);
-            flushTlbFunc(x, c, f, k); // local, IRQs off
-            x.pc[c] = 'local-flushed';
+            const f = munmapFlushInfo(s, MM0, c);
+            incMmTlbGen(s, MM0, c);
+            flushStarted(s, c, f, w.tablesOf(MM0));
+            writeFlushInfo(s, c, f);
+            flushTlbFunc(s, c, f, k); // local, IRQs off
+            s.pc[c] = 'local-flushed';
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c, f, k)}`;
@@ -96,22 +91,21 @@ export default defineModel({
         },
         flush_tlb_multi: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(v(s), c, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(s, c, bits.all(p.N)),
           effect: (s, c) => {
-            const x = v(s);
-            csdQueue(x, c, flushTargets(x, c, readFlushInfo(x, c), { ipiLazyOnFreedTables: true }));
-            if (p.waitIrqsOff) x.irqOff[c] = true;
-            x.pc[c] = 'waiting';
+            csdQueue(s, c, flushTargets(s, c, readFlushInfo(s, c), { ipiLazyOnFreedTables: true }));
+            if (p.waitIrqsOff) s.irqOff[c] = true;
+            s.pc[c] = 'waiting';
           },
           describe: (s, c) =>
-            `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(v(s), c, readFlushInfo(v(s), c), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
+            `flush_tlb_multi: lock CSD, send flush IPI → ${maskNames(flushTargets(s, c, readFlushInfo(s, c), { ipiLazyOnFreedTables: true }), p.N)}, wait${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
         },
         // ------------------------------------------------------------ targets
         ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),
-          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(v(s), c, MM0) : undefined,
+          nmiUaccess: p.nmiUaccess ? (s, c) => nmiUaccessOkay(s, c, MM0) : undefined,
         }),
       },
       invariants: coreProperties<S>(),

@@ -94,7 +94,6 @@ import {
   defaultHwOptions,
   describeAccess,
   ghostFields,
-  hw,
   pageTableFields,
   pteGlobalFields,
   pteInit,
@@ -115,7 +114,6 @@ import {
   flushTlbOneUser,
   handlerUaccessWrite,
   incMmTlbGen,
-  invalidateUserAsid,
   mmFields,
   nmiUaccessOkay,
   noPokeRunning,
@@ -138,9 +136,6 @@ import {
   type FlushHooks,
   type FlushInfo,
   type KernelShape,
-  type KView,
-  type PtiView,
-  type TextPokeView,
 } from '../src/kernel/index.js';
 import { noHandlerWriteDuringPoke, noTextWriteAfterPoke } from '../properties/index.js';
 
@@ -205,7 +200,6 @@ export default defineModel({
       ipiPending: array(CPU, setOf(CPU)),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as KView & PtiView & TextPokeView & View<S>;
     const other = p.N - 1;
     /** PAGE_KERNEL carries _PAGE_GLOBAL only without PTI (__default_kernel_pte_mask). */
     const G = p.pageKernelGlobal && !p.pti;
@@ -214,22 +208,18 @@ export default defineModel({
     const ipiFor = (s: View<S>, c: number) => s.ipiPending.some((m) => bits.has(m, c));
     const swHooks = p.pti ? ptiSwitchHooks() : {};
     // flush_tlb_func under PTI: flush_tlb_one_user per userPcidFlush; flush_tlb_local always marks the user PCID.
-    const fHooks: FlushHooks = !p.pti
-      ? {}
-      : p.userPcidFlush === 'none'
-        ? { flushLocal: (s, c, a) => invalidateUserAsid(s as KView & PtiView, c, a) }
-        : ptiFlushHooks(ASIDS, p.userPcidFlush);
+    const fHooks: FlushHooks = p.pti ? ptiFlushHooks(ASIDS, p.userPcidFlush) : {};
     const names = (t: string) => t.replace(/\bmm1\b/g, 'poking_mm');
     const pokeInfo = (gen: number): FlushInfo => ({ mm: POKING_MM, va: VA, newGen: gen, freedTables: false });
 
     /** The end of __text_poke: local_irq_restore, text_mutex unlock; the poke (and its flush) has finished. */
-    const finish = (x: ReturnType<typeof v>, c: number) => {
+    const finish = (x: View<S>, c: number) => {
       x.irqOff[c] = false;
       x.pokePc[c] = 'idle';
       flushReturned(x, c, pokeInfo(0), [PT_POKE]);
     };
     /** unuse_temporary_mm(), or the leaveLazy bug. */
-    const unuse = (x: ReturnType<typeof v>, c: number): string => {
+    const unuse = (x: View<S>, c: number): string => {
       if (p.leaveLazy) {
         enterLazyTlb(x, c, k);
         x.mode[c] = 'kthread';
@@ -237,7 +227,7 @@ export default defineModel({
       }
       return unuseTemporaryMm(x, c, POKING_MM, MM0, k, swHooks);
     };
-    const pokeBegin = (x: ReturnType<typeof v>, c: number): string => {
+    const pokeBegin = (x: View<S>, c: number): string => {
       x.pokesLeft--;
       x.irqOff[c] = !p.irqsOn;
       const ver = x.pteVer[PT_POKE][VA];
@@ -247,7 +237,7 @@ export default defineModel({
       const irq = p.irqsOn ? 'BUG: IRQs left on' : 'local_irq_save';
       return `text_poke: ${irq}; set_pte_at(poking_mm, poking_addr → text pfn${PFN_TEXT}, W${G ? ', G' : ''}, pte v${ver}→v${ver + 1}); ${sw}`;
     };
-    const pokeFinishLocal = (x: ReturnType<typeof v>, c: number): string => {
+    const pokeFinishLocal = (x: View<S>, c: number): string => {
       flushStarted(x, c, pokeInfo(0), [PT_POKE]);
       const fl = flushTlbOneUser(x, c, VA, { pti: p.pti, asids: ASIDS, user: p.userPcidFlush });
       const un = unuse(x, c);
@@ -255,7 +245,7 @@ export default defineModel({
       return `__flush_tlb_one_user(poking_addr): ${fl}; ${un}; local_irq_restore: text_poke returns`;
     };
     /** flush_tlb_mm_range(poking_mm, poking_addr) with IRQs still off. */
-    const flushMmRange = (x: ReturnType<typeof v>, c: number): string => {
+    const flushMmRange = (x: View<S>, c: number): string => {
       const gen = incMmTlbGen(x, POKING_MM);
       const f = pokeInfo(gen);
       flushStarted(x, c, f, [PT_POKE]);
@@ -282,7 +272,7 @@ export default defineModel({
       const to = [...Array(p.N).keys()].filter((t) => bits.has(targets, t)).map((t) => `CPU${t}`);
       return `${head}; IPI → ${to.join(',')} (and wait, IRQs off)`;
     };
-    const exitToUser = (x: ReturnType<typeof v>, c: number): string => {
+    const exitToUser = (x: View<S>, c: number): string => {
       x.mode[c] = 'user';
       if (!p.pti) return 'return to user mode';
       const a = asidOfPcid(x.cr3Pcid[c], ASIDS);
@@ -294,49 +284,48 @@ export default defineModel({
 
     return machine(state, {
       init: (s) => {
-        const x = v(s);
-        x.pmd[MM0] = PT_MM0;
-        pteInit(x, PT_MM0, VA, PFN_USER);
-        x.pteAccessed[PT_MM0][VA] = true;
-        x.pteDirty[PT_MM0][VA] = true;
-        x.pmd[POKING_MM] = PT_POKE; // poking_init(): the PT page is preallocated, the PTE empty
-        x.mmCpumask[MM0] = bits.all(p.N);
+        s.pmd[MM0] = PT_MM0;
+        pteInit(s, PT_MM0, VA, PFN_USER);
+        s.pteAccessed[PT_MM0][VA] = true;
+        s.pteDirty[PT_MM0][VA] = true;
+        s.pmd[POKING_MM] = PT_POKE; // poking_init(): the PT page is preallocated, the PTE empty
+        s.mmCpumask[MM0] = bits.all(p.N);
         for (let c = 0; c < p.N; c++) {
-          x.cr3Root[c] = MM0;
-          x.loadedMm[c] = MM0;
-          x.ctxCtxId[c][0] = ctxIdOf(MM0);
-          x.nextAsid[c] = 1;
+          s.cr3Root[c] = MM0;
+          s.loadedMm[c] = MM0;
+          s.ctxCtxId[c][0] = ctxIdOf(MM0);
+          s.nextAsid[c] = 1;
         }
         if (p.otherCpuLoaded) {
-          x.cr3Root[other] = POKING_MM;
-          x.loadedMm[other] = POKING_MM;
-          x.ctxCtxId[other][0] = ctxIdOf(POKING_MM);
-          x.mode[other] = 'kthread';
-          x.mmCpumask[MM0] = bits.del(x.mmCpumask[MM0], other);
-          x.mmCpumask[POKING_MM] = bits.add(0, other);
+          s.cr3Root[other] = POKING_MM;
+          s.loadedMm[other] = POKING_MM;
+          s.ctxCtxId[other][0] = ctxIdOf(POKING_MM);
+          s.mode[other] = 'kthread';
+          s.mmCpumask[MM0] = bits.del(s.mmCpumask[MM0], other);
+          s.mmCpumask[POKING_MM] = bits.add(0, other);
         }
       },
       actions: {
         poke_begin: {
           over: [CPU],
-          guard: (s, c) => s.mode[c] === 'kernel' && !s.isLazy[c] && s.loadedMm[c] === MM0 && s.pokesLeft > 0 && noPokeRunning(v(s)),
-          effect: (s, c) => void pokeBegin(v(s), c),
-          describe: (s, c) => names(phraseOf(v(s), (x) => pokeBegin(x, c))),
+          guard: (s, c) => s.mode[c] === 'kernel' && !s.isLazy[c] && s.loadedMm[c] === MM0 && s.pokesLeft > 0 && noPokeRunning(s),
+          effect: (s, c) => void pokeBegin(s, c),
+          describe: (s, c) => names(phraseOf(s, (x) => pokeBegin(x, c))),
         },
         poke_memcpy: {
           over: [CPU],
           guard: (s, c) => s.pokePc[c] === 'mapped',
           effect: (s, c) => {
-            access(hw(s), c, VA, 'write', hwo);
+            access(s, c, VA, 'write', hwo);
             s.pokePc[c] = 'written';
           },
-          describe: (s, c) => describeAccess(hw(s), c, VA, 'write', hwo, 'memcpy to poking_addr: '),
+          describe: (s, c) => describeAccess(s, c, VA, 'write', hwo, 'memcpy to poking_addr: '),
         },
         poke_pte_clear: {
           over: [CPU],
           guard: (s, c) => s.pokePc[c] === 'written',
           effect: (s, c) => {
-            pokePteClear(hw(s), PT_POKE, VA);
+            pokePteClear(s, PT_POKE, VA);
             s.pokePc[c] = 'cleared';
           },
           describe: (s) => `pte_clear(poking_mm, poking_addr) (pte v${s.pteVer[PT_POKE][VA]}→v${s.pteVer[PT_POKE][VA] + 1})`,
@@ -346,8 +335,8 @@ export default defineModel({
               poke_flush_unuse: {
                 over: [CPU],
                 guard: (s, c) => s.pokePc[c] === 'cleared',
-                effect: (s, c) => void pokeFinishLocal(v(s), c),
-                describe: (s, c) => names(phraseOf(v(s), (x) => pokeFinishLocal(x, c))),
+                effect: (s, c) => void pokeFinishLocal(s, c),
+                describe: (s, c) => names(phraseOf(s, (x) => pokeFinishLocal(x, c))),
               },
             }
           : {
@@ -355,16 +344,16 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.pokePc[c] === 'cleared',
                 effect: (s, c) => {
-                  unuse(v(s), c);
+                  unuse(s, c);
                   s.pokePc[c] = 'unused';
                 },
-                describe: (s, c) => names(phraseOf(v(s), (x) => unuse(x, c))),
+                describe: (s, c) => names(phraseOf(s, (x) => unuse(x, c))),
               },
               poke_flush_tlb_mm_range: {
                 over: [CPU],
                 guard: (s, c) => s.pokePc[c] === 'unused',
-                effect: (s, c) => void flushMmRange(v(s), c),
-                describe: (s, c) => names(phraseOf(v(s), (x) => flushMmRange(x, c))),
+                effect: (s, c) => void flushMmRange(s, c),
+                describe: (s, c) => names(phraseOf(s, (x) => flushMmRange(x, c))),
               },
               ...(p.otherCpuLoaded
                 ? {
@@ -372,17 +361,16 @@ export default defineModel({
                       over: [CPU, CPU],
                       guard: (s, t, from) => bits.has(s.ipiPending[from], t) && !s.irqOff[t] && s.mode[t] !== 'user',
                       effect: (s, t, from) => {
-                        const x = v(s);
-                        flushTlbFunc(x, t, pokeInfo(x.tlbGen[POKING_MM]), k, fHooks);
-                        x.ipiPending[from] = bits.del(x.ipiPending[from], t);
+                        flushTlbFunc(s, t, pokeInfo(s.tlbGen[POKING_MM]), k, fHooks);
+                        s.ipiPending[from] = bits.del(s.ipiPending[from], t);
                       },
                       describe: (s, t, from) =>
-                        names(phraseOf(v(s), (x) => `flush IPI from CPU${from}: ${flushTlbFunc(x, t, pokeInfo(x.tlbGen[POKING_MM]), k, fHooks)}`)),
+                        names(phraseOf(s, (x) => `flush IPI from CPU${from}: ${flushTlbFunc(x, t, pokeInfo(x.tlbGen[POKING_MM]), k, fHooks)}`)),
                     },
                     flush_returns: {
                       over: [CPU],
                       guard: (s, c) => s.pokePc[c] === 'flushing' && s.ipiPending[c] === 0,
-                      effect: (s, c) => finish(v(s), c),
+                      effect: (s, c) => finish(s, c),
                       describe: () => 'flush_tlb_mm_range(poking_mm) returns; local_irq_restore: text_poke returns',
                     },
                   }
@@ -391,18 +379,18 @@ export default defineModel({
         speculative_walk: speculativeWalkAction<S>(sh),
         irq_uaccess_write: {
           over: [CPU],
-          guard: (s, c) => !s.irqOff[c] && s.mode[c] !== 'user' && accessPossible(hw(s), c, VA),
-          effect: (s, c) => void handlerUaccessWrite(v(s), c, VA, hwo, PFN_TEXT, inPoke(s, c)),
-          describe: (s, c) => describeHandlerWrite(hw(s), c, VA, hwo, PFN_TEXT, `IRQ handler${inPoke(s, c) ? ' inside text_poke' : ''}: buggy put_user(poking_addr): `),
+          guard: (s, c) => !s.irqOff[c] && s.mode[c] !== 'user' && accessPossible(s, c, VA),
+          effect: (s, c) => void handlerUaccessWrite(s, c, VA, hwo, PFN_TEXT, inPoke(s, c)),
+          describe: (s, c) => describeHandlerWrite(s, c, VA, hwo, PFN_TEXT, `IRQ handler${inPoke(s, c) ? ' inside text_poke' : ''}: buggy put_user(poking_addr): `),
         },
         nmi_uaccess_write: {
           over: [CPU],
           guard: (s, c) =>
-            s.mode[c] !== 'user' && (!p.nmiUaccessOkay || nmiUaccessOkay(s, c, currentMm(s, c))) && accessPossible(hw(s), c, VA),
-          effect: (s, c) => void handlerUaccessWrite(v(s), c, VA, hwo, PFN_TEXT, inPoke(s, c)),
+            s.mode[c] !== 'user' && (!p.nmiUaccessOkay || nmiUaccessOkay(s, c, currentMm(s, c))) && accessPossible(s, c, VA),
+          effect: (s, c) => void handlerUaccessWrite(s, c, VA, hwo, PFN_TEXT, inPoke(s, c)),
           describe: (s, c) =>
             describeHandlerWrite(
-              hw(s),
+              s,
               c,
               VA,
               hwo,
@@ -414,7 +402,7 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.mode[c] === 'user',
           effect: (s, c) => {
-            if (p.pti) switchToKernelCr3(v(s), c, ASIDS);
+            if (p.pti) switchToKernelCr3(s, c, ASIDS);
             s.mode[c] = 'kernel';
           },
           describe: (s, c) => (p.pti ? `syscall entry: SWITCH_TO_KERNEL_CR3 (pcid${asidOfPcid(s.cr3Pcid[c], ASIDS)}, NOFLUSH)` : 'syscall entry'),
@@ -422,8 +410,8 @@ export default defineModel({
         exit_to_user: {
           over: [CPU],
           guard: (s, c) => s.mode[c] === 'kernel' && !inPoke(s, c) && s.loadedMm[c] === MM0 && !s.isLazy[c] && !ipiFor(s, c),
-          effect: (s, c) => void exitToUser(v(s), c),
-          describe: (s, c) => phraseOf(v(s), (x) => exitToUser(x, c)),
+          effect: (s, c) => void exitToUser(s, c),
+          describe: (s, c) => phraseOf(s, (x) => exitToUser(x, c)),
         },
         user_write: accessAction<S>(sh, hwo, (s, c) => s.mode[c] === 'user', { who: 'user ', kinds: ['write'] }),
         ...(p.leaveLazy || p.otherCpuLoaded
@@ -432,10 +420,10 @@ export default defineModel({
                 over: [CPU],
                 guard: (s, c) => s.mode[c] === 'kthread' && !inPoke(s, c),
                 effect: (s, c) => {
-                  switchMmIrqsOff(v(s), c, MM0, k, swHooks);
+                  switchMmIrqsOff(s, c, MM0, k, swHooks);
                   s.mode[c] = 'kernel';
                 },
-                describe: (s, c) => names(phraseOf(v(s), (x) => `schedule: kernel thread → task of mm0: ${switchMmIrqsOff(x, c, MM0, k, swHooks)}`)),
+                describe: (s, c) => names(phraseOf(s, (x) => `schedule: kernel thread → task of mm0: ${switchMmIrqsOff(x, c, MM0, k, swHooks)}`)),
               },
             }
           : {}),
@@ -444,7 +432,7 @@ export default defineModel({
         'no-text-write-after-poke': noTextWriteAfterPoke<S>(),
         'no-handler-write-during-poke': noHandlerWriteDuringPoke<S>(),
       },
-      endState: (s) => noPokeRunning(v(s)),
+      endState: (s) => noPokeRunning(s),
     });
   },
   expect: [

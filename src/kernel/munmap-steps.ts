@@ -27,19 +27,19 @@ import { MM0, phraseOf, type world, type WorldView } from './world.js';
 
 type StepView = WorldView & View<ReturnType<typeof world>['fields']> & UnmapOpView & { pc: string[] };
 
-export interface MunmapStepOptions {
+export interface MunmapStepOptions<D extends StateDecl = StateDecl> {
   CPU: Sort;
   PAGE: Sort;
   freeTables: boolean;
   /** The CPU's task may start a munmap (it is in user mode, not in a handler). */
-  userMode: (s: unknown, c: number) => boolean;
+  userMode: (s: View<D>, c: number) => boolean;
   /** Page-table pages of mm0 whose walks the flush's return makes illegal once freed. */
   tablesOf: (mm: number) => readonly number[];
   /** The initiator waited with IRQs disabled and re-enables them when the flush returns. */
   irqsOnAtReturn: boolean;
 }
 
-export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
+export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
   return {
     munmap: {

@@ -34,16 +34,24 @@ export function invalidateUserAsid(s: V, c: number, asid: number): void {
   s.userPcidFlushMask[c]![asid] = true;
 }
 
-/** How flush_tlb_one_user() removes the user-PCID copy of one address. */
-export type UserPcidFlush = 'invpcid' | 'mark';
+/** How flush_tlb_one_user() removes the user-PCID copy of one address ('none': it does not, a bug). */
+export type UserPcidFlush = 'invpcid' | 'mark' | 'none';
 
-/** flush_tlb_func()/switch_mm hooks for PTI (`skipSwitchMark` = the bug of not marking a stale slot on switch). */
+/**
+ * flush_tlb_func() hooks for PTI: a full local flush always marks the user
+ * PCID (invalidate_user_asid); a one-address flush of the user PCID goes by
+ * `one` ('none' leaves the user copy alone).
+ */
 export function ptiFlushHooks(asids: number, one: UserPcidFlush): FlushHooks {
   return {
-    flushOneUser: (s, c, va, asid) => {
-      if (one === 'invpcid') invpcid(s, c, 0, userPcid(asid, asids), va);
-      else invalidateUserAsid(s as V, c, asid);
-    },
+    ...(one === 'none'
+      ? {}
+      : {
+          flushOneUser: (s: KView, c: number, va: number, asid: number) => {
+            if (one === 'invpcid') invpcid(s, c, 0, userPcid(asid, asids), va);
+            else invalidateUserAsid(s as V, c, asid);
+          },
+        }),
     flushLocal: (s, c, asid) => invalidateUserAsid(s as V, c, asid),
   };
 }

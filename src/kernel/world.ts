@@ -40,6 +40,16 @@ export const KERNEL_SB_KINDS = ['pte', 'pmd', 'loaded_mm', 'is_lazy', 'csd'] as 
 
 export const MM0 = 0;
 
+/**
+ * The store buffers of the kernel building blocks, only with TSO on (`tso` =
+ * depth): without the fields every store goes straight to memory. Blocks
+ * reach them through tsoOn()/sbOf() (hw/store-buffer.ts), so the fields are
+ * not part of a model's typed view.
+ */
+export function kernelStoreBufferFields(sh: HwShape, mms: number, tso: number | undefined): {} {
+  return tso ? storeBufferFields(sh, { depth: tso, kinds: KERNEL_SB_KINDS, idxMax: mms - 1, valLo: -1, valHi: pteValueMax(sh) }) : {};
+}
+
 export function world(p: WorldParams) {
   const CPU = cpus(p.N);
   const PAGE = sort('page', p.P, { symmetric: true });
@@ -58,8 +68,7 @@ export function world(p: WorldParams) {
     ...flushInfoFields(k),
     ...flushGhostFields(hwShape),
     ...csdFields(k),
-    // Only with TSO on: without the fields every store goes straight to memory.
-    ...((p.tso ? storeBufferFields(hwShape, { depth: p.tso, kinds: KERNEL_SB_KINDS, idxMax: mms - 1, valLo: -1, valHi: pteValueMax(hwShape) }) : {}) as {}),
+    ...kernelStoreBufferFields(hwShape, mms, p.tso),
   };
   const init = (v: unknown): void => {
     const s = v as KView;
