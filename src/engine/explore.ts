@@ -11,6 +11,7 @@
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
+import { createTreeStore } from './tree-store.js';
 import type { StateDecl, View } from './types.js';
 import os from 'node:os';
 import { AsymmetryFault, makeCanonicalizer, plainIdFields, type SymmetryMode } from './symmetry.js';
@@ -37,6 +38,13 @@ export interface CheckOptions {
   symmetry?: SymmetryMode;
   /** Visited set: full packed states ('exact', default) or 64-bit fingerprints (fingerprint-store.ts). */
   store?: StoreKind;
+  /**
+   * How the exact store keeps a state: tree-compressed (tree-store.ts; the
+   * default from three words on) or the words inline ('flat', store.ts).
+   * Both give the same search; 'flat' is there for differential tests and
+   * the bench.
+   */
+  exactStore?: 'tree' | 'flat';
   /** States expanded through the views before the tabulated successor function takes over (batch.ts; Infinity = never). */
   tabulateAfter?: number;
   /** Stop (limit 'interrupted', verdict incomplete) soon after this is aborted: Ctrl-C in the CLI. */
@@ -156,6 +164,12 @@ function withSymmetryFallback(opts: CheckOptions, once: (o: CheckOptions) => Exp
 
 export { AsymmetryFault };
 
+/** The visited set `opts` ask for (one thread). */
+export function createStore(opts: Pick<CheckOptions, 'store' | 'exactStore'>, W: number, hash: (w: Uint32Array, off: number, seed: number) => number, o: { actionCount: number; memoryLimitBytes: number }): StateStore {
+  if (opts.store === 'fingerprint') return createFingerprintStore(W, hash, o);
+  return W >= 3 && opts.exactStore !== 'flat' ? createTreeStore(W, hash, o) : createExactStore(W, hash, o);
+}
+
 /** Explicit-state BFS as an ExploreJob (see there). */
 export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJob {
   const t0 = performance.now();
@@ -163,7 +177,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   const W = layout.words;
   const nInst = model.instances.length;
   const memoryLimit = opts.memoryLimitBytes ?? defaultMemoryLimit();
-  const store = (opts.store === 'fingerprint' ? createFingerprintStore : createExactStore)(W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
+  const store = createStore(opts, W, layout.hash, { actionCount: nInst, memoryLimitBytes: memoryLimit });
   const base = layout.makeView();
   const fresh = layout.makeView();
   const bw = new Uint32Array(W);

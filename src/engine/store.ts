@@ -26,6 +26,8 @@ import { prefault } from './prefault.js';
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MAX_LOAD = 0.7;
+/** The flat table's load at which it doubles (the tree store writes checkpoints in this format). */
+export const FLAT_MAX_LOAD = MAX_LOAD;
 
 export interface StoreStats {
   bytes: number;
@@ -164,7 +166,8 @@ export class Links {
 export function createExactStore(
   words: number,
   hash: (w: Uint32Array, off: number, seed: number) => number,
-  opts: { actionCount: number; memoryLimitBytes?: number; initialCapacity?: number },
+  /** `links`: the per-state links and kept states to use (a tree store handing its states over keeps its own). */
+  opts: { actionCount: number; memoryLimitBytes?: number; initialCapacity?: number; links?: Links },
 ): StateStore {
   const W = words;
   const cmp = Array.from({ length: W }, (_, k) => `tab[o + ${k}] === b[bo + ${k}]`).join(' && ');
@@ -230,7 +233,7 @@ export function createExactStore(
         links.restore(sn);
       },
     };`;
-  const links = new Links(W, opts.actionCount);
+  const links = opts.links ?? new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
   return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links', src)(

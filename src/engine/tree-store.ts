@@ -1,0 +1,342 @@
+/**
+ * The exact visited set for states of three words or more: tree compression
+ * (Blom, Lisser, van de Pol and Weber, "A database approach to distributed
+ * state space generation", 2007; LTSmin's tree database). A state's W words
+ * are the leaves of a balanced binary tree; every inner node below the root
+ * is a pair of 32-bit values interned once in a node table and named by its
+ * id, so a subtree that many states share (the page tables while the TLBs
+ * change, three CPUs while the fourth moves) is stored once. The root pair
+ * (left id, right id) is the state's entry in the root table, which is the
+ * set itself. Per state that is
+ *
+ *   8 B / load (root table)  +  new inner nodes x (8 B data + 4 B / load index)
+ *   +  4 B parent id  +  1 B action id (<= 256 instances)
+ *
+ * and successors differ from their parent in a few words, so most of their
+ * inner nodes exist already (0.2 new inner nodes per state on
+ * models/sync.ts N=3 P=2 OPS=2, against 24 B of words in the flat table).
+ *
+ * Both tables probe linearly from a home slot fastrange(mix(pair)), monotone
+ * in the mix, so a rehash reads the old table and writes the new one nearly
+ * in order, like the fingerprint table (fingerprint-store.ts). The root
+ * table runs at 76-87 % load like that table (one 8-byte compare per
+ * probe); the node index (ids into a dense array of pairs, since ids must
+ * not move) at 35-70 %.
+ *
+ * An entry is never 0: node ids start at 1, and a single-word left subtree
+ * (W = 3) is word 0 of the state, whose bit 31 is always set (layout.ts).
+ * States the explorer needs later (violations) are kept aside (keep()), as
+ * in the flat store; snapshot() decodes the set into the flat table format
+ * (store.ts), so a checkpoint does not depend on which exact store wrote it.
+ */
+import { FP_GROWTH, FP_MAX_LOAD, fpGrow } from './fingerprint-store.js';
+import { prefault } from './prefault.js';
+import { createExactStore, FLAT_MAX_LOAD, HASH_SEED, Links, type StateStore, type StoreSnapshot } from './store.js';
+
+/** The node index grows at this load (and doubles). */
+const NODE_MAX_LOAD = 0.7;
+/** An inner node's bytes on average: its pair (in an array that doubles) and its index slot (a, b, id). */
+const NODE_BYTES = 8 * (4 / 3) + 12 / ((NODE_MAX_LOAD + NODE_MAX_LOAD / 2) / 2);
+/**
+ * Between these counts, each time the root table grows, the store compares
+ * its average bytes per state with the flat table's and hands its states
+ * over to a flat store when it would not save a fifth: words whose values
+ * do not repeat across states (a layout whose every word changes together)
+ * make as many inner nodes as states. The choice depends only on the states
+ * inserted, so a run is as reproducible as with either store alone.
+ */
+const HAND_OVER_FROM = 1 << 16;
+const HAND_OVER_UNTIL = 1 << 22;
+const HAND_OVER_AT = 0.8;
+
+/** The tree over words lo..hi-1: a leaf (one word) or a pair of subtrees split at the middle. */
+export type Tree = { readonly lo: number; readonly hi: number; readonly left?: Tree; readonly right?: Tree };
+
+/**
+ * Words paired bottom-up, (w0 w1) (w2 w3) ..., then those pairs paired, and
+ * so on: the left subtree covers the largest power of two of words below W.
+ */
+export function treeOf(lo: number, hi: number): Tree {
+  if (hi - lo === 1) return { lo, hi };
+  let half = 1;
+  while (half * 2 < hi - lo) half *= 2;
+  return { lo, hi, left: treeOf(lo, lo + half), right: treeOf(lo + half, hi) };
+}
+
+/** A 32-bit mix of a pair (murmur3's finaliser over a ^ rotated b). */
+export function mixPair(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ ((b << 13) | (b >>> 19));
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export function createTreeStore(
+  words: number,
+  hash: (w: Uint32Array, off: number, seed: number) => number,
+  opts: { actionCount: number; memoryLimitBytes?: number; initialCapacity?: number },
+): StateStore {
+  if (words < 3) throw new RangeError(`tree store: ${words} words (needs at least 3; use the flat store)`);
+  const W = words;
+  const root = treeOf(0, W);
+  // Generated with the tree unrolled: insert computes the inner node ids
+  // bottom-up, decode walks them top-down.
+  const enc: string[] = [];
+  let nv = 0;
+  // Each inner position remembers its last pair and id: consecutive inserts
+  // are successors of one state and share most subtrees, found without a probe.
+  const memo: string[] = [];
+  const encode = (t: Tree): string => {
+    if (!t.left || !t.right) return `b[bo + ${t.lo}]`;
+    const l = encode(t.left);
+    const r = encode(t.right);
+    const v = `n${nv++}`;
+    memo.push(`let ${v}a = 0, ${v}b = 0, ${v}i = 0;`);
+    enc.push(
+      `const ${v}l = ${l}, ${v}r = ${r};`,
+      `if (${v}l !== ${v}a || ${v}r !== ${v}b || ${v}i === 0) { ${v}i = node(${v}l, ${v}r); if (${v}i === 0) return -1; ${v}a = ${v}l; ${v}b = ${v}r; }`,
+      `const ${v} = ${v}i;`,
+    );
+    return v;
+  };
+  const rootL = encode(root.left!);
+  const rootR = encode(root.right!);
+  const dec: string[] = [];
+  let dv = 0;
+  const decode = (t: Tree, v: string): void => {
+    if (!t.left || !t.right) {
+      dec.push(`out[oo + ${t.lo}] = ${v};`);
+      return;
+    }
+    const l = `d${dv++}`;
+    const r = `d${dv++}`;
+    dec.push(`const ${l} = nd[${v} * 2], ${r} = nd[${v} * 2 + 1];`);
+    decode(t.left, l);
+    decode(t.right, r);
+  };
+  decode(root.left!, 'L');
+  decode(root.right!, 'R');
+
+  const cap0 = Math.max(4096, Math.ceil((opts.initialCapacity ?? 0) / FP_MAX_LOAD));
+  const src = `
+    // ---- inner nodes: dense pairs nd[2id], nd[2id+1] (id 0 unused) for decoding,
+    // and an index of slots (a, b, id) for interning (one cache line per probe)
+    let nd = new Uint32Array(2 * 4096), nodes = 0;
+    let ncap = 4096, nscale = ncap / 4294967296, nlimit = Math.floor(ncap * NODE_MAX_LOAD);
+    let ni = new Uint32Array(ncap * 3);
+    // ---- roots: pairs (L, R) inline, home slot by the state's hash
+    let cap = cap0, scale = cap / 4294967296, limit = Math.floor(cap * MAX_LOAD);
+    let rt = new Uint32Array(cap * 2);
+    let count = 0, isFull = false;
+    ${memo.join(' ')}
+    const bytes = () => nd.byteLength + ni.byteLength + rt.byteLength + extraBytes();
+    // Growing by \`grow\` bytes would pass the memory budget (refused growth sets isFull).
+    const refuse = (grow) => memoryLimit > 0 && (bytes() + grow > memoryLimit || rss() + grow > memoryLimit);
+    function growIndex() {
+      const c2 = ncap * 2;
+      if (refuse(c2 * 12)) { isFull = true; nlimit = ncap - 2; return; }
+      let t;
+      try { t = new Uint32Array(c2 * 3); } catch (e) { isFull = true; nlimit = ncap - 2; return; }
+      const s2 = c2 / 4294967296;
+      for (let o = 0; o < ni.length; o += 3) {
+        if (ni[o + 2] === 0) continue;
+        const a = ni[o], b = ni[o + 1];
+        let j = (mix(a, b) * s2) >>> 0;
+        while (t[j * 3 + 2] !== 0) if (++j === c2) j = 0;
+        t[j * 3] = a; t[j * 3 + 1] = b; t[j * 3 + 2] = ni[o + 2];
+      }
+      ni = t; ncap = c2; nscale = s2; nlimit = Math.floor(ncap * NODE_MAX_LOAD);
+    }
+    // The id of pair (a, b), interned on first sight; 0 = the node table is full.
+    function node(a, b) {
+      let i = (mix(a, b) * nscale) >>> 0;
+      for (;;) {
+        const o = i * 3;
+        const id = ni[o + 2];
+        if (id === 0) {
+          if (nodes >= nlimit) {
+            if (isFull) return 0;
+            growIndex();
+            if (isFull) return 0;
+            return node(a, b);
+          }
+          const nid = nodes + 1;
+          if (nid * 2 + 1 >= nd.length) {
+            if (refuse(nd.byteLength)) { isFull = true; return 0; }
+            const t = new Uint32Array(nd.length * 2);
+            t.set(nd);
+            nd = t;
+          }
+          nodes = nid;
+          nd[nid * 2] = a; nd[nid * 2 + 1] = b;
+          ni[o] = a; ni[o + 1] = b; ni[o + 2] = nid;
+          return nid;
+        }
+        if (ni[o] === a && ni[o + 1] === b) return id;
+        if (++i === ncap) i = 0;
+      }
+    }
+    function growRoots() {
+      const c2 = nextCap(cap);
+      if (refuse(c2 * 8)) { isFull = true; limit = Math.floor(cap * 0.97); return; }
+      let t;
+      try { t = new Uint32Array(c2 * 2); } catch (e) { isFull = true; limit = Math.floor(cap * 0.97); return; }
+      prefault(t.buffer);
+      const s2 = c2 / 4294967296;
+      const w = new Uint32Array(${W});
+      for (let o = 0; o < rt.length; o += 2) {
+        const L = rt[o];
+        if (L === 0) continue;
+        const R = rt[o + 1];
+        decodeRoot(L, R, w, 0);
+        let j = (hash(w, 0, SEED) * s2) >>> 0;
+        while (t[j * 2] !== 0) if (++j === c2) j = 0;
+        t[j * 2] = L; t[j * 2 + 1] = R;
+      }
+      rt = t; cap = c2; scale = s2; limit = Math.floor(cap * MAX_LOAD);
+      considerHandOver();
+    }
+    // ---- the flat store takes over when sharing does not pay (see the header)
+    let flat = null;
+    function considerHandOver() {
+      if (flat !== null || count < HAND_OVER_FROM || count > HAND_OVER_UNTIL) return;
+      const treePerState = ROOT_BYTES + (nodes / count) * NODE_BYTES;
+      if (treePerState > HAND_OVER_AT * FLAT_BYTES) handOver();
+    }
+    function handOver() {
+      const sn = snapshot();
+      const f = makeFlat(links);
+      f.restore(sn);
+      flat = f;
+      nd = new Uint32Array(0); ni = new Uint32Array(0); rt = new Uint32Array(0);
+    }
+    function insert(b, bo, h, par, act) {
+      if (flat !== null) return flat.insert(b, bo, h, par, act);
+      ${enc.join('\n      ')}
+      const L = ${rootL}, R = ${rootR};
+      let i = (h * scale) >>> 0;
+      for (;;) {
+        const o = i * 2;
+        const x = rt[o];
+        if (x === 0) {
+          // Full (growth refused): keep the last free slots free, so probes end.
+          if (count >= cap - 2) return -1;
+          rt[o] = L; rt[o + 1] = R;
+          const id = count++;
+          parent.set(id, par); action.set(id, act);
+          if (count > limit && !isFull) growRoots();
+          return id;
+        }
+        if (x === L && rt[o + 1] === R) return -1;
+        if (++i === cap) i = 0;
+      }
+    }
+    function decodeRoot(L, R, out, oo) {
+      ${dec.join('\n      ')}
+    }
+    // The home slots depend on inner node ids, not on the state's hash: nothing to load ahead.
+    function touch(hs, n) {
+      if (flat !== null) return flat.touch(hs, n);
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc |= rt[((hs[i] * scale) >>> 0) * 2];
+      return acc;
+    }
+    function snapshot() {
+      if (flat !== null) return flat.snapshot();
+      // The flat table of store.ts: power-of-two capacity, home slot = the hash's high bits.
+      let bits = 12;
+      while (2 ** bits * FLAT_MAX_LOAD < count) bits++;
+      const fcap = 2 ** bits, shift = 32 - bits, mask = fcap - 1;
+      const table = new Uint32Array(fcap * ${W});
+      const w = new Uint32Array(${W});
+      for (let o = 0; o < rt.length; o += 2) {
+        if (rt[o] === 0) continue;
+        decodeRoot(rt[o], rt[o + 1], w, 0);
+        let i = (hash(w, 0, SEED) >>> shift) & mask;
+        while (table[i * ${W}] !== 0) i = (i + 1) & mask;
+        table.set(w, i * ${W});
+      }
+      return { capacity: fcap, count, table, ...links.snapshot(count) };
+    }
+    function restore(sn) {
+      if (flat !== null) return flat.restore(sn);
+      if (sn.table.length !== sn.capacity * ${W}) throw new Error('checkpoint: the table does not fit this state layout');
+      const n = sn.count;
+      // The table is read in home-slot order, so these inserts come sorted
+      // by hash: into a table still growing they would pile up in one run
+      // of slots (quadratic probing). Size it for all of them first.
+      if (n > limit) {
+        cap = Math.ceil(n / (MAX_LOAD * 0.9)); scale = cap / 4294967296; limit = Math.floor(cap * MAX_LOAD);
+        rt = new Uint32Array(cap * 2);
+      }
+      let put = 0;
+      for (let o = 0; o < sn.table.length; o += ${W}) {
+        if (sn.table[o] === 0) continue;
+        if (insert(sn.table, o, hash(sn.table, o, SEED), -1, 0) < 0) throw new Error('checkpoint: a state is stored twice');
+        put++;
+      }
+      if (put !== n) throw new Error('checkpoint: ' + put + ' states in the table, ' + n + ' in its header');
+      count = n;
+      links.restore(sn);
+      considerHandOver();
+    }
+    return {
+      words: ${W},
+      touch,
+      count: () => (flat !== null ? flat.count() : count),
+      insert,
+      ...linkAccessors,
+      full: () => (flat !== null ? flat.full() : isFull),
+      stats: () => (flat !== null ? flat.stats() : { bytes: bytes(), capacity: cap }),
+      snapshot,
+      restore,
+      decodeAll(f) {
+        const w = new Uint32Array(${W});
+        for (let o = 0; o < rt.length; o += 2) if (rt[o] !== 0) { decodeRoot(rt[o], rt[o + 1], w, 0); f(w); }
+      },
+      nodeCount: () => nodes,
+      handedOver: () => flat !== null,
+    };`;
+  const links = new Links(W, opts.actionCount);
+  const makeFlat = (l: Links) => createExactStore(W, hash, { actionCount: opts.actionCount, memoryLimitBytes: opts.memoryLimitBytes, links: l });
+  return new Function(
+    'cap0', 'MAX_LOAD', 'NODE_MAX_LOAD', 'FLAT_MAX_LOAD', 'nextCap', 'memoryLimit', 'hash', 'SEED', 'mix',
+    'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links',
+    'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
+  )(
+    cap0,
+    FP_MAX_LOAD,
+    NODE_MAX_LOAD,
+    FLAT_MAX_LOAD,
+    fpGrow,
+    opts.memoryLimitBytes ?? 0,
+    hash,
+    HASH_SEED,
+    mixPair,
+    links.parent,
+    links.action,
+    () => links.bytes(),
+    links.accessors(),
+    prefault,
+    () => process.memoryUsage.rss(),
+    links,
+    makeFlat,
+    HAND_OVER_FROM,
+    HAND_OVER_UNTIL,
+    HAND_OVER_AT,
+    8 / ((FP_MAX_LOAD + FP_MAX_LOAD / FP_GROWTH) / 2),
+    NODE_BYTES,
+    (W * 4) / ((FLAT_MAX_LOAD + FLAT_MAX_LOAD / 2) / 2),
+  ) as StateStore;
+}
+
+/** What a tree store has beyond StateStore (tests and the bench look inside). */
+export interface TreeStoreInternals {
+  /** Every stored state's words (before a hand-over only). */
+  decodeAll(f: (w: Uint32Array) => void): void;
+  nodeCount(): number;
+  /** The states went to a flat store (sharing did not pay). */
+  handedOver(): boolean;
+}
+
+export type { StoreSnapshot };
