@@ -410,13 +410,16 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
                 break level;
               }
               if ((nextN + 1) * W > next.length) {
-                // Doubling the frontier must fit the budget too.
-                if (memoryLimit > 0 && rss() + next.byteLength * 2 > memoryLimit) {
+                // Growing the frontier (by half: it is counted in bytes per
+                // state, and the widest level is a good part of the run) must
+                // fit the budget too.
+                const grown = Math.max(next.length + 1024 * W, Math.ceil((next.length * 1.5) / W) * W);
+                if (memoryLimit > 0 && rss() + grown * 4 > memoryLimit) {
                   limit = 'memory';
                   stop = true;
                   break level;
                 }
-                const nn = new Uint32Array(next.length * 2);
+                const nn = new Uint32Array(grown);
                 nn.set(next);
                 next = nn;
                 frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
@@ -458,7 +461,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
         levelStart += curN;
         const t = cur;
         cur = next;
-        next = t.length >= cur.length ? t : new Uint32Array(cur.length);
+        next = t; // grows as the next level needs
         curN = nextN;
         nextN = 0;
         b0 = 0;

@@ -16,12 +16,15 @@
  * inner nodes exist already (0.2 new inner nodes per state on
  * models/sync.ts N=3 P=2 OPS=2, against 24 B of words in the flat table).
  *
- * Both tables probe linearly from a home slot fastrange(mix(pair)), monotone
- * in the mix, so a rehash reads the old table and writes the new one nearly
- * in order, like the fingerprint table (fingerprint-store.ts). The root
- * table runs at 76-87 % load like that table (one 8-byte compare per
- * probe); the node index (ids into a dense array of pairs, since ids must
- * not move) at 35-70 %.
+ * Both tables probe linearly from a home slot fastrange(hash), monotone in
+ * the hash, so a rehash reads the old table and writes the new one nearly
+ * in order, and both grow by fpGrow like the fingerprint table
+ * (fingerprint-store.ts). The root table's home is the state's own hash
+ * (the explorer's touch pass loads it ahead; a rehash decodes each root to
+ * hash it again), at 76-87 % load: one 8-byte compare per probe. The node
+ * index holds slots (a, b, id) at 70-80 % load, keyed by a mix of the pair;
+ * the pairs themselves are also kept by id in chunks, since ids must not
+ * move, for decoding.
  *
  * An entry is never 0: node ids start at 1, and a single-word left subtree
  * (W = 3) is word 0 of the state, whose bit 31 is always set (layout.ts).
@@ -33,10 +36,12 @@ import { FP_GROWTH, FP_MAX_LOAD, fpGrow } from './fingerprint-store.js';
 import { prefault } from './prefault.js';
 import { createExactStore, FLAT_MAX_LOAD, HASH_SEED, Links, type StateStore, type StoreSnapshot } from './store.js';
 
-/** The node index grows at this load (and doubles). */
-const NODE_MAX_LOAD = 0.7;
-/** An inner node's bytes on average: its pair (in an array that doubles) and its index slot (a, b, id). */
-const NODE_BYTES = 8 * (4 / 3) + 12 / ((NODE_MAX_LOAD + NODE_MAX_LOAD / 2) / 2);
+/** The node index grows at this load, by fpGrow (x1.14 once past 2 MiB). */
+const NODE_MAX_LOAD = 0.8;
+/** Inner node pairs are kept in chunks of this many (no copying, no slack). */
+const NODE_CHUNK_BITS = 16;
+/** An inner node's bytes on average: its pair and its index slot (a, b, id). */
+const NODE_BYTES = 8 + 12 / ((NODE_MAX_LOAD + NODE_MAX_LOAD / FP_GROWTH) / 2);
 /**
  * Between these counts, each time the root table grows, the store compares
  * its average bytes per state with the flat table's and hands its states
@@ -110,7 +115,7 @@ export function createTreeStore(
     }
     const l = `d${dv++}`;
     const r = `d${dv++}`;
-    dec.push(`const ${l} = nd[${v} * 2], ${r} = nd[${v} * 2 + 1];`);
+    dec.push(`const ${l} = pairA(${v}), ${r} = pairB(${v});`);
     decode(t.left, l);
     decode(t.right, r);
   };
@@ -119,9 +124,12 @@ export function createTreeStore(
 
   const cap0 = Math.max(4096, Math.ceil((opts.initialCapacity ?? 0) / FP_MAX_LOAD));
   const src = `
-    // ---- inner nodes: dense pairs nd[2id], nd[2id+1] (id 0 unused) for decoding,
+    // ---- inner nodes: their pairs by id (id 0 unused) in chunks, for decoding,
     // and an index of slots (a, b, id) for interning (one cache line per probe)
-    let nd = new Uint32Array(2 * 4096), nodes = 0;
+    let nd = [], nodes = 0;
+    const CH = 2 ** NODE_CHUNK_BITS, CM = CH - 1;
+    const pairA = (id) => nd[id >>> NODE_CHUNK_BITS][(id & CM) * 2];
+    const pairB = (id) => nd[id >>> NODE_CHUNK_BITS][(id & CM) * 2 + 1];
     let ncap = 4096, nscale = ncap / 4294967296, nlimit = Math.floor(ncap * NODE_MAX_LOAD);
     let ni = new Uint32Array(ncap * 3);
     // ---- roots: pairs (L, R) inline, home slot by the state's hash
@@ -129,11 +137,11 @@ export function createTreeStore(
     let rt = new Uint32Array(cap * 2);
     let count = 0, isFull = false;
     ${memo.join(' ')}
-    const bytes = () => nd.byteLength + ni.byteLength + rt.byteLength + extraBytes();
+    const bytes = () => nd.length * CH * 8 + ni.byteLength + rt.byteLength + extraBytes();
     // Growing by \`grow\` bytes would pass the memory budget (refused growth sets isFull).
     const refuse = (grow) => memoryLimit > 0 && (bytes() + grow > memoryLimit || rss() + grow > memoryLimit);
     function growIndex() {
-      const c2 = ncap * 2;
+      const c2 = nextCap(ncap);
       if (refuse(c2 * 12)) { isFull = true; nlimit = ncap - 2; return; }
       let t;
       try { t = new Uint32Array(c2 * 3); } catch (e) { isFull = true; nlimit = ncap - 2; return; }
@@ -161,14 +169,13 @@ export function createTreeStore(
             return node(a, b);
           }
           const nid = nodes + 1;
-          if (nid * 2 + 1 >= nd.length) {
-            if (refuse(nd.byteLength)) { isFull = true; return 0; }
-            const t = new Uint32Array(nd.length * 2);
-            t.set(nd);
-            nd = t;
+          if (nid >>> NODE_CHUNK_BITS >= nd.length) {
+            if (refuse(CH * 8)) { isFull = true; return 0; }
+            nd.push(new Uint32Array(CH * 2));
           }
           nodes = nid;
-          nd[nid * 2] = a; nd[nid * 2 + 1] = b;
+          const c = nd[nid >>> NODE_CHUNK_BITS], co = (nid & CM) * 2;
+          c[co] = a; c[co + 1] = b;
           ni[o] = a; ni[o + 1] = b; ni[o + 2] = nid;
           return nid;
         }
@@ -201,14 +208,17 @@ export function createTreeStore(
     function considerHandOver() {
       if (flat !== null || count < HAND_OVER_FROM || count > HAND_OVER_UNTIL) return;
       const treePerState = ROOT_BYTES + (nodes / count) * NODE_BYTES;
-      if (treePerState > HAND_OVER_AT * FLAT_BYTES) handOver();
+      if (treePerState <= HAND_OVER_AT * FLAT_BYTES) return;
+      // The flat table is built beside this one: only within the budget.
+      if (memoryLimit > 0 && rss() + (count / FLAT_MAX_LOAD) * 2 * ${W} * 4 > memoryLimit) return;
+      handOver();
     }
     function handOver() {
       const sn = snapshot();
       const f = makeFlat(links);
       f.restore(sn);
       flat = f;
-      nd = new Uint32Array(0); ni = new Uint32Array(0); rt = new Uint32Array(0);
+      nd = []; ni = new Uint32Array(0); rt = new Uint32Array(0);
     }
     function insert(b, bo, h, par, act) {
       if (flat !== null) return flat.insert(b, bo, h, par, act);
@@ -302,7 +312,7 @@ export function createTreeStore(
   return new Function(
     'cap0', 'MAX_LOAD', 'NODE_MAX_LOAD', 'FLAT_MAX_LOAD', 'nextCap', 'memoryLimit', 'hash', 'SEED', 'mix',
     'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links',
-    'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
+    'NODE_CHUNK_BITS', 'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
   )(
     cap0,
     FP_MAX_LOAD,
@@ -320,6 +330,7 @@ export function createTreeStore(
     prefault,
     () => process.memoryUsage.rss(),
     links,
+    NODE_CHUNK_BITS,
     makeFlat,
     HAND_OVER_FROM,
     HAND_OVER_UNTIL,
