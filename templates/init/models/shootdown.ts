@@ -34,7 +34,6 @@ import {
   unmapOpFields,
   world,
   writeFlushInfo,
-  type WorldView,
 } from 'tlbcheck/kernel';
 import { coreProperties } from 'tlbcheck/properties';
 
@@ -56,10 +55,9 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'zapped', 'local-flushed', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const v = (s: unknown) => s as WorldView & View<S>;
-    const userMode = (s: unknown, c: number) => v(s).pc[c] === 'user';
-    const targets = (x: WorldView & View<S>, c: number) =>
-      p.remoteFlush ? flushTargets(x, c, readFlushInfo(x, c), { ipiLazyOnFreedTables: true }) : 0;
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user';
+    const targets = (s: View<S>, c: number) =>
+      p.remoteFlush ? flushTargets(s, c, readFlushInfo(s, c), { ipiLazyOnFreedTables: true }) : 0;
     return machine(state, {
       init: w.init,
       actions: {
@@ -69,16 +67,15 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'zapped',
           effect: (s, c) => {
-            const x = v(s);
-            const f = munmapFlushInfo(x, MM0, c);
-            incMmTlbGen(x, MM0, c);
-            flushStarted(x, c, f, w.tablesOf(MM0));
-            writeFlushInfo(x, c, f);
-            flushTlbFunc(x, c, f, k);
-            x.pc[c] = 'local-flushed';
+            const f = munmapFlushInfo(s, MM0, c);
+            incMmTlbGen(s, MM0, c);
+            flushStarted(s, c, f, w.tablesOf(MM0));
+            writeFlushInfo(s, c, f);
+            flushTlbFunc(s, c, f, k);
+            s.pc[c] = 'local-flushed';
           },
           describe: (s, c) =>
-            phraseOf(v(s), (x) => {
+            phraseOf(s, (x) => {
               const f = munmapFlushInfo(x, MM0, c);
               incMmTlbGen(x, MM0);
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c, f, k)}`;
@@ -86,21 +83,20 @@ export default defineModel({
         },
         flush_tlb_multi: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(v(s), c, bits.all(p.N)),
+          guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(s, c, bits.all(p.N)),
           effect: (s, c) => {
-            const x = v(s);
-            csdQueue(x, c, targets(x, c));
-            x.pc[c] = 'waiting';
+            csdQueue(s, c, targets(s, c));
+            s.pc[c] = 'waiting';
           },
-          describe: (s, c) => `flush_tlb_multi: send flush IPI → ${maskNames(targets(v(s), c), p.N)}, wait`,
+          describe: (s, c) => `flush_tlb_multi: send flush IPI → ${maskNames(targets(s, c), p.N)}, wait`,
         },
         // the other CPUs: flush_tlb_func() in the IPI handler, then csd_unlock()
         ...syncFlushIpi<S>(CPU, k),
         // user accesses, speculative walks, TLB evictions
-        ...hardwareActions<S>(hwShape, defaultHwOptions, { userMode: (s, c) => userMode(s, c) }),
+        ...hardwareActions<S>(hwShape, defaultHwOptions, { userMode }),
       },
       invariants: coreProperties<S>(),
-      endState: (s) => v(s).pc.every((pc) => pc === 'user'),
+      endState: (s) => s.pc.every((pc) => pc === 'user'),
     });
   },
   expect: [
