@@ -14,18 +14,20 @@ import { CheckpointError, readCheckpoint } from '../src/engine/checkpoint.ts';
 import { instantiate } from '../src/engine/compile.ts';
 import type { CheckOptions } from '../src/engine/explore.ts';
 import shootdown from '../models/bench/shootdown.ts';
+import syncModel from '../models/sync.ts';
+import type { ModelDef } from '../src/engine/model.ts';
 
 const dir = join('tmp', `checkpoint-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Run to the end in sessions of about `every` new states, each stopped by a signal and resumed from its checkpoint. */
-function inSessions(params: Record<string, string | number>, opts: CheckOptions, every: number, file: string): { r: CheckResult; sessions: number } {
+function inSessions(params: Record<string, string | number | boolean>, opts: CheckOptions, every: number, file: string, def: ModelDef = shootdown): { r: CheckResult; sessions: number } {
   rmSync(file, { force: true });
   let sessions = 0;
   for (;;) {
     sessions++;
-    const model = instantiate(shootdown, params);
+    const model = instantiate(def, params);
     const ac = new AbortController();
     const resume = sessions > 1 ? readCheckpoint(file) : undefined;
     const start = resume?.store.count ?? 0;
@@ -52,16 +54,19 @@ const same = (a: CheckResult, b: CheckResult) => {
 };
 
 describe('a resumed search ends as the uninterrupted one', () => {
-  const cases: [string, Record<string, string | number>, CheckOptions][] = [
-    ['exact store, holds', { N: 4, P: 2 }, {}],
-    ['fingerprint store, holds', { N: 4, P: 2 }, { store: 'fingerprint' }],
-    ['cpu symmetry, holds', { N: 5, P: 2 }, { symmetry: 'cpu' }],
-    ['--all on a violating model (violations found before a checkpoint are kept)', { N: 4, P: 2, VARIANT: 'async', NMI: 1 }, { all: true }],
+  const cases: [string, Record<string, string | number | boolean>, CheckOptions, ModelDef][] = [
+    ['exact store, holds', { N: 4, P: 2 }, {}, shootdown],
+    ['fingerprint store, holds', { N: 4, P: 2 }, { store: 'fingerprint' }, shootdown],
+    ['cpu symmetry, holds', { N: 5, P: 2 }, { symmetry: 'cpu' }, shootdown],
+    ['--all on a violating model (violations found before a checkpoint are kept)', { N: 4, P: 2, VARIANT: 'async', NMI: 1 }, { all: true }, shootdown],
+    // 7 words: the tree store, its frontier of root pairs (saved as packed states).
+    ['tree store, holds', { N: 2, P: 2, OPS: 2 }, {}, syncModel],
+    ['tree store, violated, --all', { N: 2, P: 2, OPS: 2, dirtySetRechecksPte: false }, { all: true }, syncModel],
   ];
-  it.each(cases)('%s', (_name, params, opts) => {
-    const straight = checkCompiled(instantiate(shootdown, params), opts);
+  it.each(cases)('%s', (_name, params, opts, def) => {
+    const straight = checkCompiled(instantiate(def, params), opts);
     // A session stops at the first check (every few ms) after `every` new states, so it may run past them.
-    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 20), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`));
+    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 20), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`), def);
     expect(sessions).toBeGreaterThanOrEqual(3);
     same(straight, r);
   });

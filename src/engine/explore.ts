@@ -262,8 +262,15 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   const { out, ks, hs, dup, ends } = batch;
   const touch = store.touch;
 
-  // The BFS frontier as packed states: `cur` holds the level being expanded
-  // (ids levelStart..levelStart+curN-1), `next` collects the level after it.
+  // The BFS frontier: `cur` holds the level being expanded (ids
+  // levelStart..levelStart+curN-1), `next` collects the level after it.
+  // Entries are packed states (W words), or the tree store's root pairs
+  // (2 words, store.frontier; curPairs/nextPairs), decoded a batch at a time into `words`.
+  // The frontier is counted in bytes per state, and its widest level can
+  // hold a fifth of all states.
+  const cf = store.frontier;
+  let curPairs = false;
+  let nextPairs = cf?.compact() ?? false;
   const room = (n: number) => Math.max(W, 1024 * W, 2 ** Math.ceil(Math.log2(Math.max(1, n * W))));
   let cur = new Uint32Array(room(resume ? Math.max(resume.curN, resume.nextN) : 1));
   let next = new Uint32Array(cur.length);
@@ -276,7 +283,30 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
     cur.set(resume.cur);
     next.set(resume.next);
     [curN, nextN, levelStart, b0] = [resume.curN, resume.nextN, resume.levelStart, resume.b0];
+    nextPairs = false; // the checkpoint's levels are packed states
   } else cur.set(bw);
+  /** The batch being expanded, as packed states: state j at words[(j - wb) * W]. */
+  let words = cur;
+  let wb = 0;
+  const batchWords = new Uint32Array(W * batch.size);
+  /** Entries [0, n) of a pair frontier as packed states. */
+  const unpair = (f: Uint32Array, n: number): Uint32Array<ArrayBuffer> => {
+    const a = new Uint32Array(Math.max(n, 1024) * W);
+    cf!.decode(f, 0, n, a, 0);
+    return a;
+  };
+  // The pairs name nodes a hand-over drops: the frontier becomes packed states first.
+  cf?.onHandOver(() => {
+    if (curPairs) {
+      cur = unpair(cur, curN);
+      curPairs = false;
+      if (words !== batchWords) words = cur;
+    }
+    if (nextPairs) {
+      next = unpair(next, nextN);
+      nextPairs = false;
+    }
+  });
   /** Search time of earlier sessions (a resumed run). */
   const before = resume?.elapsedMs ?? 0;
   let lastSave = t0;
@@ -349,9 +379,10 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       identity: searchIdentity(model, opts),
       words: W,
       store: store.snapshot(),
-      cur,
+      // A checkpoint's levels are packed states, whichever store wrote it.
+      cur: curPairs ? unpair(cur, curN) : cur,
       curN,
-      next,
+      next: nextPairs ? unpair(next, nextN) : next,
       nextN,
       levelStart,
       b0,
@@ -371,10 +402,15 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       level: while (!stop) {
         while (b0 < curN) {
           const b1 = Math.min(curN, b0 + batch.size);
+          if (!curPairs) [words, wb] = [cur, 0];
+          else {
+            cf!.decode(cur, b0 * 2, b1 - b0, batchWords, 0);
+            [words, wb] = [batchWords, b0];
+          }
           // 1. Expand the batch into one buffer; 2. hash the successors, drop
           // recent duplicates, touch the others' home slots (batch.ts).
           phase = 'expand';
-          const total = batch.expand(cur, b0, b1, levelStart);
+          const total = batch.expand(words, b0 - wb, b1 - wb, levelStart + wb);
           batch.prepareLookups(total, touch);
           // 3. Insert in order: ids stay in BFS discovery order.
           phase = 'insert';
@@ -384,11 +420,11 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
             const e = ends[j - b0]!;
             if (i === e) {
               if (!opts.noDeadlock && !violated.has('deadlock')) {
-                layout.unpack(cur, j * W, base);
+                layout.unpack(words, (j - wb) * W, base);
                 if (!(endState && endState(base))) {
                   violated.add('deadlock');
                   violations.push({ name: 'deadlock', kind: 'deadlock', stateId: id });
-                  store.keep(id, cur, j * W);
+                  store.keep(id, words, (j - wb) * W);
                   if (!opts.all) {
                     stop = true;
                     break level;
@@ -409,7 +445,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
                 stop = true;
                 break level;
               }
-              if ((nextN + 1) * W > next.length) {
+              if ((nextN + 1) * (nextPairs ? 2 : W) > next.length) {
                 // Growing the frontier (by half: it is counted in bytes per
                 // state, and the widest level is a good part of the run) must
                 // fit the budget too.
@@ -424,8 +460,8 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
                 next = nn;
                 frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
               }
-              const no = nextN * W;
-              for (let k2 = 0; k2 < W; k2++) next[no + k2] = out[i * W + k2]!;
+              if (nextPairs) cf!.entryOfLast(next, nextN * 2);
+              else for (let k2 = 0, no = nextN * W; k2 < W; k2++) next[no + k2] = out[i * W + k2]!;
               nextN++;
               // The tabulated invariants answer most states; the views decide
               // the rest (and name a violated invariant).
@@ -462,6 +498,8 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
         const t = cur;
         cur = next;
         next = t; // grows as the next level needs
+        curPairs = nextPairs;
+        nextPairs = cf?.compact() ?? false;
         curN = nextN;
         nextN = 0;
         b0 = 0;
@@ -473,7 +511,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       if (e instanceof AsymmetryFault) throw e;
       // The state being expanded (or whose successor was being checked).
       const at = phase === 'expand' ? batch.at : j;
-      for (let k = 0; k < W; k++) bw[k] = cur[at * W + k]!;
+      for (let k = 0; k < W; k++) bw[k] = words[(at - (phase === 'expand' ? 0 : wb)) * W + k]!;
       if (e instanceof RangeFault) {
         const inst = model.instances[e.instance]!;
         layout.unpack(bw, 0, base);

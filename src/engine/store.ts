@@ -55,6 +55,24 @@ export interface StateStore {
   /** The set and the links as arrays, for a checkpoint (checkpoint.ts); restore() puts them back into an empty store of the same kind. */
   snapshot(): StoreSnapshot;
   restore(s: StoreSnapshot): void;
+  /** A store that can name its states in fewer words than W gives the BFS frontier that form (tree-store.ts). */
+  readonly frontier?: CompactFrontier;
+}
+
+/**
+ * Frontier entries of two words (a tree store's root pair) instead of the
+ * state's W: the explorer keeps the levels it has yet to expand in this form
+ * and decodes a batch before expanding it.
+ */
+export interface CompactFrontier {
+  /** Entries are pairs now (false once the states went to a flat table: entries are then the W words). */
+  compact(): boolean;
+  /** Write the pair of the state the last insert() added at f[fo], f[fo + 1]. */
+  entryOfLast(f: Uint32Array, fo: number): void;
+  /** Decode the n pairs at f[fo..] into states (W words each) at out[oo..]. */
+  decode(f: Uint32Array, fo: number, n: number, out: Uint32Array, oo: number): void;
+  /** Run `f` when the states are handed over to a flat table, before the pairs lose their meaning. */
+  onHandOver(f: () => void): void;
 }
 
 export interface StoreSnapshot {

@@ -205,6 +205,7 @@ export function createTreeStore(
     }
     // ---- the flat store takes over when sharing does not pay (see the header)
     let flat = null;
+    let lastL = 0, lastR = 0;
     function considerHandOver() {
       if (flat !== null || count < HAND_OVER_FROM || count > HAND_OVER_UNTIL) return;
       const treePerState = ROOT_BYTES + (nodes / count) * NODE_BYTES;
@@ -213,7 +214,9 @@ export function createTreeStore(
       if (memoryLimit > 0 && rss() + (count / FLAT_MAX_LOAD) * 2 * ${W} * 4 > memoryLimit) return;
       handOver();
     }
+    let handOverHooks = [];
     function handOver() {
+      for (const f of handOverHooks) f();
       const sn = snapshot();
       const f = makeFlat(links);
       f.restore(sn);
@@ -232,6 +235,7 @@ export function createTreeStore(
           // Full (growth refused): keep the last free slots free, so probes end.
           if (count >= cap - 2) return -1;
           rt[o] = L; rt[o + 1] = R;
+          lastL = L; lastR = R;
           const id = count++;
           parent.set(id, par); action.set(id, act);
           if (count > limit && !isFull) growRoots();
@@ -306,6 +310,14 @@ export function createTreeStore(
       },
       nodeCount: () => nodes,
       handedOver: () => flat !== null,
+      frontier: {
+        compact: () => flat === null,
+        entryOfLast(f, fo) { f[fo] = lastL; f[fo + 1] = lastR; },
+        decode(f, fo, n, out, oo) {
+          for (let i = 0; i < n; i++) decodeRoot(f[fo + 2 * i], f[fo + 2 * i + 1], out, oo + i * ${W});
+        },
+        onHandOver(f) { handOverHooks.push(f); },
+      },
     };`;
   const links = new Links(W, opts.actionCount);
   const makeFlat = (l: Links) => createExactStore(W, hash, { actionCount: opts.actionCount, memoryLimitBytes: opts.memoryLimitBytes, links: l });
