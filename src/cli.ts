@@ -92,7 +92,7 @@ interface CheckFlags {
   timeLimit?: number;
   symmetry?: 'none' | 'cpu' | 'all';
   memoryLimit?: number;
-  store?: 'exact' | 'fingerprint';
+  store?: 'exact' | 'compact' | 'fingerprint';
   workers?: number;
   json?: boolean;
   quiet?: boolean;
@@ -181,10 +181,13 @@ async function checkLoaded(
   // --resume FILE goes on saving into FILE unless --checkpoint names another.
   const ckpt = flags.checkpoint ?? flags.resume;
   if ((ckpt !== undefined) && (flags.workers ?? 1) > 1) throw new UsageError('--checkpoint and --resume need a single-threaded run (--workers 1)');
+  if (flags.store === 'compact' && (flags.workers ?? 1) > 1) throw new UsageError('--store compact runs on one thread (the workers share a flat table): drop --workers, or use --store exact');
+  // compact is the exact store tree-compressed: the same search, and checkpoints of either fit the other.
+  const storeKind = flags.store === 'fingerprint' ? 'fingerprint' : 'exact';
   const resume = flags.resume !== undefined ? readCheckpoint(flags.resume) : undefined;
   if (ckpt !== undefined) checkWritable(ckpt, '--checkpoint file');
   if (resume) {
-    const why = identityMismatch(resume.identity, searchIdentity(model, { store: flags.store, symmetry: flags.symmetry, all: flags.all }));
+    const why = identityMismatch(resume.identity, searchIdentity(model, { store: storeKind, symmetry: flags.symmetry, all: flags.all }));
     if (why) throw new CheckpointError(`cannot resume from ${flags.resume}: ${why}`);
   }
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
@@ -192,7 +195,8 @@ async function checkLoaded(
   const queueSeen = { n: 0, t: 0 };
   const result = await interruptible((signal) =>
     checkCompiledAsync(model, {
-      store: flags.store,
+      store: storeKind,
+      exactStore: flags.store === 'compact' ? 'tree' : undefined,
       workers: flags.workers,
       threads,
       source,
@@ -324,10 +328,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .addOption(new Option('--symmetry [SORTS]', 'symmetry reduction: cpu (default) permutes CPUs, all also pages, none').choices(['none', 'cpu', 'all']).preset('cpu'))
     .addOption(new Option('--memory-limit <MIB>', 'stop (verdict incomplete) before the process (RSS) uses more memory (default 75% of RAM)').argParser(positiveNumber('--memory-limit', 'MiB')))
     .addOption(
-      new Option('--store <KIND>', 'visited set: exact (full states) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)').choices([
-        'exact',
-        'fingerprint',
-      ]),
+      new Option(
+        '--store <KIND>',
+        'visited set: exact (full states), compact (full states, tree-compressed: about half the memory, slower; one thread) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)',
+      ).choices(['exact', 'compact', 'fingerprint']),
     )
     .addOption(new Option('--workers <N>', 'worker threads (level-synchronous BFS over a shared table; same counts and shortest traces)').argParser(workerCount))
     .option('--json', 'print one JSON document on stdout')

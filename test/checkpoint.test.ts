@@ -60,8 +60,8 @@ describe('a resumed search ends as the uninterrupted one', () => {
     ['cpu symmetry, holds', { N: 5, P: 2 }, { symmetry: 'cpu' }, shootdown],
     ['--all on a violating model (violations found before a checkpoint are kept)', { N: 4, P: 2, VARIANT: 'async', NMI: 1 }, { all: true }, shootdown],
     // 7 words: the tree store, its frontier of root pairs (saved as packed states).
-    ['tree store, holds', { N: 2, P: 2, OPS: 2 }, {}, syncModel],
-    ['tree store, violated, --all', { N: 2, P: 2, OPS: 2, dirtySetRechecksPte: false }, { all: true }, syncModel],
+    ['tree store, holds', { N: 2, P: 2, OPS: 2 }, { exactStore: 'tree' }, syncModel],
+    ['tree store, violated, --all', { N: 2, P: 2, OPS: 2, dirtySetRechecksPte: false }, { all: true, exactStore: 'tree' }, syncModel],
   ];
   it.each(cases)('%s', (_name, params, opts, def) => {
     const straight = checkCompiled(instantiate(def, params), opts);

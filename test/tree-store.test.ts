@@ -163,7 +163,7 @@ describe('tree store', () => {
     expect(st.full()).toBe(true);
     expect(i).toBeLessThan(400_000);
     expect(st.stats().bytes).toBeLessThanOrEqual(1 << 20);
-    const r = check(syncModel, { N: 3, P: 2, OPS: 2 }, { memoryLimitBytes: 1 << 20 });
+    const r = check(syncModel, { N: 3, P: 2, OPS: 2 }, { memoryLimitBytes: 1 << 20, exactStore: 'tree' });
     expect([r.verdict, r.limit]).toEqual(['incomplete', 'memory']);
   });
 
