@@ -240,7 +240,8 @@ async function runRow(
     timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
     maxStates: maxStates === Infinity ? undefined : maxStates,
     symmetry: options.symmetry,
-    store: options.store,
+    store: options.store === 'fingerprint' ? ('fingerprint' as const) : ('exact' as const),
+    exactStore: options.store === 'compact' ? ('tree' as const) : undefined,
     workers: options.workers,
     source: { file: resolve(file) },
     signal,
@@ -561,7 +562,7 @@ function expectProblems(g: Gated): string[] {
 
 const OPTION_CHECKS: Record<keyof RunOptionsOfRow, (v: unknown) => boolean> = {
   symmetry: (v) => v === 'none' || v === 'cpu' || v === 'all',
-  store: (v) => v === 'exact' || v === 'fingerprint',
+  store: (v) => v === 'exact' || v === 'compact' || v === 'fingerprint',
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_WORKERS,
   maxStates: (v) => Number.isInteger(v) && (v as number) >= 1,
 };
@@ -575,6 +576,8 @@ function optionProblems(o: unknown): string[] {
     if (!ok) out.push(`unknown run option ${k} (known: ${Object.keys(OPTION_CHECKS).join(', ')})`);
     else if (!ok(v)) out.push(`run option ${k}: ${JSON.stringify(v)} is not valid`);
   }
+  const r = o as RunOptionsOfRow;
+  if (r.store === 'compact' && (r.workers ?? 1) > 1) out.push('run option store: compact runs on one thread (workers must be 1)');
   return out;
 }
 

@@ -197,7 +197,8 @@ describe('tlbcheck ci', () => {
         "{ params: { VARIANT: 'sync' }, verdict: 'holds' },",
         `{ params: { VARIANT: 'sync', N: 4, P: 2 }, verdict: 'holds' },
     { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { symmetry: 'cpu' }, verdict: 'holds' },
-    { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { store: 'fingerprint', workers: 2 }, verdict: 'holds' },`,
+    { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { store: 'fingerprint', workers: 2 }, verdict: 'holds' },
+    { params: { VARIANT: 'sync', N: 4, P: 2 }, options: { store: 'compact' }, verdict: 'holds' },`,
       ),
     );
     const out = join(dir, 'opts');
@@ -205,10 +206,11 @@ describe('tlbcheck ci', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ok\s+shootdown\s+VARIANT=sync N=4 P=2 \[symmetry=cpu\]\s+holds\s+holds/);
     const rows = (JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as CiSummary).rows;
-    const [full, sym, fp] = rows;
+    const [full, sym, fp, compact] = rows;
     expect(sym!.options).toEqual({ symmetry: 'cpu' });
     expect(sym!.states).toBeLessThan(full!.states / 4); // orbits of 4! permutations
     expect([fp!.states, fp!.transitions]).toEqual([full!.states, full!.transitions]);
+    expect([compact!.states, compact!.transitions, compact!.options]).toEqual([full!.states, full!.transitions, { store: 'compact' }]);
     const capped = join(dir, 'capped.ts');
     writeFileSync(capped, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync', N: 4, P: 2 }, options: { maxStates: 10 }, verdict: 'holds' },"));
     const c = cli(['ci', capped, '--out', out, '--quiet']);
@@ -219,6 +221,10 @@ describe('tlbcheck ci', () => {
     const b = cli(['ci', bad, '--out', out]);
     expect(b.status).toBe(2);
     expect(b.stderr.trim()).toMatch(/expect row 1: unknown run option por \(known: symmetry, store, workers, maxStates\)$/);
+    writeFileSync(bad, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync' }, options: { store: 'compact', workers: 2 }, verdict: 'holds' },"));
+    const b2 = cli(['ci', bad, '--out', out]);
+    expect(b2.status).toBe(2);
+    expect(b2.stderr.trim()).toMatch(/expect row 1: run option store: compact runs on one thread \(workers must be 1\)$/);
   });
 
   it('--time-limit/--max-states are passed through: a cut-short run is a mismatch', () => {

@@ -97,7 +97,7 @@ export type Verdict = 'holds' | 'violated' | 'incomplete';
 /** How `tlbcheck ci` runs an expect row (the CLI options of the same names). */
 export interface RunOptionsOfRow {
   readonly symmetry?: 'none' | 'cpu' | 'all';
-  readonly store?: 'exact' | 'fingerprint';
+  readonly store?: 'exact' | 'compact' | 'fingerprint';
   readonly workers?: number;
   readonly maxStates?: number;
 }
