@@ -76,6 +76,39 @@ describe('tree store', () => {
     );
   });
 
+  it('prepare() (a batch interned level by level) changes no answer: batches with skipped (dup) successors, siblings alike', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 11 }),
+        fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 11, maxLength: 11 }), fc.boolean()), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 40 }),
+        (W, rows, batchSize) => {
+          const { hash } = layoutOf(W);
+          const tree = createTreeStore(W, hash, { actionCount: 3 });
+          const flat = createExactStore(W, hash, { actionCount: 3 });
+          for (let s = 0; s < rows.length; s += batchSize) {
+            const part = rows.slice(s, s + batchSize);
+            const out = new Uint32Array(part.length * W);
+            const dup = new Uint8Array(part.length);
+            part.forEach(([r, skip], i) => {
+              for (let k = 0; k < W; k++) out[i * W + k] = r[k]! * 0x01000193;
+              out[i * W] = (out[i * W]! | 0x80000000) >>> 0;
+              dup[i] = skip ? 1 : 0;
+            });
+            tree.prepare!(out, dup, part.length);
+            part.forEach((_, i) => {
+              if (dup[i] === 1) return;
+              const h = hash(out, i * W, HASH_SEED);
+              expect(tree.insert(out, i * W, h, s + i, i % 3)).toBe(flat.insert(out, i * W, h, s + i, i % 3));
+            });
+          }
+          expect(contents(tree)).toEqual(contents(flat));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('grows through 300,000 states with fewer bytes than the flat table, and a checkpoint of either restores into the other', () => {
     const W = 6;
     const { hash } = layoutOf(W);

@@ -413,6 +413,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
           phase = 'expand';
           const total = batch.expand(words, b0 - wb, b1 - wb, levelStart + wb);
           batch.prepareLookups(total, touch);
+          store.prepare?.(out, dup, total);
           // 3. Insert in order: ids stay in BFS discovery order.
           phase = 'insert';
           let i = 0;

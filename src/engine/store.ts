@@ -55,6 +55,12 @@ export interface StateStore {
   /** The set and the links as arrays, for a checkpoint (checkpoint.ts); restore() puts them back into an empty store of the same kind. */
   snapshot(): StoreSnapshot;
   restore(s: StoreSnapshot): void;
+  /**
+   * Called after touch() with the batch's successors (out, W words each) and
+   * the recent filter's dup[]: a store may do the work of the inserts to come
+   * for all of them at once (tree-store.ts interns their nodes level by level).
+   */
+  prepare?(out: Uint32Array, dup: Uint8Array, n: number): number;
   /** A store that can name its states in fewer words than W gives the BFS frontier that form (tree-store.ts). */
   readonly frontier?: CompactFrontier;
 }

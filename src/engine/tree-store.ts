@@ -16,15 +16,19 @@
  * inner nodes exist already (0.2 new inner nodes per state on
  * models/sync.ts N=3 P=2 OPS=2, against 24 B of words in the flat table).
  *
- * Both tables probe linearly from a home slot fastrange(hash), monotone in
- * the hash, so a rehash reads the old table and writes the new one nearly
- * in order, and both grow by fpGrow like the fingerprint table
- * (fingerprint-store.ts). The root table's home is the state's own hash
- * (the explorer's touch pass loads it ahead; a rehash decodes each root to
- * hash it again), at 76-87 % load: one 8-byte compare per probe. The node
- * index holds slots (a, b, id) at 70-80 % load, keyed by a mix of the pair;
- * the pairs themselves are also kept by id in chunks, since ids must not
- * move, for decoding.
+ * Both tables probe linearly from a home slot fastrange(mix of the pair),
+ * monotone in the mix, so a rehash reads the old table and writes the new
+ * one nearly in order with no decoding. The root table grows by fpGrow like
+ * the fingerprint table (fingerprint-store.ts) and runs at 76-87 % load:
+ * one 8-byte compare per probe. The node index holds slots (a, b, id) at
+ * 40-80 % load (it doubles); the pairs are also kept by id in chunks, since
+ * ids must not move, for decoding.
+ *
+ * An insert looks up a node per inner position, and a key depends on the
+ * ids below it, so one state's lookups cannot be loaded ahead: prepare()
+ * takes a whole batch of successors level by level instead, loading each
+ * level's slots in one pass before probing them (overlapped cache misses),
+ * then the roots' slots; insert() uses the root pairs it prepared.
  *
  * An entry is never 0: node ids start at 1, and a single-word left subtree
  * (W = 3) is word 0 of the state, whose bit 31 is always set (layout.ts).
@@ -36,12 +40,12 @@ import { FP_GROWTH, FP_MAX_LOAD, fpGrow } from './fingerprint-store.js';
 import { prefault } from './prefault.js';
 import { createExactStore, FLAT_MAX_LOAD, HASH_SEED, Links, type StateStore, type StoreSnapshot } from './store.js';
 
-/** The node index grows at this load, by fpGrow (x1.14 once past 2 MiB). */
+/** The node index doubles at this load (a rehash reads every slot: growing by less costs more time than the bytes it saves). */
 const NODE_MAX_LOAD = 0.8;
 /** Inner node pairs are kept in chunks of this many (no copying, no slack). */
 const NODE_CHUNK_BITS = 16;
 /** An inner node's bytes on average: its pair and its index slot (a, b, id). */
-const NODE_BYTES = 8 + 12 / ((NODE_MAX_LOAD + NODE_MAX_LOAD / FP_GROWTH) / 2);
+const NODE_BYTES = 8 + 12 / ((NODE_MAX_LOAD + NODE_MAX_LOAD / 2) / 2);
 /**
  * Between these counts, each time the root table grows, the store compares
  * its average bytes per state with the flat table's and hands its states
@@ -121,6 +125,23 @@ export function createTreeStore(
   };
   decode(root.left!, 'L');
   decode(root.right!, 'R');
+  // The inner positions for prepare(), lowest first: a child is a position
+  // (>= 0) or word -(c + 1).
+  const posL: number[] = [];
+  const posR: number[] = [];
+  const height: number[] = [];
+  const place = (t: Tree): { c: number; h: number } => {
+    if (!t.left || !t.right) return { c: -(t.lo + 1), h: 0 };
+    const l = place(t.left);
+    const r = place(t.right);
+    posL.push(l.c);
+    posR.push(r.c);
+    height.push(Math.max(l.h, r.h) + 1);
+    return { c: posL.length - 1, h: height[height.length - 1]! };
+  };
+  const rootLc = place(root.left!).c;
+  const rootRc = place(root.right!).c;
+  const levelOrder = [...posL.keys()].sort((a, b) => height[a]! - height[b]! || a - b);
 
   const cap0 = Math.max(4096, Math.ceil((opts.initialCapacity ?? 0) / FP_MAX_LOAD));
   const src = `
@@ -141,7 +162,7 @@ export function createTreeStore(
     // Growing by \`grow\` bytes would pass the memory budget (refused growth sets isFull).
     const refuse = (grow) => memoryLimit > 0 && (bytes() + grow > memoryLimit || rss() + grow > memoryLimit);
     function growIndex() {
-      const c2 = nextCap(ncap);
+      const c2 = ncap * 2;
       if (refuse(c2 * 12)) { isFull = true; nlimit = ncap - 2; return; }
       let t;
       try { t = new Uint32Array(c2 * 3); } catch (e) { isFull = true; nlimit = ncap - 2; return; }
@@ -154,10 +175,62 @@ export function createTreeStore(
         t[j * 3] = a; t[j * 3 + 1] = b; t[j * 3 + 2] = ni[o + 2];
       }
       ni = t; ncap = c2; nscale = s2; nlimit = Math.floor(ncap * NODE_MAX_LOAD);
+      epoch++;
+    }
+    // ---- batched interning (prepare): a batch's successors level by level,
+    // each level's home slots loaded in one pass before its probes, so the
+    // cache misses of different successors overlap (as the explorer's touch
+    // pass does for the roots). insert() then takes the roots from here.
+    let epoch = 0, gen = 0, preOut = null, room = 0;
+    let idx = new Int32Array(0), preGen = new Int32Array(0), preL = new Uint32Array(0), preR = new Uint32Array(0);
+    let va = new Uint32Array(0), vb = new Uint32Array(0), home = new Uint32Array(0), ids = new Uint32Array(0);
+    const P = posL.length, SAME = 0xffffffff;
+    function prepare(out, dup, n) {
+      if (flat !== null) return;
+      if (n > room) {
+        room = n;
+        idx = new Int32Array(n); preGen = new Int32Array(n); preL = new Uint32Array(n); preR = new Uint32Array(n);
+        va = new Uint32Array(n); vb = new Uint32Array(n); home = new Uint32Array(n); ids = new Uint32Array(n * P);
+      }
+      gen++;
+      preOut = out;
+      let m = 0;
+      for (let i = 0; i < n; i++) if (dup[i] !== 1) idx[m++] = i;
+      const child = (c, k) => (c < 0 ? out[idx[k] * ${W} - c - 1] : ids[c * room + k]);
+      let sink = 0;
+      for (let q = 0; q < P; q++) {
+        const p = levelOrder[q], cl = posL[p], cr = posR[p], base = p * room;
+        // Siblings come one after another and share most subtrees: a pair
+        // equal to the one before it takes its id (home SAME), no probe.
+        for (let k = 0; k < m; k++) {
+          const a = child(cl, k), b = child(cr, k);
+          va[k] = a; vb[k] = b; // every k's own pair, so k + 1 compares with the right one
+          if (k > 0 && a === va[k - 1] && b === vb[k - 1]) { home[k] = SAME; continue; }
+          const hm = (mix(a, b) * nscale) >>> 0;
+          home[k] = hm;
+          sink |= ni[hm * 3 + 2];
+        }
+        const ep = epoch;
+        for (let k = 0; k < m; k++) {
+          if (home[k] === SAME) { ids[base + k] = ids[base + k - 1]; continue; }
+          const id = epoch === ep ? nodeAt(va[k], vb[k], home[k]) : node(va[k], vb[k]);
+          if (id === 0) return sink; // full: insert() finds out itself
+          ids[base + k] = id;
+        }
+      }
+      for (let k = 0; k < m; k++) {
+        const i = idx[k], L = child(rootLc, k), R = child(rootRc, k);
+        preL[i] = L; preR[i] = R; preGen[i] = gen;
+        sink |= rt[((mix(L, R) * scale) >>> 0) * 2];
+      }
+      return sink;
     }
     // The id of pair (a, b), interned on first sight; 0 = the node table is full.
     function node(a, b) {
-      let i = (mix(a, b) * nscale) >>> 0;
+      return nodeAt(a, b, (mix(a, b) * nscale) >>> 0);
+    }
+    // node(a, b) probing from slot i, its home under the current index size.
+    function nodeAt(a, b, i) {
       for (;;) {
         const o = i * 3;
         const id = ni[o + 2];
@@ -190,13 +263,11 @@ export function createTreeStore(
       try { t = new Uint32Array(c2 * 2); } catch (e) { isFull = true; limit = Math.floor(cap * 0.97); return; }
       prefault(t.buffer);
       const s2 = c2 / 4294967296;
-      const w = new Uint32Array(${W});
       for (let o = 0; o < rt.length; o += 2) {
         const L = rt[o];
         if (L === 0) continue;
         const R = rt[o + 1];
-        decodeRoot(L, R, w, 0);
-        let j = (hash(w, 0, SEED) * s2) >>> 0;
+        let j = (mix(L, R) * s2) >>> 0;
         while (t[j * 2] !== 0) if (++j === c2) j = 0;
         t[j * 2] = L; t[j * 2 + 1] = R;
       }
@@ -225,9 +296,14 @@ export function createTreeStore(
     }
     function insert(b, bo, h, par, act) {
       if (flat !== null) return flat.insert(b, bo, h, par, act);
-      ${enc.join('\n      ')}
-      const L = ${rootL}, R = ${rootR};
-      let i = (h * scale) >>> 0;
+      let L, R;
+      const si = (bo / ${W}) | 0;
+      if (b === preOut && si < room && preGen[si] === gen) { L = preL[si]; R = preR[si]; }
+      else {
+        ${enc.join('\n        ')}
+        L = ${rootL}; R = ${rootR};
+      }
+      let i = (mix(L, R) * scale) >>> 0;
       for (;;) {
         const o = i * 2;
         const x = rt[o];
@@ -249,11 +325,10 @@ export function createTreeStore(
       ${dec.join('\n      ')}
     }
     // The home slots depend on inner node ids, not on the state's hash: nothing to load ahead.
+    // The root's home depends on its pair, not on the state's hash: prepare() loads it.
     function touch(hs, n) {
       if (flat !== null) return flat.touch(hs, n);
-      let acc = 0;
-      for (let i = 0; i < n; i++) acc |= rt[((hs[i] * scale) >>> 0) * 2];
-      return acc;
+      return 0;
     }
     function snapshot() {
       if (flat !== null) return flat.snapshot();
@@ -299,6 +374,7 @@ export function createTreeStore(
       touch,
       count: () => (flat !== null ? flat.count() : count),
       insert,
+      prepare,
       ...linkAccessors,
       full: () => (flat !== null ? flat.full() : isFull),
       stats: () => (flat !== null ? flat.stats() : { bytes: bytes(), capacity: cap }),
@@ -324,7 +400,7 @@ export function createTreeStore(
   return new Function(
     'cap0', 'MAX_LOAD', 'NODE_MAX_LOAD', 'FLAT_MAX_LOAD', 'nextCap', 'memoryLimit', 'hash', 'SEED', 'mix',
     'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links',
-    'NODE_CHUNK_BITS', 'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
+    'NODE_CHUNK_BITS', 'posL', 'posR', 'levelOrder', 'rootLc', 'rootRc', 'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
   )(
     cap0,
     FP_MAX_LOAD,
@@ -343,6 +419,11 @@ export function createTreeStore(
     () => process.memoryUsage.rss(),
     links,
     NODE_CHUNK_BITS,
+    posL,
+    posR,
+    levelOrder,
+    rootLc,
+    rootRc,
     makeFlat,
     HAND_OVER_FROM,
     HAND_OVER_UNTIL,
