@@ -25,6 +25,8 @@ export interface ModelRow {
   readonly verdict: 'holds' | 'violated';
   /** The bug the violating row turns on, or the fix the holding row keeps. */
   readonly what: string;
+  /** --store for the row (default exact). */
+  readonly store?: 'exact' | 'compact';
 }
 
 /** The benchmark model row every ratio is taken against. */
@@ -33,6 +35,7 @@ export const BENCH_ROW: ModelRow = { model: 'bench/shootdown', params: { N: 4, P
 const big = { N: 4, P: 2, OPS: 2 };
 export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'sync', params: big, verdict: 'holds', what: 'fix on' },
+  { model: 'sync', params: big, verdict: 'holds', what: 'fix on, tree-compressed store', store: 'compact' },
   { model: 'sync', params: { ...big, dirtySetRechecksPte: false }, verdict: 'violated', what: 'D set in a harvested PTE' },
   { model: 'concurrent', params: big, verdict: 'holds', what: 'fix on' },
   { model: 'concurrent', params: { ...big, dirtySetRechecksPte: false }, verdict: 'violated', what: 'D set in a harvested PTE' },
@@ -42,6 +45,7 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'lazy', params: { ...big, OPS: 1 }, verdict: 'holds', what: 'fix on' },
   { model: 'lazy', params: { ...big, ipiLazyOnFreedTables: false }, verdict: 'violated', what: 'lazy CPU skipped on freed tables' },
   { model: 'relaxed', params: { N: 4, P: 2 }, verdict: 'holds', what: 'fix on' },
+  { model: 'relaxed', params: { N: 4, P: 2 }, verdict: 'holds', what: 'fix on, tree-compressed store', store: 'compact' },
   { model: 'relaxed', params: { N: 4, P: 2, change: 'rw-to-ro', relaxedOnRemoval: true }, verdict: 'violated', what: 'relaxed flush on removal' },
   { model: 'nohz-defer', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
   { model: 'nohz-defer', params: { N: 4, freeTable: true }, verdict: 'violated', what: 'deferred flush after a table free' },
@@ -72,10 +76,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const runJson = (args: string[]) => run(process.execPath, ['--max-old-space-size=16384', 'bin/tlbcheck.js', ...args], { cwd: root });
 
-export const rowName = (r: ModelRow) => `${r.model} ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}`.trim();
+export const rowName = (r: ModelRow) => `${r.model} ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}${r.store ? ` --store ${r.store}` : ''}`.trim();
 
 export async function runModelRow(row: ModelRow, limitSeconds: number): Promise<ModelResult> {
-  const args = [`models/${row.model}.ts`, '--json', '--quiet', '--time-limit', String(limitSeconds)];
+  const args = [`models/${row.model}.ts`, '--json', '--quiet', '--time-limit', String(limitSeconds), ...(row.store ? ['--store', row.store] : [])];
   for (const [k, v] of Object.entries(row.params)) args.push('--set', `${k}=${v}`);
   const r = await runJson(args);
   if (r.status === 2 || !r.stdout.trim().startsWith('{')) throw new Error(`tlbcheck ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
@@ -116,7 +120,7 @@ export async function modelBench(only?: readonly string[]): Promise<boolean> {
     ['model', 'params', 'verdict', 'states', 'transitions', 's', 'transitions/s', 'bench / model', 'bytes/state', 'peak RSS MB', 'check'],
     results.map((r) => [
       r.row.model,
-      Object.entries(r.row.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)',
+      (Object.entries(r.row.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)') + (r.row.store ? ` --store ${r.row.store}` : ''),
       r.verdict,
       fmt(r.states),
       fmt(r.transitions),
