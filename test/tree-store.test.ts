@@ -200,13 +200,14 @@ describe('tree store', () => {
     expect([r.verdict, r.limit]).toEqual(['incomplete', 'memory']);
   });
 
-  it('gives the flat store’s search on shipped models: counts, depth, violations and their traces', () => {
+  it('gives the flat store’s search on shipped models: counts, depth, violations and their traces, through a hand-over too', () => {
     for (const [def, params, all] of [
       [syncModel, { N: 3, P: 1, OPS: 1 }, false],
       [syncModel, { N: 2, P: 1, OPS: 1, dirtySetRechecksPte: false }, true],
       // Hands over to the flat table at 65,536 states, mid-level: the frontier's root pairs become packed states.
       [concurrentModel, { N: 3, P: 2, OPS: 1 }, false],
-      [asyncModel, { N: 3, P: 2, OPS: 2 }, false],
+      [asyncModel, { N: 2, P: 2, OPS: 2 }, false],
+      [syncModel, { N: 2, P: 2, OPS: 2 }, false],
     ] as const) {
       const runs = (['tree', 'flat'] as const).map((exactStore) => {
         const m = instantiate(def, params);
@@ -221,8 +222,7 @@ describe('tree store', () => {
         return { states: ex.states, transitions: ex.transitions, depth: ex.depth, traces, bytes: ex.storeBytes };
       });
       expect({ ...runs[0], bytes: 0 }).toEqual({ ...runs[1], bytes: 0 });
-      // Below a few thousand states both are their initial tables.
-      if (runs[0]!.states > 100_000 && def !== concurrentModel) expect(runs[0]!.bytes).toBeLessThan(runs[1]!.bytes * 0.7);
+      // (Bytes: the 300,000-state case above; these runs are small or hand over.)
     }
   });
 });
