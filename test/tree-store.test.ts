@@ -159,7 +159,7 @@ describe('tree store', () => {
     const tree = createTreeStore(W, hash, { actionCount: 10 }) as StateStore & TreeStoreInternals;
     const flat = createExactStore(W, hash, { actionCount: 10 });
     const b = new Uint32Array(W);
-    const n = 300_000;
+    const n = 150_000;
     let differ = 0;
     tree.keep(5, new Uint32Array([0x80000005, 1, 2, 3]), 0);
     for (let i = 0; i < n; i++) {
