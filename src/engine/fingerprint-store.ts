@@ -29,8 +29,7 @@
  * concurrent table's "being written" marker, shared-table.ts): h1 < 2 is
  * stored as h1 + 2, which costs 2^-31 of the fingerprint space.
  */
-import { Links, type StateStore } from './store.js';
-import { prefault } from './prefault.js';
+import { generatedStore, Links, type StateStore } from './store.js';
 
 export type StoreKind = 'exact' | 'fingerprint';
 
@@ -164,17 +163,5 @@ export function createFingerprintStore(
         links.restore(sn);
       },
     };`;
-  return new Function('cap0', 'MAX_LOAD', 'nextCap', 'memoryLimit', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links', src)(
-    cap0,
-    FP_MAX_LOAD,
-    fpGrow,
-    opts.memoryLimitBytes ?? 0,
-    links.parent,
-    links.action,
-    () => links.bytes(),
-    links.accessors(),
-    prefault,
-    () => process.memoryUsage.rss(),
-    links,
-  ) as StateStore;
+  return generatedStore(src, { cap0, MAX_LOAD: FP_MAX_LOAD, nextCap: fpGrow, memoryLimit: opts.memoryLimitBytes ?? 0 }, links);
 }

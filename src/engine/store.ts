@@ -260,20 +260,27 @@ export function createExactStore(
   const links = opts.links ?? new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return new Function('initialBits', 'MAX_LOAD', 'memoryLimit', 'hash', 'SEED', 'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links', src)(
-    bits,
-    MAX_LOAD,
-    opts.memoryLimitBytes ?? 0,
-    hash,
-    HASH_SEED,
-    links.parent,
-    links.action,
-    () => links.bytes(),
-    links.accessors(),
+  return generatedStore(src, { initialBits: bits, MAX_LOAD, memoryLimit: opts.memoryLimitBytes ?? 0, hash, SEED: HASH_SEED }, links);
+}
+
+/**
+ * A store whose routines are generated source (word counts unrolled, all
+ * state in one scope): `own` names its constants; every store's source also
+ * sees the links (parent, action, linkAccessors, links, extraBytes = their
+ * bytes), prefault and rss.
+ */
+export function generatedStore(src: string, own: Record<string, unknown>, links: Links): StateStore {
+  const env: Record<string, unknown> = {
+    ...own,
+    parent: links.parent,
+    action: links.action,
+    extraBytes: () => links.bytes(),
+    linkAccessors: links.accessors(),
     prefault,
-    () => process.memoryUsage.rss(),
+    rss: () => process.memoryUsage.rss(),
     links,
-  ) as StateStore;
+  };
+  return new Function(...Object.keys(env), src)(...Object.values(env)) as StateStore;
 }
 
 export const HASH_SEED = 0x2545f491;

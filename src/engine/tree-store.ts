@@ -37,8 +37,7 @@
  * (store.ts), so a checkpoint does not depend on which exact store wrote it.
  */
 import { FP_GROWTH, FP_MAX_LOAD, fpGrow } from './fingerprint-store.js';
-import { prefault } from './prefault.js';
-import { createExactStore, FLAT_MAX_LOAD, HASH_SEED, Links, type StateStore, type StoreSnapshot } from './store.js';
+import { createExactStore, FLAT_MAX_LOAD, generatedStore, HASH_SEED, Links, type StateStore, type StoreSnapshot } from './store.js';
 
 /** The node index doubles at this load (a rehash reads every slot: growing by less costs more time than the bytes it saves). */
 const NODE_MAX_LOAD = 0.8;
@@ -397,41 +396,34 @@ export function createTreeStore(
     };`;
   const links = new Links(W, opts.actionCount);
   const makeFlat = (l: Links) => createExactStore(W, hash, { actionCount: opts.actionCount, memoryLimitBytes: opts.memoryLimitBytes, links: l });
-  return new Function(
-    'cap0', 'MAX_LOAD', 'NODE_MAX_LOAD', 'FLAT_MAX_LOAD', 'nextCap', 'memoryLimit', 'hash', 'SEED', 'mix',
-    'parent', 'action', 'extraBytes', 'linkAccessors', 'prefault', 'rss', 'links',
-    'NODE_CHUNK_BITS', 'posL', 'posR', 'levelOrder', 'rootLc', 'rootRc', 'makeFlat', 'HAND_OVER_FROM', 'HAND_OVER_UNTIL', 'HAND_OVER_AT', 'ROOT_BYTES', 'NODE_BYTES', 'FLAT_BYTES', src,
-  )(
-    cap0,
-    FP_MAX_LOAD,
-    NODE_MAX_LOAD,
-    FLAT_MAX_LOAD,
-    fpGrow,
-    opts.memoryLimitBytes ?? 0,
-    hash,
-    HASH_SEED,
-    mixPair,
-    links.parent,
-    links.action,
-    () => links.bytes(),
-    links.accessors(),
-    prefault,
-    () => process.memoryUsage.rss(),
+  return generatedStore(
+    src,
+    {
+      cap0,
+      MAX_LOAD: FP_MAX_LOAD,
+      NODE_MAX_LOAD,
+      FLAT_MAX_LOAD,
+      nextCap: fpGrow,
+      memoryLimit: opts.memoryLimitBytes ?? 0,
+      hash,
+      SEED: HASH_SEED,
+      mix: mixPair,
+      NODE_CHUNK_BITS,
+      posL,
+      posR,
+      levelOrder,
+      rootLc,
+      rootRc,
+      makeFlat,
+      HAND_OVER_FROM,
+      HAND_OVER_UNTIL,
+      HAND_OVER_AT,
+      ROOT_BYTES: 8 / ((FP_MAX_LOAD + FP_MAX_LOAD / FP_GROWTH) / 2),
+      NODE_BYTES,
+      FLAT_BYTES: (W * 4) / ((FLAT_MAX_LOAD + FLAT_MAX_LOAD / 2) / 2),
+    },
     links,
-    NODE_CHUNK_BITS,
-    posL,
-    posR,
-    levelOrder,
-    rootLc,
-    rootRc,
-    makeFlat,
-    HAND_OVER_FROM,
-    HAND_OVER_UNTIL,
-    HAND_OVER_AT,
-    8 / ((FP_MAX_LOAD + FP_MAX_LOAD / FP_GROWTH) / 2),
-    NODE_BYTES,
-    (W * 4) / ((FLAT_MAX_LOAD + FLAT_MAX_LOAD / 2) / 2),
-  ) as StateStore;
+  );
 }
 
 /** What a tree store has beyond StateStore (tests and the bench look inside). */
