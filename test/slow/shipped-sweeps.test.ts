@@ -5,7 +5,8 @@
  *
  * - symmetry on/off: the same verdicts, violated invariants and shortest
  *   trace lengths, never more states with the reduction;
- * - fingerprint store: the exact store's verdicts, counts and trace lengths.
+ * - fingerprint store: the exact store's verdicts, counts and trace lengths;
+ * - compact (tree-compressed) store: exactly the flat store's run, traces included.
  */
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +56,19 @@ describe('the fingerprint store gives the exact store’s answers on every shipp
       }
     }
   }, 120_000);
+});
 
+describe('the compact store gives the flat store’s run on every shipped model', () => {
+  it('the same verdicts, counts, depths and counterexamples on every expect row (up to 300,000 states)', () => {
+    for (const [name, def] of SHIPPED_MODELS) {
+      const cases = [{}, ...(def.expect ?? []).map((e) => e.params ?? {})];
+      for (const params of cases) {
+        const a = check(def, params as never, { all: true, maxStates: 300_000, exactStore: 'flat' });
+        const b = check(def, params as never, { all: true, maxStates: 300_000, exactStore: 'tree' });
+        expect({ name, params, ...outcome(b), traces: traces(b) }).toEqual({ name, params, ...outcome(a), traces: traces(a) });
+      }
+    }
+  }, 600_000);
 });
 
 describe('--workers 2 reports exactly what one thread does, on every shipped model', () => {
