@@ -330,7 +330,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .addOption(
       new Option(
         '--store <KIND>',
-        'visited set: exact (full states), compact (full states, tree-compressed: about half the memory, slower; one thread) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)',
+        'visited set: exact (full states), compact (full states, tree-compressed: less than half the memory, slower; one thread) or fingerprint (64-bit hash compaction, ≤ 16 B/state; prints the chance a state was missed)',
       ).choices(['exact', 'compact', 'fingerprint']),
     )
     .addOption(new Option('--workers <N>', 'worker threads (level-synchronous BFS over a shared table; same counts and shortest traces)').argParser(workerCount))

@@ -41,7 +41,7 @@ export interface CheckOptions {
   /**
    * How the exact store keeps a state: the words inline ('flat', store.ts,
    * the default) or tree-compressed ('tree', tree-store.ts, from three words
-   * on: about half the bytes, two to three times the time per state once
+   * on: less than half the bytes, up to about 1.5x the time per state once
    * its node table outgrows the caches). Both give the same search
    * (`--store compact` in the CLI).
    */
