@@ -323,7 +323,6 @@ export function createTreeStore(
     function decodeRoot(L, R, out, oo) {
       ${dec.join('\n      ')}
     }
-    // The home slots depend on inner node ids, not on the state's hash: nothing to load ahead.
     // The root's home depends on its pair, not on the state's hash: prepare() loads it.
     function touch(hs, n) {
       if (flat !== null) return flat.touch(hs, n);
