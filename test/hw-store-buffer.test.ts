@@ -9,6 +9,7 @@ import { cpus, NONE, sort, type View } from '../src/index.js';
 import {
   cpuFields,
   cr3Write,
+  defineSbKind,
   drainOne,
   fence,
   ghostFields,
@@ -53,6 +54,14 @@ function fresh(): HwView {
 const remap = { present: true, writable: true, accessed: true, dirty: false, frame: 1 };
 
 describe('store buffer', () => {
+  it('a location kind is defined once: redefining one (a block\'s pte, or any other) is refused, the same handler again is not', () => {
+    const def = { read: () => 0, write: () => undefined, show: () => 'x' };
+    expect(() => defineSbKind('pte', def)).toThrow(/location kind pte is already defined by the building blocks; a model's own kinds need names of their own/);
+    defineSbKind('test-own-kind', def);
+    defineSbKind('test-own-kind', def);
+    expect(() => defineSbKind('test-own-kind', { ...def })).toThrow(/location kind test-own-kind is already defined;/);
+  });
+
   it('a plain PTE store is seen by its CPU (forwarding) but not by the other CPU until it drains', () => {
     const s = fresh();
     pteStoreBy(s, 0, 0, 0, remap, 'plain');

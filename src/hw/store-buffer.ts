@@ -59,10 +59,19 @@ export interface SbKindDef {
 
 const KINDS = new Map<string, SbKindDef>();
 
-/** Register a kind of buffered location (module load time; the same handler for every model). */
+/**
+ * Register a kind of buffered location (module load time; the same handler
+ * for every model in the process). A name is defined once: a second
+ * definition would change what the blocks' stores to it do in every model
+ * loaded beside it, so it is refused (pick another name).
+ */
 export function defineSbKind(kind: string, def: SbKindDef): void {
+  const had = KINDS.get(kind);
+  if (had && had !== def) throw new Error(`store buffer: location kind ${kind} is already defined${BLOCK_KINDS.has(kind) ? ' by the building blocks' : ''}; a model's own kinds need names of their own`);
   KINDS.set(kind, def);
 }
+/** The kinds src/hw and src/kernel define (for the error above). */
+const BLOCK_KINDS = new Set(['pte', 'pmd', 'loaded_mm', 'is_lazy', 'csd']);
 function kindDef(kind: string): SbKindDef {
   const d = KINDS.get(kind);
   if (!d) throw new Error(`store buffer: no location kind ${kind} registered`);
