@@ -10,6 +10,10 @@ import {
   cpuFields,
   cr3Write,
   defineSbKind,
+  lockedCmpxchg,
+  lockedXchg,
+  pmdLoc,
+  storeTo,
   drainOne,
   fence,
   ghostFields,
@@ -103,6 +107,20 @@ describe('store buffer', () => {
     pmdStoreBy(s, 0, 0, 0);
     cr3Write(s, 0, 0, 0, true);
     expect(sbLength(s, 0)).toBe(0);
+  });
+
+  it('XCHG and LOCK CMPXCHG drain the buffer first, then read and write memory in one step', () => {
+    const s = fresh();
+    const pmd = pmdLoc(0);
+    storeTo(s, 0, pmd, NONE); // a buffered pmd_clear, not yet visible
+    expect(loadFrom(s, 1, pmd)).toBe(0);
+    expect(lockedXchg(s, 0, pmd, 0)).toBe(NONE); // sees its own drained store
+    expect([sbLength(s, 0), s.pmd[0]]).toEqual([0, 0]);
+    storeTo(s, 0, pmd, NONE);
+    expect(lockedCmpxchg(s, 0, pmd, 0, 0)).toBe(NONE); // drained first: memory holds NONE, no swap
+    expect([sbLength(s, 0), s.pmd[0]]).toEqual([0, NONE]);
+    expect(lockedCmpxchg(s, 1, pmd, NONE, 0)).toBe(NONE);
+    expect(s.pmd[0]).toBe(0);
   });
 
   it("the page walker reads its own buffered PTE; another CPU's walker reads memory", () => {

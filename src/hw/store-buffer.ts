@@ -205,6 +205,33 @@ export function lockedStore(s: unknown, c: number, l: SbLoc, v: number): void {
   kindDef(l.kind).write(s, l, v, c);
 }
 
+/**
+ * XCHG (implicitly LOCKed, SDM Vol. 3A §9.1.2.2): drain c's buffer, then
+ * read and write the location as one atomic step; returns the old value.
+ * A locked instruction is a full barrier on x86-TSO (SDM §9.2.2): no later
+ * load of c passes it.
+ */
+export function lockedXchg(s: unknown, c: number, l: SbLoc, v: number): number {
+  fence(s, c);
+  const d = kindDef(l.kind);
+  const old = d.read(s, l, c);
+  d.write(s, l, v, c);
+  return old;
+}
+
+/**
+ * LOCK CMPXCHG: drain c's buffer; if the location holds `expected`, write
+ * `v`, atomically. Returns the value found (= expected when it swapped).
+ * On failure the location is written back unchanged, which is not visible.
+ */
+export function lockedCmpxchg(s: unknown, c: number, l: SbLoc, expected: number, v: number): number {
+  fence(s, c);
+  const d = kindDef(l.kind);
+  const old = d.read(s, l, c);
+  if (old === expected) d.write(s, l, v, c);
+  return old;
+}
+
 export function describeSbEntry(s: unknown, c: number, i: number): string {
   const { l, v } = sbEntry(s, c, i);
   return kindDef(l.kind).show(l, v, c);
