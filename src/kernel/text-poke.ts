@@ -36,7 +36,7 @@ import type { HwShape } from '../hw/shape.js';
 import { tlbLookup } from '../hw/tlb.js';
 import { walkPlan, type HwView } from '../hw/walk.js';
 import { initMm, type KernelShape } from './shape.js';
-import { invalidateUserAsid, userPcid, type PtiView } from './pti.js';
+import { invalidateUserAsid, userPcid, type PtiView, type UserPcidFlush } from './pti.js';
 import { switchMmIrqsOff, type KView } from './switch.js';
 
 /** Where the poking CPU is in __text_poke (idle = not poking). */
@@ -88,8 +88,8 @@ export function unuseTemporaryMm(s: KView, c: number, mm: number, prev: number, 
   return `unuse_temporary_mm: clear own mm_cpumask bit, ${switchMmIrqsOff(s, c, prev, k, hooks)}`;
 }
 
-/** How __flush_tlb_one_user() drops the user-PCID copy under PTI ('none' = it does not). */
-export type UserPcidStrategy = 'invpcid' | 'mark' | 'none';
+/** How __flush_tlb_one_user() drops the user-PCID copy under PTI ('none' = it does not): pti.ts's UserPcidFlush. */
+export type UserPcidStrategy = UserPcidFlush;
 
 /**
  * __flush_tlb_one_user(va) on CPU c: INVLPG va, then under PTI the user PCID
