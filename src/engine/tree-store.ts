@@ -152,7 +152,7 @@ export function createTreeStore(
     const pairB = (id) => nd[id >>> NODE_CHUNK_BITS][(id & CM) * 2 + 1];
     let ncap = 4096, nscale = ncap / 4294967296, nlimit = Math.floor(ncap * NODE_MAX_LOAD);
     let ni = new Uint32Array(ncap * 3);
-    // ---- roots: pairs (L, R) inline, home slot by the state's hash
+    // ---- roots: pairs (L, R) inline, home slot by a mix of the pair
     let cap = cap0, scale = cap / 4294967296, limit = Math.floor(cap * MAX_LOAD);
     let rt = new Uint32Array(cap * 2);
     let count = 0, isFull = false;
