@@ -222,7 +222,8 @@ export function lockedXchg(s: unknown, c: number, l: SbLoc, v: number): number {
 /**
  * LOCK CMPXCHG: drain c's buffer; if the location holds `expected`, write
  * `v`, atomically. Returns the value found (= expected when it swapped).
- * On failure the location is written back unchanged, which is not visible.
+ * On failure the hardware writes the old value back (the destination always
+ * gets a write cycle, SDM Vol. 2A CMPXCHG), which changes nothing here.
  */
 export function lockedCmpxchg(s: unknown, c: number, l: SbLoc, expected: number, v: number): number {
   fence(s, c);
