@@ -31,6 +31,7 @@ import type { Violation } from './engine/check.js';
 import { ModelError, type CompiledInvariant, type CompiledModel } from './engine/compile.js';
 import { instantiate } from './engine/compile.js';
 import type { ParamValueAny } from './engine/model.js';
+import { errText, packInitial } from './engine/explore.js';
 import { HASH_SEED } from './engine/store.js';
 import { replayInstances } from './engine/trace.js';
 import type { StateDecl, View } from './engine/types.js';
@@ -308,15 +309,7 @@ export function startSimulate(model: CompiledModel, opts: SimulateOptions): Simu
   };
   const note = (w: Uint32Array, o: number) => seen.add(layout.hash(w, o, HASH_SEED), layout.hash(w, o, HASH_SEED2));
 
-  // The initial state.
-  let iv: View<StateDecl>;
-  try {
-    iv = model.initial();
-  } catch (e) {
-    throw new ModelError(`init() threw: ${errText(e)}`);
-  }
-  const r0 = layout.pack(iv, init, 0);
-  if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} is outside its declared range`);
+  packInitial(model, init, 0);
   note(init, 0);
   const bad0 = check(init, 0);
   if (bad0) {
@@ -509,10 +502,6 @@ function guarded<T>(model: CompiledModel, v: View<StateDecl>, f: () => T): T {
     if (e instanceof ModelError) throw e;
     throw new ModelError(`an invariant, premise or endState() threw ${errText(e)}; state: ${JSON.stringify(model.layout.toPlain(v))}`);
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(e);
 }
 
 function tableWarnings(model: CompiledModel): string[] {

@@ -237,15 +237,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       store.keep(v.stateId, resume.violationWords, i * W);
     });
   } else {
-    // The initial state.
-    let init: View<StateDecl>;
-    try {
-      init = model.initial();
-    } catch (e) {
-      throw new ModelError(`init() threw: ${errText(e)}`);
-    }
-    const r0 = layout.pack(init, bw, 0);
-    if (r0 >= 0) throw new ModelError(`initial state: ${layout.leaves[r0]!.path} = ${fmt(readPath(init, r0, model))} is outside its declared range`);
+    const init = packInitial(model, bw, 0);
     if (sym) sym.canon(bw, 0, bw, 0);
     store.insert(bw, 0, hash(bw, 0, HASH_SEED), -1, 0);
     try {
@@ -666,7 +658,24 @@ function plainCpuFieldsHint(model: CompiledModel): string {
   return fields.length ? `; plain int fields that may hold a ${cpu.name} id (declare them ref(${cpu.name})): ${fields.join(', ')}` : '';
 }
 
-function errText(e: unknown): string {
+/**
+ * The initial state, as a view and packed at out[off..]; init() throwing or
+ * leaving a field out of its range is a ModelError naming it.
+ */
+export function packInitial(model: CompiledModel, out: Uint32Array, off: number): View<StateDecl> {
+  let init: View<StateDecl>;
+  try {
+    init = model.initial();
+  } catch (e) {
+    throw new ModelError(`init() threw: ${errText(e)}`);
+  }
+  const r = model.layout.pack(init, out, off);
+  if (r >= 0) throw new ModelError(`initial state: ${model.layout.leaves[r]!.path} = ${fmt(readPath(init, r, model))} is outside its declared range`);
+  return init;
+}
+
+/** An exception as a message for a model error ("TypeError: x is undefined"). */
+export function errText(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(e);
 }
 
