@@ -291,9 +291,9 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   // The pairs name nodes a hand-over drops: the frontier becomes packed states first.
   cf?.onHandOver(() => {
     if (curPairs) {
+      // The batch under way is already decoded (into batchWords).
       cur = unpair(cur, curN);
       curPairs = false;
-      if (words !== batchWords) words = cur;
     }
     if (nextPairs) {
       next = unpair(next, nextN);
