@@ -15,6 +15,7 @@ import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { MAX_WORKERS } from './engine/worker-threads.mjs';
 import { instantiate, type CompiledModel } from './engine/compile.js';
 import { ParamError, resolveParams, type ModelDef, type ParamValueAny, type RunOptionsOfRow } from './engine/model.js';
+import { storeOptions } from './engine/explore.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
 import { checkWritable, compactJson, writeFileMkdir } from './report/files.js';
@@ -240,8 +241,7 @@ async function runRow(
     timeLimitMs: flags.timeLimit !== undefined ? flags.timeLimit * 1000 : undefined,
     maxStates: maxStates === Infinity ? undefined : maxStates,
     symmetry: options.symmetry,
-    store: options.store === 'fingerprint' ? ('fingerprint' as const) : ('exact' as const),
-    exactStore: options.store === 'compact' ? ('tree' as const) : undefined,
+    ...storeOptions(options.store),
     workers: options.workers,
     source: { file: resolve(file) },
     signal,

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { CheckpointError, identityMismatch, readCheckpoint } from './engine/checkpoint.js';
-import { searchIdentity } from './engine/explore.js';
+import { searchIdentity, storeOptions } from './engine/explore.js';
 import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
 import type { Progress } from './engine/explore.js';
-import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny } from './engine/model.js';
+import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny, type StoreChoice } from './engine/model.js';
 import { loadModel, UsageError } from './load.js';
 import { raceDiagram } from './report/diagram.js';
 import { checkWritable, compactJson, numberedFile, writeFileMkdir } from './report/files.js';
@@ -92,7 +92,7 @@ interface CheckFlags {
   timeLimit?: number;
   symmetry?: 'none' | 'cpu' | 'all';
   memoryLimit?: number;
-  store?: 'exact' | 'compact' | 'fingerprint';
+  store?: StoreChoice;
   workers?: number;
   json?: boolean;
   quiet?: boolean;
@@ -182,12 +182,11 @@ async function checkLoaded(
   const ckpt = flags.checkpoint ?? flags.resume;
   if ((ckpt !== undefined) && (flags.workers ?? 1) > 1) throw new UsageError('--checkpoint and --resume need a single-threaded run (--workers 1)');
   if (flags.store === 'compact' && (flags.workers ?? 1) > 1) throw new UsageError('--store compact runs on one thread (the workers share a flat table): drop --workers, or use --store exact');
-  // compact is the exact store tree-compressed: the same search, and checkpoints of either fit the other.
-  const storeKind = flags.store === 'fingerprint' ? 'fingerprint' : 'exact';
+  const stores = storeOptions(flags.store);
   const resume = flags.resume !== undefined ? readCheckpoint(flags.resume) : undefined;
   if (ckpt !== undefined) checkWritable(ckpt, '--checkpoint file');
   if (resume) {
-    const why = identityMismatch(resume.identity, searchIdentity(model, { store: storeKind, symmetry: flags.symmetry, all: flags.all }));
+    const why = identityMismatch(resume.identity, searchIdentity(model, { store: stores.store, symmetry: flags.symmetry, all: flags.all }));
     if (why) throw new CheckpointError(`cannot resume from ${flags.resume}: ${why}`);
   }
   const showProgress = io.isTTY && !flags.json && !flags.quiet;
@@ -195,8 +194,7 @@ async function checkLoaded(
   const queueSeen = { n: 0, t: 0 };
   const result = await interruptible((signal) =>
     checkCompiledAsync(model, {
-      store: storeKind,
-      exactStore: flags.store === 'compact' ? 'tree' : undefined,
+      ...stores,
       workers: flags.workers,
       threads,
       source,

@@ -9,6 +9,7 @@
  * parent links by replaying the recorded action instances (trace.ts).
  */
 import type { CompiledModel } from './compile.js';
+import type { StoreChoice } from './model.js';
 import { ModelError } from './compile.js';
 import { createExactStore, HASH_SEED, Kept, type StateStore } from './store.js';
 import { createTreeStore } from './tree-store.js';
@@ -164,6 +165,11 @@ function withSymmetryFallback(opts: CheckOptions, once: (o: CheckOptions) => Exp
 }
 
 export { AsymmetryFault };
+
+/** The search options of a store choice: compact is the exact store tree-compressed (the same search; checkpoints of either fit the other). */
+export function storeOptions(choice: StoreChoice | undefined): Pick<CheckOptions, 'store' | 'exactStore'> {
+  return { store: choice === 'fingerprint' ? 'fingerprint' : 'exact', exactStore: choice === 'compact' ? 'tree' : undefined };
+}
 
 /** The visited set `opts` ask for (one thread). */
 export function createStore(opts: Pick<CheckOptions, 'store' | 'exactStore'>, W: number, hash: (w: Uint32Array, off: number, seed: number) => number, o: { actionCount: number; memoryLimitBytes: number }): StateStore {

@@ -94,10 +94,13 @@ export function machine<D extends StateDecl>(state: D, body: Omit<Machine<D>, 's
 
 export type Verdict = 'holds' | 'violated' | 'incomplete';
 
+/** What `--store` and an expect row's `store` choose (explore.ts storeOptions). */
+export type StoreChoice = 'exact' | 'compact' | 'fingerprint';
+
 /** How `tlbcheck ci` runs an expect row (the CLI options of the same names). */
 export interface RunOptionsOfRow {
   readonly symmetry?: 'none' | 'cpu' | 'all';
-  readonly store?: 'exact' | 'compact' | 'fingerprint';
+  readonly store?: StoreChoice;
   readonly workers?: number;
   readonly maxStates?: number;
 }
