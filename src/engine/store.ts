@@ -25,9 +25,8 @@ import { prefault } from './prefault.js';
 
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
-const MAX_LOAD = 0.7;
 /** The flat table's load at which it doubles (the tree store writes checkpoints in this format). */
-export const FLAT_MAX_LOAD = MAX_LOAD;
+export const FLAT_MAX_LOAD = 0.7;
 
 export interface StoreStats {
   bytes: number;
@@ -260,7 +259,7 @@ export function createExactStore(
   const links = opts.links ?? new Links(W, opts.actionCount);
   let bits = 12;
   while (2 ** bits < (opts.initialCapacity ?? 0)) bits++;
-  return generatedStore(src, { initialBits: bits, MAX_LOAD, memoryLimit: opts.memoryLimitBytes ?? 0, hash, SEED: HASH_SEED }, links);
+  return generatedStore(src, { initialBits: bits, MAX_LOAD: FLAT_MAX_LOAD, memoryLimit: opts.memoryLimitBytes ?? 0, hash, SEED: HASH_SEED }, links);
 }
 
 /**

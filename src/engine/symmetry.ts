@@ -280,15 +280,6 @@ export class AsymmetryFault extends Error {}
 const SYMMETRY_SAMPLES = 2000;
 
 /**
- * Symmetry is only sound when the model is invariant under the permutations.
- * The returned check takes a batch of states cur[b0..b1) whose first has id
- * firstId. It samples them: every state of the first SYMMETRY_SAMPLES it sees
- * (small models are so checked exhaustively), then one id in 4096. For each
- * sampled state s it verifies that a transposition of s has the same
- * canonical successors and invariant verdicts, and throws AsymmetryFault
- * otherwise. Successive checks cycle through the transpositions of the main sort.
- */
-/**
  * Fields whose leaves are plain ints (not refs) with a range that fits the
  * ids of a sort of n members (NONE allowed): the usual way a model breaks
  * symmetry, by keeping a CPU id where a permutation cannot map it.
@@ -297,6 +288,15 @@ export function plainIdFields(layout: Layout<StateDecl>, n: number): string[] {
   return [...new Set(layout.leaves.filter((l) => l.type.kind === 'int' && !l.type.ref && l.lo >= -1 && l.lo + l.max <= n - 1 && l.lo + l.max >= 1).map((l) => l.field))];
 }
 
+/**
+ * Symmetry is only sound when the model is invariant under the permutations.
+ * The returned check takes a batch of states cur[b0..b1) whose first has id
+ * firstId. It samples them: every state of the first SYMMETRY_SAMPLES it sees
+ * (small models are so checked exhaustively), then one id in 4096. For each
+ * sampled state s it verifies that a transposition of s has the same
+ * canonical successors and invariant verdicts, and throws AsymmetryFault
+ * otherwise. Successive checks cycle through the transpositions of the main sort.
+ */
 export function symmetryChecker(
   layout: Layout<StateDecl>,
   sym: Canonicalizer,
