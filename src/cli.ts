@@ -180,7 +180,6 @@ async function checkLoaded(
   if (flags.html) checkWritable(flags.html, '--html report');
   // --resume FILE goes on saving into FILE unless --checkpoint names another.
   const ckpt = flags.checkpoint ?? flags.resume;
-  if ((ckpt !== undefined) && (flags.workers ?? 1) > 1) throw new UsageError('--checkpoint and --resume need a single-threaded run (--workers 1)');
   if (flags.store === 'compact' && (flags.workers ?? 1) > 1) throw new UsageError('--store compact runs on one thread (the workers share a flat table): drop --workers, or use --store exact');
   const stores = storeOptions(flags.store);
   const resume = flags.resume !== undefined ? readCheckpoint(flags.resume) : undefined;

@@ -69,18 +69,25 @@ export function check(def: ModelDef, params: Record<string, ParamValueAny> = {},
 }
 
 export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): CheckResult {
-  return result(model, explore(model, opts), opts, 1);
+  const t0 = performance.now();
+  const ex = explore(model, opts);
+  if (!ex.violations.some((v) => v.multiCore)) return result(model, ex, opts, 1);
+  return result(model, mergeReport(ex, explore(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1);
 }
 
 /** checkCompiled, on `workers` threads when more than one (parallel.ts). */
 export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRunOptions = {}): Promise<CheckResult> {
   const workers = opts.workers ?? 1;
-  if (workers <= 1 && !opts.parallel) return result(model, await exploreAsync(model, opts), opts, 1);
-  if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
   const t0 = performance.now();
+  if (workers <= 1 && !opts.parallel) {
+    const ex = await exploreAsync(model, opts);
+    if (!ex.violations.some((v) => v.multiCore)) return result(model, ex, opts, 1);
+    return result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1);
+  }
+  if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
   const ex = await exploreParallel(model, { ...opts, workers, source: opts.source });
   if (ex.violations.length === 0) return result(model, ex, opts, workers);
-  return result(model, await sequentialReport(model, ex, opts, performance.now() - t0), opts, workers);
+  return result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, workers);
 }
 
 /**
@@ -92,13 +99,17 @@ export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRun
  * those of a one-thread run. With --all the multi-core run explored
  * everything, so its counts stand and only the counterexamples come from
  * the one-thread pass. A pass that hits a limit keeps the multi-core result,
- * with a warning.
+ * with a warning. The same holds for a one-thread run resumed from a
+ * checkpoint in which a multi-core run had found violations (--all).
  */
-async function sequentialReport(model: CompiledModel, par: Exploration, opts: ParallelRunOptions, parMs: number): Promise<Exploration> {
+function reportOptions(model: CompiledModel, par: Exploration, opts: CheckOptions, parMs: number): CheckOptions {
   const deepest = Math.max(...par.violations.map((v) => pathTo(par.store, v.stateId).length));
   const left = opts.timeLimitMs !== undefined ? Math.max(1, opts.timeLimitMs - parMs) : undefined;
-  const seqOpts: CheckOptions = { ...opts, maxDepth: Math.min(opts.maxDepth ?? Infinity, deepest), timeLimitMs: left, checkpoint: undefined, resume: undefined };
-  const seq = await exploreAsync(model, seqOpts);
+  return { ...opts, maxDepth: Math.min(opts.maxDepth ?? Infinity, deepest), timeLimitMs: left, checkpoint: undefined, resume: undefined };
+}
+
+/** The multi-core run `par` with the report of its one-thread pass `seq` (reportOptions). */
+function mergeReport(par: Exploration, seq: Exploration, opts: CheckOptions): Exploration {
   const found = new Set(seq.violations.map((v) => v.name));
   if ((seq.limit && seq.limit !== 'max-depth') || par.violations.some((v) => !found.has(v.name)))
     return { ...par, notes: [...(par.notes ?? []), `the one-thread pass that makes a violating multi-core run's report deterministic stopped (${seq.limit ?? 'incomplete'}); counts and counterexample are the multi-core run's`] };

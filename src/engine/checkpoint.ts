@@ -1,15 +1,19 @@
 /**
- * Checkpoints of a single-threaded search (--checkpoint FILE, --resume FILE):
- * everything the explorer needs to go on where it stopped, so a run of hours
- * survives a reboot, a time limit or Ctrl-C.
+ * Checkpoints of a search, on one thread or several (--checkpoint FILE,
+ * --resume FILE): everything the explorer needs to go on where it stopped,
+ * so a run of hours survives a reboot, a time limit or Ctrl-C. Either kind
+ * of run resumes the other's checkpoint.
  *
- * What is saved is taken only between two batches (explore.ts), where every
- * state before the frontier position is expanded and all its successors are
- * in the store: the visited set (table and parent/action links), the level
- * being expanded and the one being filled (packed states), the position in
- * the level, the counters, the actions that fired, the premise counts and
- * the violations found so far (with --all). Nothing of the tables
- * (lazy-tables.ts) or the recent filter is saved: both are caches.
+ * What is saved is taken only between two batches (explore.ts; between two
+ * rounds in parallel.ts), where every state of the level marked expanded
+ * has all its successors in the store: the visited set (table and
+ * parent/action links, in the one-thread store's format), the level being
+ * expanded and the one being filled (packed states), which states of the
+ * level are expanded (those before b0, and the ranges in `expanded`: a
+ * multi-core level is expanded in parallel ranges), the counters, the
+ * actions that fired, the premise counts and the violations found so far
+ * (with --all). Nothing of the tables (lazy-tables.ts) or the recent filter
+ * is saved: both are caches.
  *
  * File: the 8 bytes "TLBCKPT1", a u32 header length, the header (JSON: what
  * the search was — model, parameters, layout, options — and the scalars),
@@ -48,6 +52,12 @@ export interface CheckpointData {
   readonly levelStart: number;
   /** The next batch of the level being expanded. */
   readonly b0: number;
+  /**
+   * States of the level being expanded, after b0, that are expanded already:
+   * [from, to) pairs, ascending (a multi-core run expands a level's ranges in
+   * parallel, so what is left of it need not be one range; empty otherwise).
+   */
+  readonly expanded: Int32Array;
   readonly depth: number;
   readonly transitions: number;
   /** Search time before this checkpoint, over every earlier session. */
@@ -76,6 +86,7 @@ export function writeCheckpoint(file: string, d: CheckpointData): void {
     ['next', d.next.subarray(0, d.nextN * d.words)],
     ['fired', d.fired],
     ['violationWords', d.violationWords],
+    ['expanded', d.expanded],
   ];
   const header = {
     format: 'tlbcheck-checkpoint',
@@ -181,6 +192,7 @@ export function readCheckpoint(file: string): CheckpointData {
       nextN: num('nextN'),
       levelStart: num('levelStart'),
       b0: num('b0'),
+      expanded: arrays.get('expanded') instanceof Int32Array ? (arrays.get('expanded') as Int32Array) : new Int32Array(0),
       depth: num('depth'),
       transitions: num('transitions'),
       elapsedMs: num('elapsedMs'),

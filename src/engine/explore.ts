@@ -78,6 +78,8 @@ export interface RawViolation {
   readonly name: string;
   readonly kind: 'invariant' | 'deadlock';
   readonly stateId: number;
+  /** Found by a multi-core run (or before a checkpoint it wrote): which of a level's violating states it names depends on timing (check.ts re-derives the report). */
+  readonly multiCore?: true;
 }
 
 export interface Exploration {
@@ -278,10 +280,13 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   let levelStart = 0;
   /** The next batch of the level being expanded (where a slice goes on). */
   let b0 = 0;
+  /** Ranges [from, to) of the level after b0 expanded already (a multi-core run's checkpoint), and the next one's index. */
+  let skip: Int32Array = new Int32Array(0);
+  let si = 0;
   if (resume) {
     cur.set(resume.cur);
     next.set(resume.next);
-    [curN, nextN, levelStart, b0] = [resume.curN, resume.nextN, resume.levelStart, resume.b0];
+    [curN, nextN, levelStart, b0, skip] = [resume.curN, resume.nextN, resume.levelStart, resume.b0, resume.expanded];
     nextPairs = false; // the checkpoint's levels are packed states
   } else cur.set(bw);
   /** The batch being expanded, as packed states: state j at words[(j - wb) * W]. */
@@ -385,6 +390,7 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
       nextN,
       levelStart,
       b0,
+      expanded: skip.slice(si),
       depth,
       transitions,
       elapsedMs: before + (now - t0),
@@ -400,7 +406,12 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
     try {
       level: while (!stop) {
         while (b0 < curN) {
-          const b1 = Math.min(curN, b0 + batch.size);
+          if (si < skip.length && b0 >= skip[si]!) {
+            b0 = Math.max(b0, skip[si + 1]!);
+            si += 2;
+            continue;
+          }
+          const b1 = Math.min(curN, b0 + batch.size, si < skip.length ? skip[si]! : curN);
           if (!curPairs) [words, wb] = [cur, 0];
           else {
             cf!.decode(cur, b0 * 2, b1 - b0, batchWords, 0);
@@ -503,6 +514,8 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
         curN = nextN;
         nextN = 0;
         b0 = 0;
+        skip = new Int32Array(0);
+        si = 0;
         frontierPeak = Math.max(frontierPeak, cur.byteLength + next.byteLength);
       }
     } catch (e) {

@@ -45,6 +45,14 @@
  * with the participants that are ready, so this thread explores the first
  * (small) levels while they start.
  *
+ * Checkpoints (--checkpoint, --resume) are taken between two rounds and
+ * written in the one-thread format (parallel-checkpoint.ts converts the
+ * table): the states of the level not expanded yet are the unclaimed ends
+ * of the ranges and the rest of each paused claim, saved as the ranges of
+ * the level already expanded. A resumed level expands only what is left,
+ * as a compact work list whose indices map back to the level's ids
+ * (realId), after the next-level states the checkpoint already had.
+ *
  * Errors in the model (a guard, effect or invariant that throws, a value out
  * of range, a replaced array) stop the round; this thread then re-runs the
  * model single-threaded, which names the action, arguments and state exactly
@@ -56,7 +64,9 @@ import { Worker } from 'node:worker_threads';
 import { BOOT, roomForWorkers, type WorkerThreads } from './worker-threads.mjs';
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
-import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
+import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, searchIdentity, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
+import { CheckpointError, identityMismatch, writeCheckpoint } from './checkpoint.js';
+import { expandedOf, flatToShared, pendingOf, sharedToFlat } from './parallel-checkpoint.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
 import { Chunked, HASH_SEED, Links, type StateStore } from './store.js';
 import { createSharedTable, finishRehash, loadPolicy, slotFormat, slotWords } from './shared-table.js';
@@ -72,6 +82,7 @@ import {
   ctlWords,
   LimitCode,
   MIN_CHUNK,
+  rangeStart,
   resetRanges,
   unclaimed,
   type DoneMsg,
@@ -225,9 +236,21 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   action.set(0, 0);
   const violations: RawViolation[] = [];
   const violated = new Set<string>();
-  const premiseCounts = invariants.map((i) => (i.premise ? 0 : -1));
+  const premiseCounts: number[] = invariants.map((i) => (i.premise ? 0 : -1));
   const fired = new Uint8Array(nInst);
-  try {
+  const resume = opts.resume;
+  if (resume) {
+    const why = identityMismatch(resume.identity, searchIdentity(model, opts));
+    if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
+    links.restore(resume.store);
+    fired.set(resume.fired);
+    resume.premiseCounts.forEach((c, i) => (premiseCounts[i] = c));
+    resume.violations.forEach((v, i) => {
+      violations.push(v);
+      violated.add(v.name);
+      kept.keep(v.stateId, resume.violationWords, i * W);
+    });
+  } else try {
     for (const inv of invariants) {
       if (!inv.holds(init) && !violated.has(inv.name)) {
         violated.add(inv.name);
@@ -252,18 +275,34 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
    * of the table, so big claims never make the table grow earlier
    * (bytes/state).
    */
-  const roundClaim = () => claimSize(curN, nPart, Math.min(chunk, Math.max(MIN_CHUNK, Math.floor((cap * 0.1) / (2 * nPart * maxSuccPerState)))));
+  const roundClaim = () => claimSize(workN, nPart, Math.min(chunk, Math.max(MIN_CHUNK, Math.floor((cap * 0.1) / (2 * nPart * maxSuccPerState)))));
   let cap = 1 << 14;
   while (growAtOf(cap, claimSize(1, nPart, chunk)) < 1024) cap *= 2;
   let tableBuf = new SharedArrayBuffer(cap * S * 4);
   prefault(tableBuf); // read before written (prefault.ts)
   const format = slotFormat(kind, layout);
   const mainTable = createSharedTable(format, layout.hash);
+  if (resume) {
+    cap = resume.store.capacity;
+    tableBuf = flatToShared(format, resume.store.table, cap);
+  }
   mainTable.attach(tableBuf, cap);
-  mainTable.insert(bw, 0, layout.hash(bw, 0, HASH_SEED));
+  if (!resume) mainTable.insert(bw, 0, layout.hash(bw, 0, HASH_SEED));
   const aBytes = actionBytes(nInst);
-  let curBuf = new SharedArrayBuffer(W * 4 * 1024);
-  new Uint32Array(curBuf).set(bw);
+  let curBuf = new SharedArrayBuffer(W * 4 * Math.max(1024, resume?.curN ?? 0));
+  // The level being expanded is curN states, ids levelStart..; a resumed
+  // level expands only what its checkpoint left (`work`: those states'
+  // indices in the level, in order), and the level after it starts with the
+  // checkpoint's `nextN` states.
+  let work: { idx: Int32Array; level: Uint32Array; next: Uint32Array } | undefined;
+  if (resume) {
+    const idx = pendingOf(resume.curN, resume.b0, resume.expanded);
+    const level = resume.cur.subarray(0, resume.curN * W);
+    const c = new Uint32Array(curBuf);
+    if (idx.length === resume.curN) c.set(level);
+    else idx.forEach((li, j) => c.set(level.subarray(li * W, li * W + W), j * W));
+    work = { idx, level, next: resume.next.subarray(0, resume.nextN * W) };
+  } else new Uint32Array(curBuf).set(bw);
   /** A level's states for the next level's expansion, reused when big enough. */
   let spareBuf: SharedArrayBuffer | undefined;
   /** Room a segment needs for one claim of `claim` states. */
@@ -343,13 +382,21 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   let rounds = 0;
   /** Where this thread's time went (ms), for TLBCHECK_PARALLEL_STATS. */
   const timing = { round: 0, wait: 0, grow: 0, file: 0, allJoined: -1 };
-  let curN = 1;
-  let levelStart = 0;
-  let depth = 0;
+  let curN = resume?.curN ?? 1;
+  let levelStart = resume?.levelStart ?? 0;
+  let depth = resume?.depth ?? 0;
   let nextN = 0;
-  let transitions = 0;
+  let transitions = resume?.transitions ?? 0;
+  /** States of the level to expand (curN, or what a resumed level has left), and next-level states the checkpoint had. */
+  let workN = work ? work.idx.length : curN;
+  let nextBase = work ? work.next.length / W : 0;
   let limit: LimitHit | undefined;
   let stop = violations.length > 0 && !all;
+  /** Search time of earlier sessions (a resumed run). */
+  const before = resume?.elapsedMs ?? 0;
+  let lastSave = t0;
+  /** The last checkpoint: states then, and why the latest attempt failed. */
+  let saved: { at: number; error: string | undefined } = { at: -1, error: undefined };
   const finish = (): Exploration => {
     const levelEnd = levelStart + curN;
     const total = levelEnd + nextN;
@@ -377,13 +424,15 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       states,
       transitions,
       depth: limit !== 'max-depth' && total > levelEnd ? depth + 1 : depth,
-      elapsedMs: performance.now() - t0,
+      elapsedMs: before + performance.now() - t0,
       violations,
       limit,
       fired,
       premiseCounts,
       storeBytes: peakBytes,
       omissionProbability: kind === 'fingerprint' ? omissionProbability(total) : undefined,
+      notes: [...(resume ? [`resumed from a checkpoint at ${resume.store.count.toLocaleString('en-US')} states`] : []), ...(saved.error ? [saved.error] : [])],
+      checkpointStates: saved.at >= 0 ? saved.at : undefined,
     };
   };
   if (stop) return finish();
@@ -433,13 +482,13 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     const now = performance.now();
     if (now - lastProgress < progressEvery) return;
     lastProgress = now;
-    const states = levelStart + curN + nextN + Atomics.load(ctrl, Ctl.COUNT);
+    const states = levelStart + curN + nextBase + Atomics.load(ctrl, Ctl.COUNT);
     const el = now - t0;
     opts.onProgress({
       states,
       transitions,
       depth,
-      queue: unclaimed(ctrl, curN, nPart) + Atomics.load(ctrl, Ctl.COUNT),
+      queue: unclaimed(ctrl, workN, nPart) + Atomics.load(ctrl, Ctl.COUNT),
       elapsedMs: el,
       statesPerSec: (states / el) * 1000,
       memoryBytes: bytesNow(),
@@ -466,14 +515,96 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     return true;
   };
 
+  /**
+   * Save the search (checkpoint.ts) between two rounds, in the one-thread
+   * format. The level's new states so far are still in the segments (they
+   * get ids after the checkpoint's nextBase states, in participant order,
+   * as filing would give them); the states of the level not expanded yet are
+   * the unclaimed ends of the ranges and the rest of each paused claim.
+   */
+  const save = (file: string, now: number, stored: number, base: number, leftovers: readonly [number, number][], found: readonly { v: WorkerViolation; part: number }[]) => {
+    const segN = segs.reduce((a, g) => a + g.n, 0);
+    const count = stored + segN;
+    const snap = links.snapshot(stored);
+    const par = new Int32Array(count);
+    par.set(snap.parent);
+    const act = actionView(new SharedArrayBuffer(Math.max(1, count) * aBytes), nInst).subarray(0, count);
+    act.set(snap.action);
+    const next = new Uint32Array((nextBase + segN) * W);
+    if (work) next.set(work.next);
+    const offsets: number[] = [];
+    let o = nextBase;
+    segs.forEach((g) => {
+      offsets.push(o);
+      const segParent = new Int32Array(g.parent, 0, g.n);
+      for (let i = 0; i < g.n; i++) par[levelStart + curN + o + i] = realId(segParent[i]!, base);
+      act.set(actionView(g.action, nInst).subarray(0, g.n), levelStart + curN + o);
+      next.set(new Uint32Array(g.words, 0, g.n * W), o * W);
+      o += g.n;
+    });
+    const pending = new Uint8Array(curN);
+    const mark = (from: number, to: number) => {
+      for (let j = from; j < to; j++) pending[work ? work.idx[j]! : j] = 1;
+    };
+    for (let p = 0; p < nPart; p++) {
+      mark(Math.min(Atomics.load(ctrl, Ctl.RANGES + p), rangeStart(p + 1, workN, nPart)), rangeStart(p + 1, workN, nPart));
+      mark(leftovers[p]![0], leftovers[p]![1]);
+    }
+    const { b0, expanded } = expandedOf(pending);
+    const vs = [...violations];
+    const vw = new Uint32Array((violations.length + found.length) * W);
+    violations.forEach((v, i) => vw.set(links.kept.table().subarray(links.kept.offsetOf(v.stateId), links.kept.offsetOf(v.stateId) + W), i * W));
+    for (const { v, part } of found) {
+      vw.set(v.words, vs.length * W);
+      vs.push({ name: v.name, kind: v.kind, stateId: v.kind === 'deadlock' ? realId(v.stateId, base) : levelStart + curN + offsets[part]! + v.local, multiCore: true });
+    }
+    writeCheckpoint(file, {
+      identity: searchIdentity(model, opts),
+      words: W,
+      store: { capacity: cap, count, table: sharedToFlat(format, tableBuf, cap), parent: par, action: act },
+      cur: work ? work.level : new Uint32Array(curBuf, 0, curN * W),
+      curN,
+      next,
+      nextN: nextBase + segN,
+      levelStart,
+      b0,
+      expanded,
+      depth,
+      transitions,
+      elapsedMs: before + (now - t0),
+      fired,
+      premiseCounts,
+      violations: vs,
+      violationWords: vw,
+    });
+    saved = { at: count, error: undefined };
+    lastSave = now;
+  };
+  /** Saved when a time limit or a signal stops the run, and every checkpoint.everyMs; a failed save is reported, not fatal. */
+  const maybeSave = (now: number, stored: number, base: number, leftovers: readonly [number, number][], found: readonly { v: WorkerViolation; part: number }[]) => {
+    const c = opts.checkpoint;
+    if (!c) return;
+    if (!(stop ? limit === 'time-limit' || limit === 'interrupted' : now - lastSave >= c.everyMs)) return;
+    try {
+      save(c.file, now, stored, base, leftovers, found);
+    } catch (e) {
+      saved = { at: saved.at, error: `checkpoint ${c.file} could not be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      lastSave = now;
+    }
+  };
+  /** A level state's id from the id a participant wrote for its work index j (base + j). */
+  const realId = (written: number, base: number) => levelStart + (work ? work.idx[written - base]! : written - base);
+
   try {
     for (;;) {
-      resetRanges(ctrl, curN, nPart);
+      resetRanges(ctrl, workN, nPart);
       Atomics.store(ctrl, Ctl.COUNT, 0);
       Atomics.store(ctrl, Ctl.PAUSE, 0);
       for (const g of segs) g.n = 0;
       nextN = 0;
-      const levelEnd = levelStart + curN;
+      /** States stored before this level's new ones; participants number their work `base + j` so that base + workN is that count. */
+      const levelEnd = levelStart + curN + nextBase;
+      const base = levelEnd - workN;
       /** Violations found in this level (ids of new states are known once the level is filed). */
       const found: { v: WorkerViolation; part: number }[] = [];
       let levelDone = false;
@@ -503,10 +634,10 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
           table: tableBuf,
           cap,
           cur: curBuf,
-          curN,
+          curN: workN,
           seg: segs[p]!,
           part: p,
-          levelStart,
+          levelStart: base,
           depth,
           growAt: growAtOf(cap, claim),
           maxClaim: claim,
@@ -523,7 +654,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         // whole level).
         const mine = me.round(
           msg(0),
-          opts.signal
+          opts.signal || opts.checkpoint
             ? () => {
                 progress();
                 if (performance.now() - tr0 > SLICE_MS) Atomics.or(ctrl, Ctl.PAUSE, 1);
@@ -583,26 +714,29 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
             stop = true;
           }
         }
-        if (unclaimed(ctrl, curN, nPart) === 0 && leftovers.every(([from, to]) => to <= from)) levelDone = true;
+        if (unclaimed(ctrl, workN, nPart) === 0 && leftovers.every(([from, to]) => to <= from)) levelDone = true;
         Atomics.store(ctrl, Ctl.PAUSE, 0);
         progress();
+        if (!levelDone) maybeSave(performance.now(), levelEnd, base, leftovers, found);
       }
+      if (stop) maybeSave(performance.now(), levelEnd, base, leftovers, found);
       const tf0 = performance.now();
       // File the level: segments in participant order become ids levelEnd...
       const offsets: number[] = [];
-      nextN = 0;
+      nextN = nextBase;
       for (const g of segs) {
         offsets.push(nextN);
         nextN += g.n;
       }
       for (const { v, part } of found) {
-        const id = v.kind === 'deadlock' ? v.stateId : levelEnd + offsets[part]! + v.local;
-        violations.push({ name: v.name, kind: v.kind, stateId: id });
+        const id = v.kind === 'deadlock' ? realId(v.stateId, base) : levelStart + curN + offsets[part]! + v.local;
+        violations.push({ name: v.name, kind: v.kind, stateId: id, multiCore: true });
         kept.keep(id, Uint32Array.from(v.words), 0);
       }
       segs.forEach((g, p) => {
-        fileLinks(parent, levelEnd + offsets[p]!, new Int32Array(g.parent, 0, g.n));
-        fileLinks(action, levelEnd + offsets[p]!, actionView(g.action, nInst).subarray(0, g.n));
+        const segParent = new Int32Array(g.parent, 0, g.n);
+        fileLinks(parent, levelStart + curN + offsets[p]!, base === levelStart && !work ? segParent : segParent.map((x) => realId(x, base)));
+        fileLinks(action, levelStart + curN + offsets[p]!, actionView(g.action, nInst).subarray(0, g.n));
       });
       peakBytes = Math.max(peakBytes, bytesNow());
       if (stop || nextN === 0) break;
@@ -618,13 +752,17 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         }
       }
       const dst = new Uint32Array(nb);
+      if (work) dst.set(work.next);
       segs.forEach((g, p) => dst.set(new Uint32Array(g.words, 0, g.n * W), offsets[p]! * W));
       spareBuf = curBuf;
       curBuf = nb;
       depth++;
-      levelStart = levelEnd;
+      levelStart += curN;
       curN = nextN;
       nextN = 0;
+      work = undefined;
+      workN = curN;
+      nextBase = 0;
       peakBytes = Math.max(peakBytes, bytesNow());
       timing.file += performance.now() - tf0;
     }
