@@ -6,11 +6,13 @@
  *
  * Limits are asserted against the run's own clock (elapsedMs in --json,
  * which starts when the search does) with the tolerance the product
- * promises: 10 % of the limit or 0.5 s, whichever is larger. The wall-clock
+ * promises: 10 % of the limit or 0.5 s, whichever is larger (on a loaded
+ * machine, times its load per core: tolerance() below). The wall-clock
  * bound only adds Node's start-up, generously, for loaded machines.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,7 +32,14 @@ function run(args: string[], timeoutMs = 60_000) {
   return { code: r.status, out: r.stdout, err: r.stderr, wallMs: performance.now() - t0 };
 }
 const json = (r: { out: string }) => JSON.parse(r.out) as { verdict: string; limit?: string; states: number; elapsedMs: number; peakRssBytes: number };
-const tolerance = (limitMs: number) => Math.max(0.1 * limitMs, 500);
+/**
+ * The promised tolerance, stretched by how oversubscribed the machine is:
+ * a run that gets a fifth of a core (5× load) sees each batch take five
+ * times as long in wall time, and a limit is checked between batches. On a
+ * machine with a core to spare (load ≤ cores: this suite's own two workers)
+ * the factor is 1 and the promise is tested as it is.
+ */
+const tolerance = (limitMs: number) => Math.max(0.1 * limitMs, 500) * Math.max(1, loadavg()[0]! / availableParallelism());
 
 describe('limits hold at any state size', () => {
   // F=12: 4^12 states, its violation at depth 36: no run gets there. F=1000: ~1 KB states, 1,000 actions.
