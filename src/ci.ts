@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { MAX_WORKERS } from './engine/worker-threads.mjs';
+import { caseLabel } from './engine/lasso.js';
 import { instantiate, type CompiledModel } from './engine/compile.js';
 import { ParamError, resolveParams, type ModelDef, type ParamValueAny, type RunOptionsOfRow } from './engine/model.js';
 import { storeOptions } from './engine/explore.js';
@@ -243,6 +244,7 @@ async function runRow(
     symmetry: options.symmetry,
     ...storeOptions(options.store),
     workers: options.workers,
+    liveness: options.liveness,
     source: { file: resolve(file) },
     signal,
   };
@@ -259,6 +261,11 @@ async function runRow(
         model = only;
         r = { ...r2, violations: [...r2.violations, ...r.violations] };
       }
+    }
+    // An expected liveness failure behind a safety one: check both (liveness runs after the safety search).
+    if (r.verdict === 'violated' && exp.invariant && options.liveness && !r.violations.some((v) => v.invariant === exp.invariant) && !r.liveness) {
+      const r2 = await checkCompiledAsync(model, { ...limits, all: true });
+      if (r2.verdict === 'violated') r = r2;
     }
   } catch (e) {
     const error = (e as Error).message.split('\n')[0]!;
@@ -554,8 +561,11 @@ function expectProblems(g: Gated): string[] {
       return; // a build error: the row runs and reports it
     }
     const names = model.invariants.map((x) => x.name);
-    if (!names.includes(exp.invariant))
-      out.push(`${at}: expect row ${i + 1}: unknown invariant ${exp.invariant} (the model has ${[...names, 'deadlock'].join(', ')})`);
+    const live = model.liveness.flatMap((l) => l.cases.map((a) => caseLabel(l.name, a)));
+    if (live.includes(exp.invariant)) {
+      if (!exp.options?.liveness) out.push(`${at}: expect row ${i + 1}: ${exp.invariant} is a liveness property: the row needs options: { liveness: true }`);
+    } else if (!names.includes(exp.invariant))
+      out.push(`${at}: expect row ${i + 1}: unknown invariant ${exp.invariant} (the model has ${[...names, ...live, 'deadlock'].join(', ')})`);
   });
   return out;
 }
@@ -565,6 +575,7 @@ const OPTION_CHECKS: Record<keyof RunOptionsOfRow, (v: unknown) => boolean> = {
   store: (v) => v === 'exact' || v === 'compact' || v === 'fingerprint',
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_WORKERS,
   maxStates: (v) => Number.isInteger(v) && (v as number) >= 1,
+  liveness: (v) => typeof v === 'boolean',
 };
 
 function optionProblems(o: unknown): string[] {

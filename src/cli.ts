@@ -103,12 +103,14 @@ interface CheckFlags {
   checkpoint?: string;
   checkpointEvery?: number;
   resume?: string;
+  liveness?: boolean;
 }
 
 /** A violation as text: the race diagram (default), sliced with --slice, or the old step list with --steps. */
 function violationOut(model: CompiledModel, v: CheckResult['violations'][number], flags: CheckFlags): string {
   if (flags.steps) return violationText(model, v);
-  if (!flags.slice) return raceDiagram(v);
+  // A lasso is not sliced: its loop is what it shows.
+  if (!flags.slice || v.kind === 'liveness') return raceDiagram(v);
   const sl = sliceViolation(model, v);
   const n = v.trace.length - 1;
   const title =
@@ -206,6 +208,7 @@ async function checkLoaded(
       signal,
       checkpoint: ckpt !== undefined ? { file: ckpt, everyMs: (flags.checkpointEvery ?? 10) * 60_000 } : undefined,
       resume,
+      liveness: flags.liveness,
       progressIntervalMs: 100,
       onProgress: showProgress
         ? (p) => {
@@ -218,7 +221,7 @@ async function checkLoaded(
   );
   if (showProgress && lastLen) io.err(`\r${' '.repeat(lastLen)}\r`);
   const docs = result.violations.map((v) => {
-    const sl = flags.slice ? sliceViolation(model, v) : undefined;
+    const sl = flags.slice && v.kind !== 'liveness' ? sliceViolation(model, v) : undefined;
     return traceDoc(model, sl ? sl.violation : v, { modelFile: file, warnings: result.warnings, slice: sl && { of: v.trace.length - 1, kept: sl.kept } });
   });
   // A report that cannot be written costs neither the verdict nor the other reports.
@@ -238,6 +241,7 @@ async function checkLoaded(
     io.out(headerLine(result) + '\n');
     for (const v of result.violations) io.out(`\n${violationOut(model, v, flags)}\n\n`);
     io.out(summaryLine(result) + '\n');
+    if (result.liveness) io.out(livenessLine(result.liveness) + '\n');
     const sl = storeLine(result);
     if (sl) io.out(sl + '\n');
     io.out(verdictLine(result) + '\n');
@@ -248,6 +252,14 @@ async function checkLoaded(
   }
   for (const f of writeFailures) io.err(`tlbcheck: ${f}\n`);
   return writeFailures.length ? EXIT.usage : EXIT[result.verdict];
+}
+
+/** What --liveness checked, on how big a graph. */
+function livenessLine(l: NonNullable<CheckResult['liveness']>): string {
+  return (
+    `liveness: ${l.checked.length} propert${l.checked.length === 1 ? 'y' : 'ies'} on the full graph of ${fmtCount(l.states)} states, ${fmtCount(l.transitions)} transitions, ` +
+    `${(l.elapsedMs / 1000).toFixed(2)} s${l.limit ? ` (stopped by ${l.limit}: liveness not decided)` : ''}`
+  );
 }
 
 /** "model sync (N=3 P=2 …)": which model and which parameters (after any clamping the model did). */
@@ -340,6 +352,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--checkpoint <FILE>', 'save the search to FILE every --checkpoint-every minutes and when a time limit or Ctrl-C stops it')
     .addOption(new Option('--checkpoint-every <MINUTES>', 'how often --checkpoint saves (default 10)').argParser(positiveNumber('--checkpoint-every', 'minutes')))
     .option('--resume <FILE>', 'go on with the search saved in FILE (same model, parameters and options); keeps saving there')
+    .option('--liveness', "also check the model's liveness properties under its fairness (on the full state graph, one thread)")
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
       if (flags.describe) {

@@ -11,6 +11,7 @@
  */
 import { instantiate, type CompiledModel } from './engine/compile.js';
 import type { ModelDef, ParamValueAny } from './engine/model.js';
+import { lassoFault } from './engine/lasso.js';
 import { changedPaths } from './engine/trace.js';
 import type { StateDecl, View } from './engine/types.js';
 import { raceDiagram } from './report/diagram.js';
@@ -21,7 +22,11 @@ export interface ReplayReport {
   readonly model: string;
   readonly params: Record<string, ParamValueAny>;
   readonly invariant: string;
-  readonly kind: 'invariant' | 'deadlock';
+  readonly kind: 'invariant' | 'deadlock' | 'liveness';
+  /** A liveness trace: the step its loop starts after. */
+  readonly loopStart: number | null;
+  /** A liveness trace that no longer shows its property failing: why (lasso.ts). */
+  readonly lassoFault: string | null;
   /** Steps after the initial state. */
   readonly steps: number;
   /** Every step's action exists and is enabled where it is taken. */
@@ -44,7 +49,7 @@ export function replayTrace(def: ModelDef, json: unknown, opts: { violation?: nu
   const t = readTrace(json, opts.violation ?? 0);
   if (t.model !== def.name) throw new TraceError(`the trace is of model ${t.model}, not ${def.name}`);
   const model = instantiate(def, t.params);
-  const base = { model: t.model, params: model.params, invariant: t.invariant, kind: t.kind, steps: t.steps.length - 1 };
+  const base = { model: t.model, params: model.params, invariant: t.invariant, kind: t.kind, loopStart: t.loopStart ?? null, steps: t.steps.length - 1 };
 
   let stateDiff: ReplayReport['stateDiff'] = null;
   const compare = (i: number, s: View<StateDecl>) => {
@@ -93,7 +98,9 @@ export function replayTrace(def: ModelDef, json: unknown, opts: { violation?: nu
     }
   }
   const validPath = failure === null;
-  const stillViolates = validPath && exhibits(model, s, t);
+  // A lasso: the loop closes, is fair, and never meets the property's goal (lasso.ts).
+  const lassoFaultNow = validPath && t.kind === 'liveness' ? (safeLassoFault(model, t.invariant, ids, t.loopStart ?? 0) ?? null) : null;
+  const stillViolates = validPath && (t.kind === 'liveness' ? lassoFaultNow === null : exhibits(model, s, t));
   const violatedNow = validPath
     ? model.invariants.filter((inv) => {
         try {
@@ -108,12 +115,21 @@ export function replayTrace(def: ModelDef, json: unknown, opts: { violation?: nu
     validPath,
     failure,
     stillViolates,
-    reason: stillViolates ? explainAt(model, s, t) : null,
+    lassoFault: lassoFaultNow,
+    reason: stillViolates ? (t.kind === 'liveness' ? t.reason : explainAt(model, s, t)) : null,
     violatedNow,
     stateDiff,
     reproduces: validPath && stillViolates,
   };
   return { report, model };
+}
+
+function safeLassoFault(model: CompiledModel, label: string, ids: readonly number[], loopStart: number): string | undefined {
+  try {
+    return lassoFault(model, label, ids, loopStart);
+  } catch (e) {
+    return `the model threw while checking the loop: ${(e as Error).message}`;
+  }
 }
 
 function safeDiff(model: CompiledModel, a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -140,8 +156,10 @@ export function replayText(r: ReplayReport, model: CompiledModel, json: unknown,
     if (r.stillViolates) {
       const t = readTrace(json, opts.violation ?? 0);
       const ids = instanceIdsOf(model, t.steps);
-      lines.push('', raceDiagram({ invariant: r.invariant, kind: r.kind, reason: r.reason ?? '', trace: stepsOf(model, ids) }), '');
-      lines.push(`✓ still violates ${r.invariant}`);
+      lines.push('', raceDiagram({ invariant: r.invariant, kind: r.kind, reason: r.reason ?? '', trace: stepsOf(model, ids), loopStart: r.loopStart ?? undefined }), '');
+      lines.push(r.kind === 'liveness' ? `✓ still violates ${r.invariant}: the loop closes, is fair, and never meets the goal` : `✓ still violates ${r.invariant}`);
+    } else if (r.lassoFault) {
+      lines.push(`✗ no longer violates ${r.invariant}: ${r.lassoFault}`);
     } else {
       lines.push(`✗ no longer violates ${r.invariant}${r.violatedNow.length ? ` (the last state violates ${r.violatedNow.join(', ')} instead)` : ''}`);
     }

@@ -3,7 +3,8 @@
  * each violation, and collect statistics, coverage and vacuity warnings.
  */
 import { instantiate, type CompiledModel } from './compile.js';
-import { explore, exploreAsync, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
+import { checkLiveness } from './check-liveness.js';
+import { defaultMemoryLimit, explore, exploreAsync, type CheckOptions, type Exploration, type LimitHit } from './explore.js';
 import type { StoreKind } from './fingerprint-store.js';
 import { exploreParallel, type ModelSource, type WorkerThreads } from './parallel.js';
 import type { ModelDef, ParamValueAny, Verdict } from './model.js';
@@ -11,10 +12,12 @@ import { pathTo, replayInstances, type TraceStep } from './trace.js';
 
 export interface Violation {
   readonly invariant: string;
-  readonly kind: 'invariant' | 'deadlock';
+  readonly kind: 'invariant' | 'deadlock' | 'liveness';
   /** Why it failed in the last state (from the invariant's explain(), if any). */
   readonly reason: string;
   readonly trace: TraceStep[];
+  /** Liveness: the trace is a lasso, its steps after trace[loopStart] repeat forever (the last state is trace[loopStart]'s). */
+  readonly loopStart?: number;
 }
 
 export interface CheckResult {
@@ -44,6 +47,14 @@ export interface CheckResult {
   readonly symmetry: readonly string[];
   /** The last checkpoint the run wrote (--checkpoint). */
   readonly checkpoint?: { readonly file: string; readonly states: number };
+  /** With --liveness: the liveness properties checked (one per case) and their graph (check-liveness.ts). */
+  readonly liveness?: {
+    readonly checked: readonly string[];
+    readonly states: number;
+    readonly transitions: number;
+    readonly elapsedMs: number;
+    readonly limit?: string;
+  };
 }
 
 export interface RunOptions extends CheckOptions {
@@ -71,8 +82,36 @@ export function check(def: ModelDef, params: Record<string, ParamValueAny> = {},
 export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): CheckResult {
   const t0 = performance.now();
   const ex = explore(model, opts);
-  if (!ex.violations.some((v) => v.multiCore)) return result(model, ex, opts, 1);
-  return result(model, mergeReport(ex, explore(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1);
+  if (!ex.violations.some((v) => v.multiCore)) return withLiveness(model, result(model, ex, opts, 1), opts, t0);
+  return withLiveness(model, result(model, mergeReport(ex, explore(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1), opts, t0);
+}
+
+/**
+ * With opts.liveness, the liveness properties too, after the safety search
+ * and within what is left of its limits. Not after a safety violation
+ * (without --all the search stopped there; the run has failed already).
+ */
+function withLiveness(model: CompiledModel, r: CheckResult, opts: CheckOptions, t0: number): CheckResult {
+  if (!opts.liveness)
+    return model.liveness.length ? { ...r, warnings: [...r.warnings, `liveness properties not checked (--liveness): ${model.liveness.map((l) => l.name).join(', ')}`] } : r;
+  if (model.liveness.length === 0) return { ...r, warnings: [...r.warnings, `--liveness: model ${model.def.name} has no liveness properties`] };
+  if (r.violations.length && !opts.all) return { ...r, warnings: [...r.warnings, 'liveness not checked: the search stopped at the first violation (--all checks both)'] };
+  const lv = checkLiveness(model, {
+    maxStates: opts.maxStates,
+    memoryLimitBytes: opts.memoryLimitBytes ?? defaultMemoryLimit(),
+    deadline: opts.timeLimitMs !== undefined ? t0 + opts.timeLimitMs : undefined,
+    signal: opts.signal,
+  });
+  const violations = [...r.violations, ...lv.violations];
+  const limit = r.limit ?? (lv.limit as LimitHit | undefined);
+  return {
+    ...r,
+    verdict: violations.length ? 'violated' : limit ? 'incomplete' : r.verdict,
+    limit,
+    violations,
+    warnings: [...r.warnings, ...(r.symmetry.length ? ['liveness is checked on the full state graph (symmetry applies to the invariants only)'] : [])],
+    liveness: { checked: lv.checked, states: lv.states, transitions: lv.transitions, elapsedMs: lv.elapsedMs, ...(lv.limit ? { limit: lv.limit } : {}) },
+  };
 }
 
 /** checkCompiled, on `workers` threads when more than one (parallel.ts). */
@@ -81,13 +120,13 @@ export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRun
   const t0 = performance.now();
   if (workers <= 1 && !opts.parallel) {
     const ex = await exploreAsync(model, opts);
-    if (!ex.violations.some((v) => v.multiCore)) return result(model, ex, opts, 1);
-    return result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1);
+    if (!ex.violations.some((v) => v.multiCore)) return withLiveness(model, result(model, ex, opts, 1), opts, t0);
+    return withLiveness(model, result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1), opts, t0);
   }
   if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
   const ex = await exploreParallel(model, { ...opts, workers, source: opts.source });
-  if (ex.violations.length === 0) return result(model, ex, opts, workers);
-  return result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, workers);
+  if (ex.violations.length === 0) return withLiveness(model, result(model, ex, opts, workers), opts, t0);
+  return withLiveness(model, result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, workers), opts, t0);
 }
 
 /**

@@ -35,6 +35,15 @@ export interface CompiledInvariant {
   readonly holdsAt: (s: View<StateDecl>, ...args: number[]) => boolean;
 }
 
+export interface CompiledLiveness {
+  readonly name: string;
+  readonly doc: string | undefined;
+  /** The argument tuples of `over` ([[]] without it): one property each. */
+  readonly cases: readonly (readonly number[])[];
+  readonly from: ((s: View<StateDecl>, ...args: number[]) => boolean) | undefined;
+  readonly to: (s: View<StateDecl>, ...args: number[]) => boolean;
+}
+
 /**
  * Successor generation for one state. `b` and `w` both hold the state, `bw[bo..]`
  * its packed words. Each enabled instance's successor is packed into
@@ -65,6 +74,9 @@ export interface CompiledModel {
   readonly invariants: readonly CompiledInvariant[];
   /** Every invariant of the machine (reports show the status of each). */
   readonly allInvariants: readonly CompiledInvariant[];
+  /** The liveness properties (checked with --liveness), and each instance's fairness (0 none, 1 weak, 2 strong: liveness.ts). */
+  readonly liveness: readonly CompiledLiveness[];
+  readonly fairness: Uint8Array;
   readonly expand: Expand;
   /**
    * The same successors computed on the packed words alone (tabulate.ts), or
@@ -247,6 +259,19 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     invariants = allInv.filter((i) => opts.invariants!.includes(i.name));
   }
 
+  const liveness: CompiledLiveness[] = Object.entries(m.liveness ?? {}).map(([name, d]) => {
+    if (!d || typeof d.to !== 'function') throw new ModelError(`model ${def.name}: liveness property ${name} has no to() function`);
+    if (d.from !== undefined && typeof d.from !== 'function') throw new ModelError(`model ${def.name}: liveness property ${name}: from must be a function`);
+    if (allInv.some((i) => i.name === name) || name === 'deadlock') throw new ModelError(`model ${def.name}: liveness property ${name} has the name of an invariant`);
+    return { name, doc: d.doc, cases: d.over ? tuplesOver(d.over, `model ${def.name}: liveness property ${name}`) : [[]], from: d.from, to: d.to };
+  });
+  const fairness = new Uint8Array(instances.length);
+  for (const [name, f] of Object.entries(m.fairness ?? {})) {
+    if (!(name in m.actions)) throw new ModelError(`model ${def.name}: fairness names ${name}, which is not an action (actions: ${actionNames.join(', ')})`);
+    if (f !== 'weak' && f !== 'strong') throw new ModelError(`model ${def.name}: fairness of ${name} is ${JSON.stringify(f)}, not 'weak' or 'strong'`);
+    for (const inst of instances) if (inst.action === name) fairness[inst.id] = f === 'weak' ? 1 : 2;
+  }
+
   const expand = referenceExpand(m.actions, instances, layout);
   const action = (k: number): ActionDef<StateDecl> => m.actions[instances[k]!.action]!;
   const succTables = lazyTables(opts.tabulate === false || opts.lazyOnly === true, (maxNodes) => {
@@ -286,6 +311,8 @@ export function instantiate(def: ModelDef, overrides: Record<string, ParamValueA
     instances,
     invariants,
     allInvariants: allInv,
+    liveness,
+    fairness,
     expand,
     tabulated: (maxNodes) => succTables.get(maxNodes),
     tabulation: () => succTables.note(),

@@ -55,6 +55,8 @@ export interface CheckOptions {
   checkpoint?: { file: string; everyMs: number };
   /** Go on from a checkpoint of the same search (readCheckpoint); its identity is checked. */
   resume?: CheckpointData;
+  /** Also check the model's liveness properties (check.ts, on the explicit graph: check-liveness.ts); not the explorer's. */
+  liveness?: boolean;
 }
 
 export interface Progress {

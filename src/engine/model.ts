@@ -71,6 +71,31 @@ export interface InvariantDef<D extends StateDecl> {
 }
 export type Invariant<D extends StateDecl> = InvariantDef<D> | ((s: View<D>) => boolean);
 
+/**
+ * A liveness property (checked with --liveness: liveness.ts): `from ~> to`,
+ * "whenever `from` holds, `to` holds then or later", on every fair
+ * behaviour (Machine.fairness). Without `from` it is "eventually `to`" from
+ * the initial state. With `over`, each argument tuple is a property of its
+ * own ("for every CPU c, a flush c starts returns").
+ */
+export interface LivenessDef<D extends StateDecl> {
+  readonly doc?: string;
+  readonly over?: readonly ArgRange[];
+  readonly from?: (s: View<D>, ...args: number[]) => boolean;
+  readonly to: (s: View<D>, ...args: number[]) => boolean;
+}
+
+/**
+ * Fairness of an action, for each of its instances (action and arguments)
+ * on its own: 'weak', an instance enabled in every state from some point on
+ * is taken infinitely often (a CPU that can go on goes on); 'strong', an
+ * instance enabled infinitely often is taken infinitely often (an interrupt
+ * that keeps becoming deliverable is delivered). Actions not named are not
+ * fair: a behaviour may leave them enabled forever (speculative walks, TLB
+ * fills, NMIs).
+ */
+export type Fairness = 'weak' | 'strong';
+
 export interface Machine<D extends StateDecl> {
   readonly state: D;
   /** Adjust the declared initial values (runs on a fresh view). */
@@ -79,6 +104,9 @@ export interface Machine<D extends StateDecl> {
   readonly invariants?: Record<string, Invariant<D>>;
   /** States where no action is enabled and that is fine (otherwise: deadlock). */
   readonly endState?: (s: View<D>) => boolean;
+  readonly liveness?: Record<string, LivenessDef<D>>;
+  /** Fairness by action name (see Fairness). */
+  readonly fairness?: Readonly<Record<string, Fairness>>;
 }
 
 /**
@@ -103,6 +131,8 @@ export interface RunOptionsOfRow {
   readonly store?: StoreChoice;
   readonly workers?: number;
   readonly maxStates?: number;
+  /** Check the model's liveness properties too (--liveness). */
+  readonly liveness?: boolean;
 }
 
 export interface Expectation<PS extends ParamSpecs> {
@@ -110,7 +140,7 @@ export interface Expectation<PS extends ParamSpecs> {
   /** Run options for this row, e.g. `{ symmetry: 'cpu' }` for a proof that only finishes reduced. */
   readonly options?: RunOptionsOfRow;
   readonly verdict: 'holds' | 'violated';
-  /** For 'violated': the invariant (or 'deadlock') expected to fail. */
+  /** For 'violated': the invariant, liveness property (with `options: { liveness: true }`) or 'deadlock' expected to fail. */
   readonly invariant?: string;
   readonly note?: string;
 }

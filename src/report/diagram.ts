@@ -3,7 +3,8 @@
  * kernel developers draw races on the mailing list — one column per CPU,
  * time going down, one row per step, each step the model's kernel-vocabulary
  * phrase — followed by one line naming the broken invariant and why it fails
- * in the last state.
+ * in the last state. A liveness counterexample is a lasso: rules mark where
+ * its loop starts and ends.
  *
  *        CPU0                               │ CPU1
  *   ──── ────────────────────────────────── ┼ ──────────────────────────────────
@@ -23,9 +24,11 @@ import type { TraceStep } from '../engine/trace.js';
 
 export interface DiagramViolation {
   readonly invariant: string;
-  readonly kind: 'invariant' | 'deadlock';
+  readonly kind: 'invariant' | 'deadlock' | 'liveness';
   readonly reason: string;
   readonly trace: readonly TraceStep[];
+  /** A lasso (liveness): the steps after trace[loopStart] repeat forever. */
+  readonly loopStart?: number;
 }
 
 export interface DiagramOptions {
@@ -105,6 +108,10 @@ export function lanesOf(trace: readonly TraceStep[]): Lane[] {
 
 export function violationHead(v: DiagramViolation, steps = v.trace.length - 1): string {
   const n = `${steps} step${steps === 1 ? '' : 's'}`;
+  if (v.kind === 'liveness' && v.loopStart !== undefined) {
+    const cycle = v.trace.length - 1 - v.loopStart;
+    return `${v.invariant} violated: ${v.loopStart} step${v.loopStart === 1 ? '' : 's'}, then ${cycle ? `a loop of ${cycle} repeated forever` : 'stuck forever'}:`;
+  }
   return v.kind === 'deadlock' ? `deadlock after ${n}:` : `${v.invariant} violated after ${n}:`;
 }
 
@@ -138,7 +145,10 @@ export function raceDiagram(v: DiagramViolation, opts: DiagramOptions = {}): str
     (padEnd('', numW) + ' ' + lanes.map(() => '─'.repeat(colW)).join('─┼─')).trimEnd(),
   );
 
+  const loop = v.kind === 'liveness' ? v.loopStart : undefined;
+  const rule = (text: string) => lines.push(`${' '.repeat(numW)} ┄┄┄ ${text} ┄┄┄`);
   steps.forEach((st, i) => {
+    if (i === loop) rule(`loop: steps ${nums[i]}–${nums[steps.length - 1]} repeat forever`);
     const k = laneIndex(st.cpu);
     const textW = overflow ? width - colStart(k) : colW;
     const chunks = wrap(st.description || `${st.action}(${st.args.join(',')})`, textW);
@@ -158,6 +168,7 @@ export function raceDiagram(v: DiagramViolation, opts: DiagramOptions = {}): str
       }
     });
   });
+  if (loop !== undefined) rule(loop < steps.length ? `back to the state after step ${loop}` : 'stays in this state forever: no step is enabled');
   lines.push('');
   const mark = v.kind === 'deadlock' ? '✗ deadlock: ' : `✗ ${v.invariant}: `;
   wrap(v.reason, width - textWidth(mark)).forEach((l, j) => lines.push((j === 0 ? mark : ' '.repeat(textWidth(mark))) + l));

@@ -56,7 +56,9 @@ export interface TraceDoc {
   /** Every parameter, defaults included. */
   readonly params: Record<string, ParamValueAny>;
   readonly invariant: string;
-  readonly kind: 'invariant' | 'deadlock';
+  readonly kind: 'invariant' | 'deadlock' | 'liveness';
+  /** A lasso (liveness): the steps after step loopStart repeat forever; null otherwise. */
+  readonly loopStart: number | null;
   /** Why the invariant fails in the last state. */
   readonly reason: string;
   /** Set when the trace is a slice of a longer counterexample: the original step numbers kept. */
@@ -124,6 +126,7 @@ export function traceDoc(model: CompiledModel, v: Violation, meta: TraceDocMeta 
     params: { ...model.params },
     invariant: v.invariant,
     kind: v.kind,
+    loopStart: v.loopStart ?? null,
     reason: v.reason,
     slice: meta.slice ? { of: meta.slice.of, kept: [...meta.slice.kept] } : null,
     fields: fieldInfo(model.layout.decl),
@@ -148,7 +151,8 @@ export function readTrace(
   model: string;
   params: Record<string, ParamValueAny>;
   invariant: string;
-  kind: 'invariant' | 'deadlock';
+  kind: 'invariant' | 'deadlock' | 'liveness';
+  loopStart: number | undefined;
   reason: string;
   steps: { action: string; args: number[]; cpu: number | null; description: string; state: Record<string, unknown> | undefined }[];
 } {
@@ -160,7 +164,7 @@ export function readTrace(
     if (vs.length === 0) throw new TraceFormatError('the result has no violation to replay');
     const v = vs[which];
     if (!isObj(v)) throw new TraceFormatError(`the result has ${vs.length} violation(s); there is no violation #${which + 1}`);
-    doc = { format: TRACE_FORMAT, version: TRACE_VERSION, model: json.model, params: json.params, invariant: v.invariant, kind: v.kind, reason: v.reason, steps: v.trace };
+    doc = { format: TRACE_FORMAT, version: TRACE_VERSION, model: json.model, params: json.params, invariant: v.invariant, kind: v.kind, loopStart: v.loopStart, reason: v.reason, steps: v.trace };
   } else {
     if (doc.format !== TRACE_FORMAT) throw new TraceFormatError(`not a tlbcheck trace (format is ${JSON.stringify(doc.format)}, expected "${TRACE_FORMAT}")`);
     if (doc.version !== TRACE_VERSION) throw new TraceFormatError(`trace format version ${JSON.stringify(doc.version)} is not supported (this tlbcheck reads version ${TRACE_VERSION})`);
@@ -171,7 +175,10 @@ export function readTrace(
     if (!['number', 'boolean', 'string'].includes(typeof x)) throw new TraceFormatError(`parameter ${k} must be a number, boolean or string`);
   if (typeof doc.invariant !== 'string') throw new TraceFormatError('"invariant" must be a string');
   const kind = doc.kind ?? 'invariant';
-  if (kind !== 'invariant' && kind !== 'deadlock') throw new TraceFormatError('"kind" must be "invariant" or "deadlock"');
+  if (kind !== 'invariant' && kind !== 'deadlock' && kind !== 'liveness') throw new TraceFormatError('"kind" must be "invariant", "deadlock" or "liveness"');
+  const loopStart = doc.loopStart ?? undefined;
+  if (kind === 'liveness' && !(Number.isInteger(loopStart) && (loopStart as number) >= 0)) throw new TraceFormatError('a liveness trace needs "loopStart", the step its loop starts after');
+  if (kind !== 'liveness' && loopStart !== undefined) throw new TraceFormatError('"loopStart" is only for liveness traces');
   if (!Array.isArray(doc.steps) || doc.steps.length === 0) throw new TraceFormatError('"steps" must be a non-empty array (step 0 is the initial state)');
   const steps = doc.steps.map((st: unknown, i: number) => {
     if (!isObj(st)) throw new TraceFormatError(`step ${i} is not an object`);
@@ -189,11 +196,13 @@ export function readTrace(
     };
   });
   if (steps[0]!.action !== 'init') throw new TraceFormatError('step 0 must be the initial state (action "init")');
+  if (loopStart !== undefined && (loopStart as number) > steps.length - 1) throw new TraceFormatError(`"loopStart" ${String(loopStart)} is past the last step (${steps.length - 1})`);
   return {
     model: doc.model,
     params: doc.params as Record<string, ParamValueAny>,
     invariant: doc.invariant,
     kind,
+    loopStart: loopStart as number | undefined,
     reason: typeof doc.reason === 'string' ? doc.reason : '',
     steps,
   };

@@ -30,7 +30,10 @@ export function storeLine(r: CheckResult): string | undefined {
 export function verdictLine(r: CheckResult): string {
   switch (r.verdict) {
     case 'holds':
-      return `verdict: holds — ${r.invariants.length ? `${r.invariants.join(', ')} ${r.invariants.length === 1 ? 'holds' : 'hold'} in every reachable state` : 'no invariants checked'}, no deadlock`;
+      return (
+        `verdict: holds — ${r.invariants.length ? `${r.invariants.join(', ')} ${r.invariants.length === 1 ? 'holds' : 'hold'} in every reachable state` : 'no invariants checked'}, no deadlock` +
+        (r.liveness?.checked.length ? `; ${r.liveness.checked.join(', ')} ${r.liveness.checked.length === 1 ? 'holds' : 'hold'} on every fair behaviour` : '')
+      );
     case 'violated':
       return `verdict: violated — ${r.violations.map((v) => v.invariant).join(', ')}`;
     case 'incomplete':
