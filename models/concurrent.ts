@@ -23,11 +23,13 @@ import {
   unmapOpFields,
   world,
   munmapFlushInfo,
+  flushIpiFairness,
   munmapSteps,
+  munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
 } from '../src/kernel/index.js';
-import { coreProperties } from '../properties/index.js';
+import { coreProperties, flushReturns } from '../properties/index.js';
 
 export default defineModel({
   name: 'concurrent',
@@ -98,6 +100,8 @@ export default defineModel({
       },
       invariants: coreProperties<S>(),
       endState: idle,
+      liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
+      fairness: { ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak' },
     });
   },
   expect: [
@@ -107,5 +111,7 @@ export default defineModel({
     { params: { tso: 1 }, verdict: 'holds', note: 'x86-TSO store buffers: the locked xchg/tlb_gen/llist_add and serializing flushes order every store that matters' },
     { params: { dirtySetRechecksPte: false }, verdict: 'violated', invariant: 'no-lost-dirty', note: 'write through a clean entry sets D in the already harvested PTE' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, verdict: 'violated', invariant: 'deadlock' },
+    { params: { N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every flush returns: the kernel steps weakly fair, IPI delivery strongly fair' },
+    { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'each initiator waits, IRQs off, for the other: neither flush returns' },
   ],
 });

@@ -15,7 +15,7 @@
  * Each CPU's progress is the model's `pc[c]` with at least the values
  * 'user' → 'zapped' → … → 'waiting' → 'returned' → 'user'.
  */
-import type { ActionDef } from '../engine/model.js';
+import type { ActionDef, Fairness } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
 import { flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
@@ -38,6 +38,21 @@ export interface MunmapStepOptions<D extends StateDecl = StateDecl> {
   /** The initiator waited with IRQs disabled and re-enables them when the flush returns. */
   irqsOnAtReturn: boolean;
 }
+
+/**
+ * Fairness of these steps for liveness (Machine.fairness): the initiator's
+ * steps in the kernel are weakly fair (a CPU that can go on goes on); munmap
+ * itself is not (a task need not unmap anything).
+ */
+export const munmapStepsFairness = { flush_returns: 'weak', tlb_finish_mmu: 'weak' } as const satisfies Record<string, Fairness>;
+
+/**
+ * IPI delivery is strongly fair: a target's IRQs may be off now and then
+ * (its own flush, a handler), and an IPI that keeps becoming deliverable is
+ * delivered (the APIC holds it pending until IRQs are on: SDM vol. 3
+ * §11.8.4 / 13.8.4, interrupt acceptance for fixed interrupts).
+ */
+export const flushIpiFairness = { flush_ipi: 'strong' } as const satisfies Record<string, Fairness>;
 
 export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
