@@ -249,6 +249,7 @@ async function checkLoaded(
       io.out(`checkpoint: ${result.checkpoint.file} (${fmtCount(result.checkpoint.states)} states); go on with --resume ${result.checkpoint.file}\n`);
     // --quiet keeps the warnings that change what was searched (a reduction switched off, tables dropped).
     for (const w of result.warnings) if (!flags.quiet || !isCoverageWarning(w)) io.out(`warning: ${w}\n`);
+    if (!flags.liveness && model.liveness.length && !flags.quiet) io.out(`note: liveness properties not checked (--liveness checks them): ${model.liveness.map((l) => l.name).join(', ')}\n`);
   }
   for (const f of writeFailures) io.err(`tlbcheck: ${f}\n`);
   return writeFailures.length ? EXIT.usage : EXIT[result.verdict];

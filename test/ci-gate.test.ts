@@ -220,7 +220,7 @@ describe('tlbcheck ci', () => {
     writeFileSync(bad, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync' }, options: { por: true }, verdict: 'holds' } as never,"));
     const b = cli(['ci', bad, '--out', out]);
     expect(b.status).toBe(2);
-    expect(b.stderr.trim()).toMatch(/expect row 1: unknown run option por \(known: symmetry, store, workers, maxStates\)$/);
+    expect(b.stderr.trim()).toMatch(/expect row 1: unknown run option por \(known: symmetry, store, workers, maxStates, liveness\)$/);
     writeFileSync(bad, shootdownSrc.replace("{ params: { VARIANT: 'sync' }, verdict: 'holds' },", "{ params: { VARIANT: 'sync' }, options: { store: 'compact', workers: 2 }, verdict: 'holds' },"));
     const b2 = cli(['ci', bad, '--out', out]);
     expect(b2.status).toBe(2);

@@ -125,7 +125,7 @@ describe('the command', () => {
     expect(good.status, good.stderr).toBe(0);
     expect(good.stdout).toContain('verdict: holds — exclusive holds in every reachable state, no deadlock; enters-critical(0), enters-critical(1) hold on every fair behaviour');
     // Without --liveness the properties are named as not checked.
-    expect(cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak').stdout).toContain('warning: liveness properties not checked (--liveness): enters-critical');
+    expect(cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak').stdout).toContain('note: liveness properties not checked (--liveness checks them): enters-critical');
   });
 
   it('--json has loopStart and the liveness summary; --trace-out replays', () => {

@@ -92,8 +92,7 @@ export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): Ch
  * (without --all the search stopped there; the run has failed already).
  */
 function withLiveness(model: CompiledModel, r: CheckResult, opts: CheckOptions, t0: number): CheckResult {
-  if (!opts.liveness)
-    return model.liveness.length ? { ...r, warnings: [...r.warnings, `liveness properties not checked (--liveness): ${model.liveness.map((l) => l.name).join(', ')}`] } : r;
+  if (!opts.liveness) return r;
   if (model.liveness.length === 0) return { ...r, warnings: [...r.warnings, `--liveness: model ${model.def.name} has no liveness properties`] };
   if (r.violations.length && !opts.all) return { ...r, warnings: [...r.warnings, 'liveness not checked: the search stopped at the first violation (--all checks both)'] };
   const lv = checkLiveness(model, {

@@ -5,8 +5,8 @@ import { check, type ModelDef } from '../../src/index.js';
 export type Params = Record<string, number | boolean | string>;
 export type Step = { description: string; cpu: number | undefined };
 
-export function run(m: ModelDef, params: Params) {
-  return check(m, params, { all: true });
+export function run(m: ModelDef, params: Params, opts: { liveness?: boolean } = {}) {
+  return check(m, params, { all: true, ...opts });
 }
 
 /** Indices of the steps matching each pattern, in order (throws if one is missing). */
@@ -28,7 +28,7 @@ export function verdictTableTests(models: readonly ModelDef[]): void {
     for (const m of models)
       for (const row of m.expect ?? [])
         it(`${m.name} ${JSON.stringify(row.params ?? {})} → ${row.verdict}${row.invariant ? ` (${row.invariant})` : ''}`, () => {
-          const r = run(m, (row.params ?? {}) as Params);
+          const r = run(m, (row.params ?? {}) as Params, { liveness: row.options?.liveness });
           expect(r.verdict).toBe(row.verdict);
           if (row.verdict === 'violated') expect(r.violations.map((v) => v.invariant)).toContain(row.invariant);
           if (row.verdict === 'holds') expect(r.warnings).toEqual([]);
