@@ -110,3 +110,28 @@ describe('--html report in headless Chromium', () => {
     }
   });
 });
+
+describe('--html report of a lasso (liveness) in headless Chromium', () => {
+  it.skipIf(!hasChromium)('marks where the loop starts and where it closes', async () => {
+    const lasso = join(dir, 'ring.html');
+    const r = cli('test/fixtures/ring.ts', '--set', 'STARVE=1', '--liveness', '--html', lasso);
+    expect(r.status, r.stderr).toBe(1);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(pathToFileURL(resolve(lasso)).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      // The rules sit between the step rows: after step 1, and after the last step.
+      const rows = await page.locator('#lanes tbody tr').evaluateAll((es) => es.map((e) => (e.className.includes('loop') ? e.textContent : e.getAttribute('data-step'))));
+      expect(rows).toEqual(['0', '1', '┄┄┄ loop: steps 2–5 repeat forever ┄┄┄', '2', '3', '4', '5', '┄┄┄ back to the state after step 1 ┄┄┄']);
+      await page.keyboard.press('End');
+      expect(await page.locator('#violation').textContent()).toContain('✗ token-reaches(0) violated (a lasso: the loop repeats forever): the token reaches the CPU');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -63,6 +63,7 @@ table { border-collapse: collapse; }
 #lanes tr.future td.cell { opacity: .35; }
 #lanes td.act { font-weight: 500; }
 #lanes tr.bad td.inv { color: var(--bad); font-weight: 700; }
+#lanes td.loop { color: var(--dim, #888); text-align: center; font-style: italic; padding: 2px 0; }
 #lanes td.inv.ok { color: var(--ok); }
 .desc { margin: 6px 0 10px; padding: 6px 10px; background: #f7f8fa; border-radius: 6px; }
 .state table { margin: 2px 0 10px; }
@@ -133,7 +134,15 @@ const JS = String.raw`
     head.appendChild(el('th', { class: 'inv', title: 'invariants' }, 'inv'));
     table.appendChild(el('thead')).appendChild(head);
     var body = table.appendChild(el('tbody'));
+    // A lasso (liveness): rules where its loop starts and where it closes.
+    var loop = t.loopStart === null || t.loopStart === undefined ? -1 : t.loopStart;
+    var rule = function (text) {
+      var r = el('tr', { class: 'loop' });
+      r.appendChild(el('td', { class: 'loop', colspan: String(lanes.length + 2) }, '┄┄┄ ' + text + ' ┄┄┄'));
+      body.appendChild(r);
+    };
     t.steps.forEach(function (s, i) {
+      if (loop >= 0 && i === loop + 1) rule('loop: steps ' + i + '–' + (t.steps.length - 1) + ' repeat forever');
       var tr = el('tr', { class: 'step', 'data-step': String(i) });
       var num = i === 0 ? '0' : String(t.slice ? t.slice.kept[i - 1] : i);
       tr.appendChild(el('td', { class: 'num' }, num));
@@ -150,6 +159,7 @@ const JS = String.raw`
       tr.addEventListener('click', function () { go(i); });
       body.appendChild(tr);
     });
+    if (loop >= 0) rule(loop < t.steps.length - 1 ? 'back to the state after step ' + loop : 'stays in this state forever: no step is enabled');
   }
 
   function renderState() {
@@ -217,7 +227,7 @@ const JS = String.raw`
     var v = $('violation');
     if (cur === n) {
       v.hidden = false;
-      v.textContent = '✗ ' + (t.kind === 'deadlock' ? 'deadlock' : t.invariant + ' violated') + ' after ' + n + ' step' + (n === 1 ? '' : 's') + ': ' + t.reason;
+      v.textContent = '✗ ' + (t.kind === 'deadlock' ? 'deadlock' : t.invariant + ' violated') + (t.kind === 'liveness' ? ' (a lasso: the loop repeats forever)' : ' after ' + n + ' step' + (n === 1 ? '' : 's')) + ': ' + t.reason;
     } else v.hidden = true;
     renderState();
     if (rows[cur] && rows[cur].scrollIntoView) rows[cur].scrollIntoView({ block: 'nearest' });
