@@ -33,7 +33,9 @@ describe('lazy trees equal the reference path', () => {
   for (const [name, def] of SHIPPED_MODELS)
     it(`${name}: the first ${QUICK_ROWS} expect rows give the same run through the lazy trees and through the views`, () => {
       const rows = def.expect ?? [{ params: {}, verdict: 'holds' as const }];
-      for (const row of rows.slice(0, QUICK_ROWS)) expectLazyEqualsViews(name, def, (row.params ?? {}) as Record<string, never>);
+      // Each parameter set once (a liveness row repeats a safety row's parameters).
+      const sets = [...new Set(rows.map((row) => JSON.stringify(row.params ?? {})))];
+      for (const p of sets.slice(0, QUICK_ROWS)) expectLazyEqualsViews(name, def, JSON.parse(p) as Record<string, never>);
     });
 
   it('on random models: the same counts, depth, verdicts and traces as the views and the naive reference', () => {
