@@ -42,8 +42,9 @@ import {
   world,
   munmapFlushInfo,
   munmapSteps,
+  munmapStepsFairness,
 } from '../src/kernel/index.js';
-import { coreProperties } from '../properties/index.js';
+import { coreProperties, flushReturns, ipiHandlerLeaves } from '../properties/index.js';
 
 export default defineModel({
   name: 'async',
@@ -56,6 +57,7 @@ export default defineModel({
     OPS: { default: 1, min: 1, max: 3, doc: 'munmap operations (each one flush_tlb_mm_range)' },
     nmiUaccess: { default: true, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
     freeTables: { default: false, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    flushNeedsNextIpi: { default: false, doc: 'BUG (progress): the handler runs the acknowledged flush only when another flush IPI for it arrives' },
     ...hwParams,
     ...tsoParams,
   },
@@ -74,6 +76,7 @@ export default defineModel({
     type S = typeof state;
     const inHandler = (s: View<S>, c: number) => s.dfPending[c];
     const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && !inHandler(s, c);
+    const anyIpiFor = (s: View<S>, t: number) => s.csd.some((row, from) => from !== t && row[t] === 'queued');
     const idle = (s: View<S>) => {
       for (let c = 0; c < p.N; c++) if (s.pc[c] !== 'user' || s.dfPending[c] || s.csd[c].includes('queued')) return false;
       return true;
@@ -118,7 +121,7 @@ export default defineModel({
         },
         ipi_flush: {
           over: [CPU],
-          guard: (s, t) => inHandler(s, t),
+          guard: (s, t) => inHandler(s, t) && (!p.flushNeedsNextIpi || anyIpiFor(s, t)),
           effect: (s, t) => {
             flushTlbFunc(s, t, takeDeferredFlush(s, t), k);
             s.irqOff[t] = false;
@@ -133,6 +136,12 @@ export default defineModel({
       },
       invariants: coreProperties<S>(),
       endState: idle,
+      liveness: {
+        'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting'),
+        'handler-leaves': ipiHandlerLeaves<S>(CPU, inHandler),
+      },
+      // The kernel's steps weakly fair, IPI delivery (the ack) strongly fair.
+      fairness: { ...munmapStepsFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak', ipi_ack: 'strong', ipi_flush: 'weak' },
     });
   },
   expect: [
@@ -141,5 +150,7 @@ export default defineModel({
     { params: { nmiUaccess: false, freeTables: true }, verdict: 'violated', invariant: 'no-freed-table-walk' },
     { params: { nmiUaccess: false, freeTables: false }, verdict: 'holds' },
     { params: { nmiUaccess: false, freeTables: false, tso: 1 }, verdict: 'holds', note: 'x86-TSO store buffers: the buffered csd_unlock changes nothing' },
+    { params: { nmiUaccess: false, freeTables: false, N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every flush returns, every acknowledged flush is run' },
+    { params: { nmiUaccess: false, freeTables: false, flushNeedsNextIpi: true }, options: { liveness: true }, verdict: 'violated', invariant: 'handler-leaves(1)', note: 'the last flush IPI is acknowledged and never run: no deadlock, the other CPUs go on' },
   ],
 });

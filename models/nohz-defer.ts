@@ -41,7 +41,7 @@ import {
   type HwShape,
 } from '../src/hw/index.js';
 import { flushStartedAndReturned, freeTable, pmdClear } from '../src/kernel/index.js';
-import { noFreedTableWalk, noStaleAccess } from '../properties/index.js';
+import { eventuallyLeaves, noFreedTableWalk, noStaleAccess } from '../properties/index.js';
 
 export default defineModel({
   name: 'nohz-defer',
@@ -52,6 +52,7 @@ export default defineModel({
     ipiOnFreedTables: { default: false, doc: 'fix: when page-table pages are freed, IPI isolated CPUs too (no deferral)' },
     nmiTouches: { default: false, doc: 'BUG: an NMI on an isolated CPU reads the vmalloc range (NMI entry does not run the deferred flush)' },
     entryTouchesBeforeFlush: { default: false, doc: 'BUG: the kernel-entry path touches the vmalloc range before the deferred flush' },
+    entriesFair: { default: false, doc: 'liveness assumption: an isolated CPU in user mode enters the kernel again at some point (weakly fair kernel_entry); NOHZ_FULL promises no such thing' },
   },
   build: (p) => {
     const CPU = cpus(p.N, { symmetric: false });
@@ -169,6 +170,14 @@ export default defineModel({
       },
       invariants: { 'no-stale-access': noStaleAccess<S>(), 'no-freed-table-walk': noFreedTableWalk<S>() },
       endState: () => true,
+      liveness: { 'deferred-flush-runs': eventuallyLeaves<S>(CPU, 'the deferred flush runs', (s, c) => s.deferred[c]!) },
+      // The entry path, once entered, goes on; the initiator finishes its operation.
+      fairness: {
+        entry_deferred_flush: 'weak',
+        flush_tlb_kernel_range: 'weak',
+        ...(p.freeTable ? { free_pt_page: 'weak' as const } : {}),
+        ...(p.entriesFair ? { kernel_entry: 'weak' as const } : {}),
+      },
     });
   },
   expect: [
@@ -178,5 +187,13 @@ export default defineModel({
     { params: { freeTable: true, ipiOnFreedTables: true }, verdict: 'holds' },
     { params: { nmiTouches: true }, verdict: 'violated', invariant: 'no-stale-access' },
     { params: { entryTouchesBeforeFlush: true }, verdict: 'violated', invariant: 'no-stale-access' },
+    {
+      params: { N: 3 },
+      options: { liveness: true },
+      verdict: 'violated',
+      invariant: 'deferred-flush-runs(1)',
+      note: 'by design: an isolated CPU may stay in user mode forever, and its deferred flush waits for the next kernel entry (safe: nothing in user mode uses the kernel entry)',
+    },
+    { params: { N: 3, entriesFair: true }, options: { liveness: true }, verdict: 'holds', note: 'a CPU that enters the kernel again runs the deferred flush on the way in' },
   ],
 });

@@ -12,7 +12,7 @@ import { noHandlerWriteDuringPoke } from './no-handler-write-during-poke.js';
 export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree, nmiUaccessCurrentMm, wrongMmUaccessFields };
 export { noTextWriteAfterPoke, noHandlerWriteDuringPoke };
 export { DEADLOCK } from './deadlock.js';
-export { flushReturns } from './flush-returns.js';
+export { eventuallyLeaves, flushReturns, ipiHandlerLeaves } from './flush-returns.js';
 
 /** The four core invariants, under their canonical names (no-stale-access first). */
 export function coreProperties<D extends StateDecl>(): Record<string, InvariantDef<D>> {
