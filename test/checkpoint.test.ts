@@ -22,18 +22,35 @@ const SHOOT = resolve('models/bench/shootdown.ts');
 mkdirSync(dir, { recursive: true });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Run to the end in sessions of about `every` new states, each stopped by a signal and resumed from its checkpoint. */
-function inSessions(params: Record<string, string | number | boolean>, opts: CheckOptions, every: number, file: string, def: ModelDef = shootdown): { r: CheckResult; sessions: number } {
+/**
+ * Run to the end in sessions of about `every` new states, each stopped by a
+ * signal and resumed from its checkpoint; `onTwo(k)`: session k runs on two
+ * threads (parallel.ts), else on one. Returns the last session's result,
+ * how many sessions ran, and how many two-thread checkpoints left their
+ * level in pieces (ranges expanded out of order, which one thread must
+ * honour).
+ */
+async function inSessions(
+  params: Record<string, string | number | boolean>,
+  opts: CheckOptions,
+  every: number,
+  file: string,
+  def: ModelDef = shootdown,
+  onTwo: (session: number) => boolean = () => false,
+): Promise<{ r: CheckResult; sessions: number; pieces: number }> {
   rmSync(file, { force: true });
   let sessions = 0;
+  let pieces = 0;
   for (;;) {
     sessions++;
     const model = instantiate(def, params);
     const ac = new AbortController();
     const resume = sessions > 1 ? readCheckpoint(file) : undefined;
     const start = resume?.store.count ?? 0;
-    const r = checkCompiled(model, {
+    const two = onTwo(sessions);
+    const r = await checkCompiledAsync(model, {
       ...opts,
+      ...(two ? { workers: 2, waitForWorkers: true, chunk: 64, source: { file: SHOOT } } : {}),
       resume,
       checkpoint: { file, everyMs: 3_600_000 },
       signal: ac.signal,
@@ -42,8 +59,9 @@ function inSessions(params: Record<string, string | number | boolean>, opts: Che
         if (p.states - start >= every) ac.abort();
       },
     });
-    if (r.limit !== 'interrupted') return { r, sessions };
+    if (r.limit !== 'interrupted') return { r, sessions, pieces };
     expect(r.checkpoint?.states).toBe(r.states);
+    if (two && readCheckpoint(file).expanded.length > 0) pieces++;
     if (sessions > 200) throw new Error('does not converge');
   }
 }
@@ -64,49 +82,14 @@ describe('a resumed search ends as the uninterrupted one', () => {
     ['tree store, holds', { N: 2, P: 2, OPS: 2 }, { exactStore: 'tree' }, syncModel],
     ['tree store, violated, --all', { N: 2, P: 2, OPS: 2, dirtySetRechecksPte: false }, { all: true, exactStore: 'tree' }, syncModel],
   ];
-  it.each(cases)('%s', (_name, params, opts, def) => {
+  it.each(cases)('%s', async (_name, params, opts, def) => {
     const straight = checkCompiled(instantiate(def, params), opts);
     // A session stops at the first check (every few ms) after `every` new states, so it may run past them.
-    const { r, sessions } = inSessions(params, opts, Math.ceil(straight.states / 8), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`), def);
+    const { r, sessions } = await inSessions(params, opts, Math.ceil(straight.states / 8), join(dir, `${_name.replace(/\W+/g, '-')}.ckpt`), def);
     expect(sessions).toBeGreaterThanOrEqual(3);
     same(straight, r);
   });
 });
-
-/**
- * Sessions of about `every` new states on alternating engines: odd sessions
- * on two threads (parallel.ts: a level is cut into ranges expanded at once,
- * so a checkpoint's level is left in pieces), even ones on one; so each
- * resumes the other's checkpoints.
- */
-async function mixedSessions(params: Record<string, string | number | boolean>, opts: CheckOptions, every: number, file: string): Promise<{ r: CheckResult; sessions: number; pieces: number }> {
-  rmSync(file, { force: true });
-  let sessions = 0;
-  let pieces = 0;
-  for (;;) {
-    sessions++;
-    const model = instantiate(shootdown, params);
-    const ac = new AbortController();
-    const resume = sessions > 1 ? readCheckpoint(file) : undefined;
-    const start = resume?.store.count ?? 0;
-    const two = sessions % 2 === 1;
-    const r = await checkCompiledAsync(model, {
-      ...opts,
-      ...(two ? { workers: 2, waitForWorkers: true, chunk: 64, source: { file: SHOOT } } : {}),
-      resume,
-      checkpoint: { file, everyMs: 3_600_000 },
-      signal: ac.signal,
-      progressIntervalMs: 0,
-      onProgress: (p) => {
-        if (p.states - start >= every) ac.abort();
-      },
-    });
-    if (r.limit !== 'interrupted') return { r, sessions, pieces };
-    expect(r.checkpoint?.states).toBe(r.states);
-    if (two && readCheckpoint(file).expanded.length > 0) pieces++;
-    if (sessions > 200) throw new Error('does not converge');
-  }
-}
 
 describe('checkpoints between one thread and two', () => {
   let allPieces = 0;
@@ -117,7 +100,8 @@ describe('checkpoints between one thread and two', () => {
   ];
   it.each(cases)('%s', async (name, params, opts) => {
     const straight = checkCompiled(instantiate(shootdown, params), opts);
-    const { r, sessions, pieces } = await mixedSessions(params, opts, Math.ceil(straight.states / 4), join(dir, `mixed-${name.replace(/\W+/g, '-')}.ckpt`));
+    // Odd sessions on two threads, even ones on one: each resumes the other's checkpoints.
+    const { r, sessions, pieces } = await inSessions(params, opts, Math.ceil(straight.states / 4), join(dir, `mixed-${name.replace(/\W+/g, '-')}.ckpt`), shootdown, (k) => k % 2 === 1);
     expect(sessions).toBeGreaterThanOrEqual(3);
     allPieces += pieces;
     same(straight, r);

@@ -206,6 +206,28 @@ export function readCheckpoint(file: string): CheckpointData {
   }
 }
 
+/**
+ * What a resumed search takes over from its checkpoint besides the store and
+ * the levels, into the explorer's own arrays (explore.ts and parallel.ts):
+ * the actions that fired, the premise counts and the violations found, whose
+ * states `keep` files by id. Refuses a checkpoint of another search.
+ */
+export function takeOver(
+  resume: CheckpointData,
+  now: SearchIdentity,
+  into: { fired: Uint8Array; premiseCounts: number[]; violations: RawViolation[]; violated: Set<string>; keep: (id: number, b: Uint32Array, bo: number) => void },
+): void {
+  const why = identityMismatch(resume.identity, now);
+  if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
+  into.fired.set(resume.fired);
+  resume.premiseCounts.forEach((c, i) => (into.premiseCounts[i] = c));
+  resume.violations.forEach((v, i) => {
+    into.violations.push(v);
+    into.violated.add(v.name);
+    into.keep(v.stateId, resume.violationWords, i * resume.words);
+  });
+}
+
 /** Why a checkpoint cannot resume this search (undefined: it can). */
 export function identityMismatch(saved: SearchIdentity, now: SearchIdentity): string | undefined {
   if (saved.model !== now.model) return `it was written for model ${saved.model}, not ${now.model}`;

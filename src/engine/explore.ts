@@ -21,7 +21,7 @@ import { countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.j
 import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
-import { CheckpointError, identityMismatch, writeCheckpoint, type CheckpointData, type SearchIdentity } from './checkpoint.js';
+import { CheckpointError, identityMismatch, takeOver, writeCheckpoint, type CheckpointData, type SearchIdentity } from './checkpoint.js';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -234,18 +234,13 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   const resume = opts.resume;
   let stop = false;
   if (resume) {
+    // (The store first: keep() files the violating states in it.)
     const why = identityMismatch(resume.identity, searchIdentity(model, opts));
     if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
     store.restore(resume.store);
+    takeOver(resume, searchIdentity(model, opts), { fired, premiseCounts, violations, violated, keep: store.keep });
     transitions = resume.transitions;
     depth = resume.depth;
-    fired.set(resume.fired);
-    resume.premiseCounts.forEach((c, i) => (premiseCounts[i] = c));
-    resume.violations.forEach((v, i) => {
-      violations.push(v);
-      violated.add(v.name);
-      store.keep(v.stateId, resume.violationWords, i * W);
-    });
   } else {
     const init = packInitial(model, bw, 0);
     if (sym) sym.canon(bw, 0, bw, 0);

@@ -65,7 +65,7 @@ import { BOOT, roomForWorkers, type WorkerThreads } from './worker-threads.mjs';
 import type { CompiledModel } from './compile.js';
 import { ModelError } from './compile.js';
 import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, searchIdentity, type CheckOptions, type Exploration, type LimitHit, type RawViolation } from './explore.js';
-import { CheckpointError, identityMismatch, writeCheckpoint } from './checkpoint.js';
+import { takeOver, writeCheckpoint } from './checkpoint.js';
 import { expandedOf, flatToShared, pendingOf, sharedToFlat } from './parallel-checkpoint.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
 import { Chunked, HASH_SEED, Links, type StateStore } from './store.js';
@@ -240,16 +240,8 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
   const fired = new Uint8Array(nInst);
   const resume = opts.resume;
   if (resume) {
-    const why = identityMismatch(resume.identity, searchIdentity(model, opts));
-    if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
+    takeOver(resume, searchIdentity(model, opts), { fired, premiseCounts, violations, violated, keep: (id, b, bo) => kept.keep(id, b, bo) });
     links.restore(resume.store);
-    fired.set(resume.fired);
-    resume.premiseCounts.forEach((c, i) => (premiseCounts[i] = c));
-    resume.violations.forEach((v, i) => {
-      violations.push(v);
-      violated.add(v.name);
-      kept.keep(v.stateId, resume.violationWords, i * W);
-    });
   } else try {
     for (const inv of invariants) {
       if (!inv.holds(init) && !violated.has(inv.name)) {
