@@ -39,11 +39,13 @@ import {
   unmapOpFields,
   world,
   munmapFlushInfo,
+  flushIpiFairness,
   munmapSteps,
+  munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
 } from '../src/kernel/index.js';
-import { coreProperties } from '../properties/index.js';
+import { coreProperties, flushReturns } from '../properties/index.js';
 
 export default defineModel({
   name: 'lazy',
@@ -54,6 +56,7 @@ export default defineModel({
     OPS: { default: 1, min: 1, max: 3, doc: 'munmap operations (each one flush_tlb_mm_range)' },
     nmiUaccess: { default: false, doc: 'NMI handlers may read user memory (copy_from_user_nmi) when nmi_uaccess_okay()' },
     freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
+    waitIrqsOff: { default: false, doc: 'BUG: the initiator waits for the CSDs with IRQs disabled' },
     ipiLazyOnFreedTables: { default: true, doc: 'native_flush_tlb_multi: with freed_tables IPI lazy CPUs too (mainline); false = skip them' },
     leaveLazyMb: {
       default: true,
@@ -86,7 +89,7 @@ export default defineModel({
       init: w.init,
       actions: {
         // ---------------------------------------------------------- initiator
-        ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: false }),
+        ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: p.waitIrqsOff }),
         flush_tlb_mm_range: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
@@ -108,9 +111,10 @@ export default defineModel({
           guard: (s, c) => s.pc[c] === 'ipis-sent',
           effect: (s, c) => {
             flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
+            if (p.waitIrqsOff) s.irqOff[c] = true;
             s.pc[c] = 'waiting';
           },
-          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
+          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
         },
         // ------------------------------------------------------------ scheduler
         schedule_kthread: {
@@ -145,6 +149,9 @@ export default defineModel({
       },
       invariants: coreProperties<S>(),
       endState: idle,
+      liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
+      // The kernel's steps weakly fair, IPI delivery strongly fair; the scheduler's choices are not fair (a CPU may stay lazy forever).
+      fairness: { ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak' },
     });
   },
   expect: [
@@ -155,5 +162,7 @@ export default defineModel({
     { params: { tso: 1, freeTables: false }, verdict: 'holds', note: 'x86-TSO store buffers: the smp_mb() orders is_lazy=0 before the tlb_gen read' },
     { params: { tso: 1, freeTables: false, leaveLazyMb: false }, verdict: 'violated', invariant: 'no-stale-access', note: 'is_lazy=0 still buffered when the initiator reads it; the CPU read the old tlb_gen and kept its TLB' },
     { params: { freeTables: false, leaveLazyMb: false }, verdict: 'holds', note: 'without store buffers the smp_mb() is not needed' },
+    { params: { ipiLazyOnFreedTables: true, N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every flush returns, lazy CPUs or not' },
+    { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'two initiators wait for each other with IRQs off' },
   ],
 });
