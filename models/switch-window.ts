@@ -76,7 +76,9 @@ import {
   maskNames,
   mmFields,
   munmapFlushInfo,
+  flushIpiFairness,
   munmapSteps,
+  munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
   nmiUaccessOkay,
@@ -95,7 +97,7 @@ import {
   type KernelShape,
   type SwitchOptions,
 } from '../src/kernel/index.js';
-import { coreProperties, nmiUaccessCurrentMm, wrongMmUaccessFields } from '../properties/index.js';
+import { coreProperties, flushReturns, nmiUaccessCurrentMm, wrongMmUaccessFields } from '../properties/index.js';
 
 const MM0 = 0;
 const MM1 = 1;
@@ -112,6 +114,7 @@ export default defineModel({
     switchingMb: { default: true, doc: 'smp_mb() before the tlb_gen read when the mm_cpumask bit is already set (mainline); matters only with tso' },
     nmiUaccess: { default: true, doc: "CPU0's NMI handler reads user memory (copy_from_user_nmi) when nmi_uaccess_okay()" },
     munmap: { default: true, doc: 'CPU1 munmaps va0 of mm0 (flush_tlb_mm_range) while CPU0 switches' },
+    switchLeavesIrqsOff: { default: false, doc: 'BUG (progress): the context switch returns without local_irq_enable(): the flush IPI to CPU0 is never delivered' },
     ...tsoParams,
   },
   build: (p) => {
@@ -152,7 +155,7 @@ export default defineModel({
     const finish = (x: View<S>, c: number, next: number) => {
       x.cur[c] = next; // switch_to(): current = next task
       x.phase[c] = 'none';
-      x.irqOff[c] = false;
+      if (!p.switchLeavesIrqsOff) x.irqOff[c] = false;
     };
     return machine(state, {
       init: (s) => {
@@ -216,7 +219,7 @@ export default defineModel({
                 describe: (s, c) => phraseOf(s, (x) => {
                   const next = x.swNext[c];
                   switchMmEnd(x, c, switchPlanOf(x, c)!);
-                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs on${sb(x, c)}`;
+                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs ${p.switchLeavesIrqsOff ? "left OFF" : "on"}${sb(x, c)}`;
                 }),
               },
             }
@@ -284,6 +287,19 @@ export default defineModel({
         ...(p.tso ? { sb_drain: drainAction<S>(sh) } : {}),
       },
       invariants: { ...coreProperties<S>(), 'nmi-uaccess-current-mm': nmiUaccessCurrentMm<S>() },
+      // The flush returns: the switch goes on once begun, the kernel's flush steps go on, and IPI delivery is strongly fair.
+      ...(p.munmap
+        ? {
+            liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
+            fairness: {
+              ...munmapStepsFairness,
+              ...flushIpiFairness,
+              flush_tlb_mm_range: 'weak' as const,
+              local_flush: 'weak' as const,
+              ...(p.splitSwitch ? { switch_cr3: 'weak' as const, switch_end: 'weak' as const } : {}),
+            },
+          }
+        : {}),
       endState: (s) => s.phase[SWITCHER] === 'none' && s.pc[INITIATOR] === 'user' && !s.csd[INITIATOR].includes('queued'),
     });
   },
@@ -294,5 +310,7 @@ export default defineModel({
     { params: { switchingMb: false }, verdict: 'holds', note: 'without store buffers the smp_mb() is not needed' },
     { params: { tso: 1 }, verdict: 'holds' },
     { params: { tso: 1, switchingMb: false }, verdict: 'violated', invariant: 'no-stale-access', note: "loaded_mm=SWITCHING still buffered when CPU1's should_flush_tlb reads it; CPU0 read the old tlb_gen" },
+    { params: {}, options: { liveness: true }, verdict: 'holds', note: "CPU1's flush returns across CPU0's context switch" },
+    { params: { switchLeavesIrqsOff: true }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(1)', note: 'CPU0 keeps IRQs off after the switch: the IPI is never delivered and CPU1 waits forever' },
   ],
 });
