@@ -219,7 +219,7 @@ export default defineModel({
                 describe: (s, c) => phraseOf(s, (x) => {
                   const next = x.swNext[c];
                   switchMmEnd(x, c, switchPlanOf(x, c)!);
-                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs ${p.switchLeavesIrqsOff ? "left OFF" : "on"}${sb(x, c)}`;
+                  return `loaded_mm = mm${next}; switch_to: current = task of mm${next}, IRQs ${p.switchLeavesIrqsOff ? 'left OFF' : 'on'}${sb(x, c)}`;
                 }),
               },
             }
