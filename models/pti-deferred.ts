@@ -70,7 +70,7 @@ import {
   writeUserCr3,
   type KernelShape,
 } from '../src/kernel/index.js';
-import { noStaleAccess } from '../properties/index.js';
+import { flushReturns, noStaleAccess } from '../properties/index.js';
 
 const MMS = 2;
 
@@ -273,6 +273,14 @@ export default defineModel({
         },
       },
       invariants: { 'no-stale-access': noStaleAccess<S>() },
+      ...(p.N > 1
+        ? {
+            liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.flushing[c] !== NONE) },
+            // The NMI handler returns, and the exit path it interrupted goes on after it (strong: NMIs may keep
+            // coming, each one disabling the exit's next step while it runs); IPI delivery is strongly fair.
+            fairness: { flush_ipi: 'strong' as const, flush_returns: 'weak' as const, exit_bt: 'strong' as const, ...(p.singleBtr ? {} : { exit_btr: 'strong' as const }), exit_write_cr3: 'strong' as const, nmi_exit: 'weak' as const },
+          }
+        : {}),
     });
   },
   expect: [
@@ -283,5 +291,6 @@ export default defineModel({
     { params: { nmiFlush: 'anywhere' }, verdict: 'violated', invariant: 'no-stale-access', note: 'NMI sets the bit between the exit path\'s bt and its CR3 write' },
     { params: { nmiFlush: 'in-user', nmiRestoreNoflush: true }, verdict: 'violated', invariant: 'no-stale-access' },
     { params: { skipSwitchMark: true }, verdict: 'violated', invariant: 'no-stale-access' },
+    { params: { N: 2 }, options: { liveness: true }, verdict: 'holds', note: 'every flush returns: the exit path goes on after each NMI, IPI delivery strongly fair' },
   ],
 });

@@ -137,7 +137,7 @@ import {
   type FlushInfo,
   type KernelShape,
 } from '../src/kernel/index.js';
-import { noHandlerWriteDuringPoke, noTextWriteAfterPoke } from '../properties/index.js';
+import { eventuallyLeaves, noHandlerWriteDuringPoke, noTextWriteAfterPoke } from '../properties/index.js';
 
 /** mm ids (init_mm last), their page-table pages and the two data frames. */
 const MM0 = 0;
@@ -433,6 +433,15 @@ export default defineModel({
         'no-handler-write-during-poke': noHandlerWriteDuringPoke<S>(),
       },
       endState: (s) => noPokeRunning(s),
+      liveness: { 'poke-completes': eventuallyLeaves<S>(CPU, 'the text_poke() the CPU began returns', (s, c) => s.pokePc[c] !== 'idle') },
+      // text_poke() runs with IRQs off from begin to end: each of its steps goes on; IPI delivery is strongly fair.
+      fairness: {
+        poke_memcpy: 'weak',
+        poke_pte_clear: 'weak',
+        ...(p.flow === 'local'
+          ? { poke_flush_unuse: 'weak' as const }
+          : { poke_unuse: 'weak' as const, poke_flush_tlb_mm_range: 'weak' as const, ...(p.otherCpuLoaded ? { flush_ipi: 'strong' as const, flush_returns: 'weak' as const } : {}) }),
+      },
     });
   },
   expect: [
@@ -455,5 +464,7 @@ export default defineModel({
     { params: { leaveLazy: true, POKES: 2, flow: 'mm-range' }, verdict: 'violated', invariant: 'no-text-write-after-poke', note: 'should_flush_tlb() skips the lazy poking CPU itself' },
     { params: { pageKernelGlobal: true, pti: false }, verdict: 'holds', note: 'INVLPG drops global entries too' },
     { params: { pageKernelGlobal: true, pti: false, flow: 'mm-range' }, verdict: 'violated', invariant: 'no-text-write-after-poke', note: 'nothing INVLPGs the global entry; mm0 uses it' },
+    { params: { N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every text_poke() that begins returns' },
+    { params: { flow: 'mm-range', otherCpuLoaded: true }, options: { liveness: true }, verdict: 'holds', note: 'the flush IPI to the CPU that has poking_mm loaded is delivered, and the poke returns' },
   ],
 });

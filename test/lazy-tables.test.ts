@@ -33,8 +33,8 @@ describe('lazy trees equal the reference path', () => {
   for (const [name, def] of SHIPPED_MODELS)
     it(`${name}: the first ${QUICK_ROWS} expect rows give the same run through the lazy trees and through the views`, () => {
       const rows = def.expect ?? [{ params: {}, verdict: 'holds' as const }];
-      // Each parameter set once (a liveness row repeats a safety row's parameters).
-      const sets = [...new Set(rows.map((row) => JSON.stringify(row.params ?? {})))];
+      // The safety rows, each parameter set once (liveness rows, with their options, are in the slow sweep).
+      const sets = [...new Set(rows.filter((row) => !row.options?.liveness).map((row) => JSON.stringify(row.params ?? {})))];
       for (const p of sets.slice(0, QUICK_ROWS)) expectLazyEqualsViews(name, def, JSON.parse(p) as Record<string, never>);
     });
 
