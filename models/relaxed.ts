@@ -209,6 +209,14 @@ export default defineModel({
         },
       },
       endState: () => true,
+      // The liveness form of bounded-spurious-faults: a spurious #PF taken while behind ends with the CPU's TLB
+      // generation caught up (the #PF handler, once entered, goes on: spurious_fixup weakly fair).
+      ...(adds
+        ? {
+            liveness: { 'spurious-fault-catches-up': { doc: "after a spurious #PF the CPU's tlb_gen catches up with mm->tlb_gen", over: [CPU], from: (s: View<S>, c: number) => s.inFault[c]! && behind(s, c), to: (s: View<S>, c: number) => !behind(s, c) } },
+            fairness: { spurious_fixup: 'weak' as const },
+          }
+        : {}),
     });
   },
   expect: [
@@ -221,5 +229,7 @@ export default defineModel({
     { params: { spuriousFix: 'none' }, verdict: 'violated', invariant: 'bounded-spurious-faults' },
     { params: { spuriousFix: 'faulting-address' }, verdict: 'violated', invariant: 'bounded-spurious-faults' },
     { params: { spuriousFix: 'none', P: 1 }, verdict: 'holds', note: 'one stale entry: the #PF alone fixes it (mainline x86)' },
+    { params: {}, options: { liveness: true }, verdict: 'holds', note: 'the RFC fixup: a full local flush brings the CPU up to date' },
+    { params: { spuriousFix: 'none', P: 1 }, options: { liveness: true }, verdict: 'violated', invariant: 'spurious-fault-catches-up(0)', note: 'mainline no-op: safe (the #PF drops the entry) but the CPU stays behind, so each other stale entry can fault again' },
   ],
 });

@@ -118,7 +118,7 @@ describe('the command', () => {
   it('--liveness: lassos in the race diagram, a liveness line, exit 1; holds exits 0 and says so', () => {
     const bad = cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak', '--liveness');
     expect(bad.status, bad.stderr).toBe(1);
-    expect(bad.stdout).toContain('enters-critical(0) violated: 1 step, then a loop of 3 repeated forever:');
+    expect(bad.stdout).toContain('enters-critical(0) violated: 1 step, then a loop of 3 steps repeated forever:');
     expect(bad.stdout).toMatch(/┄┄┄ loop: steps 2–4 repeat forever ┄┄┄[\s\S]*┄┄┄ back to the state after step 1 ┄┄┄/);
     expect(bad.stdout).toContain('liveness: 2 properties on the full graph of 8 states, 14 transitions');
     const good = cli('test/fixtures/mutex.ts', '--liveness');

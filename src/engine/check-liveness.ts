@@ -68,7 +68,7 @@ export function checkLiveness(model: CompiledModel, lim: GraphLimits & { propert
       violations.push({
         invariant: label,
         kind: 'liveness',
-        reason: `${p.doc?.split('\n')[0] ?? `${label} holds`}: never ${p.from ? `after step ${lasso.fromAt}` : 'in this run'}; ${cycle ? `the last ${cycle} step${cycle === 1 ? '' : 's'} repeat forever` : 'the run stays in the last state forever (no step is enabled)'}, and that is a fair behaviour`,
+        reason: `${p.doc?.split('\n')[0] ?? `${label} holds`}: never ${p.from ? `after step ${lasso.fromAt}` : 'in this run'}; ${cycle === 1 ? 'the last step repeats forever' : cycle ? `the last ${cycle} steps repeat forever` : 'the run stays in the last state forever (no step is enabled)'}, and that is a fair behaviour`,
         trace: steps,
         loopStart: lasso.loopStart,
       });

@@ -110,7 +110,7 @@ export function violationHead(v: DiagramViolation, steps = v.trace.length - 1): 
   const n = `${steps} step${steps === 1 ? '' : 's'}`;
   if (v.kind === 'liveness' && v.loopStart !== undefined) {
     const cycle = v.trace.length - 1 - v.loopStart;
-    return `${v.invariant} violated: ${v.loopStart} step${v.loopStart === 1 ? '' : 's'}, then ${cycle ? `a loop of ${cycle} repeated forever` : 'stuck forever'}:`;
+    return `${v.invariant} violated: ${v.loopStart} step${v.loopStart === 1 ? '' : 's'}, then ${cycle ? `a loop of ${cycle} step${cycle === 1 ? '' : 's'} repeated forever` : 'stuck forever'}:`;
   }
   return v.kind === 'deadlock' ? `deadlock after ${n}:` : `${v.invariant} violated after ${n}:`;
 }
@@ -148,7 +148,7 @@ export function raceDiagram(v: DiagramViolation, opts: DiagramOptions = {}): str
   const loop = v.kind === 'liveness' ? v.loopStart : undefined;
   const rule = (text: string) => lines.push(`${' '.repeat(numW)} ┄┄┄ ${text} ┄┄┄`);
   steps.forEach((st, i) => {
-    if (i === loop) rule(`loop: steps ${nums[i]}–${nums[steps.length - 1]} repeat forever`);
+    if (i === loop) rule(i === steps.length - 1 ? `loop: step ${nums[i]} repeats forever` : `loop: steps ${nums[i]}–${nums[steps.length - 1]} repeat forever`);
     const k = laneIndex(st.cpu);
     const textW = overflow ? width - colStart(k) : colW;
     const chunks = wrap(st.description || `${st.action}(${st.args.join(',')})`, textW);

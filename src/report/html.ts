@@ -142,7 +142,7 @@ const JS = String.raw`
       body.appendChild(r);
     };
     t.steps.forEach(function (s, i) {
-      if (loop >= 0 && i === loop + 1) rule('loop: steps ' + i + '–' + (t.steps.length - 1) + ' repeat forever');
+      if (loop >= 0 && i === loop + 1) rule(i === t.steps.length - 1 ? 'loop: step ' + i + ' repeats forever' : 'loop: steps ' + i + '–' + (t.steps.length - 1) + ' repeat forever');
       var tr = el('tr', { class: 'step', 'data-step': String(i) });
       var num = i === 0 ? '0' : String(t.slice ? t.slice.kept[i - 1] : i);
       tr.appendChild(el('td', { class: 'num' }, num));
