@@ -51,7 +51,7 @@ describe('--html report (static)', () => {
 });
 
 describe('--html report in headless Chromium', () => {
-  it.skipIf(!hasChromium)('steps through the counterexample to the violation, forwards and backwards, with diffs and invariant status', async () => {
+  it.skipIf(!hasChromium)('steps through the counterexample to the violation, forwards and backwards, with diffs and invariant status; marks a lasso\'s loop', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     try {
@@ -105,26 +105,13 @@ describe('--html report in headless Chromium', () => {
       await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
       expect(errors).toEqual([]);
       expect(external).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
-});
 
-describe('--html report of a lasso (liveness) in headless Chromium', () => {
-  it.skipIf(!hasChromium)('marks where the loop starts and where it closes', async () => {
-    const lasso = join(dir, 'ring.html');
-    const r = cli('test/fixtures/ring.ts', '--set', 'STARVE=1', '--liveness', '--html', lasso);
-    expect(r.status, r.stderr).toBe(1);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
+      // A lasso (--liveness): rules between the step rows, after step 1 and after the last step.
+      const lasso = join(dir, 'ring.html');
+      const r = cli('test/fixtures/ring.ts', '--set', 'STARVE=1', '--liveness', '--html', lasso);
+      expect(r.status, r.stderr).toBe(1);
       await page.goto(pathToFileURL(resolve(lasso)).href);
       await page.waitForSelector('body[data-ready="true"]');
-      // The rules sit between the step rows: after step 1, and after the last step.
       const rows = await page.locator('#lanes tbody tr').evaluateAll((es) => es.map((e) => (e.className.includes('loop') ? e.textContent : e.getAttribute('data-step'))));
       expect(rows).toEqual(['0', '1', '┄┄┄ loop: steps 2–5 repeat forever ┄┄┄', '2', '3', '4', '5', '┄┄┄ back to the state after step 1 ┄┄┄']);
       await page.keyboard.press('End');
@@ -135,3 +122,4 @@ describe('--html report of a lasso (liveness) in headless Chromium', () => {
     }
   });
 });
+

@@ -3,12 +3,12 @@
  * lassos that check on their own and replay, a brute-force oracle on random
  * models, and the command's output, gate and errors.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
 import { check } from '../src/engine/check.js';
 import { instantiate, ModelError } from '../src/engine/compile.js';
 import { lassoFault } from '../src/engine/lasso.js';
@@ -21,7 +21,13 @@ import { validate } from './report-schema.js';
 
 const schema = JSON.parse(readFileSync('schema/trace.schema.json', 'utf8')) as Record<string, unknown>;
 const tmp = mkdtempSync(join(tmpdir(), 'tlbcheck-liveness-'));
-const cli = (...a: string[]) => spawnSync(process.execPath, ['bin/tlbcheck.js', ...a], { encoding: 'utf8', env: { ...process.env, GITHUB_ACTIONS: '' } });
+/** The CLI in this process (main(), as bin/tlbcheck.js calls it): stdout, stderr and the exit status. */
+async function cli(...a: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(['node', 'tlbcheck', ...a], { out: (x) => void (stdout += x), err: (x) => void (stderr += x), isTTY: false });
+  return { status, stdout, stderr };
+}
 
 describe('known answers', () => {
   const rows: [string, typeof mutex | typeof ring, Record<string, string | number | boolean>, string[]][] = [
@@ -115,33 +121,33 @@ describe('random models against a brute-force search for lassos', () => {
 });
 
 describe('the command', () => {
-  it('--liveness: lassos in the race diagram, a liveness line, exit 1; holds exits 0 and says so', () => {
-    const bad = cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak', '--liveness');
+  it('--liveness: lassos in the race diagram, a liveness line, exit 1; holds exits 0 and says so', async () => {
+    const bad = await cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak', '--liveness');
     expect(bad.status, bad.stderr).toBe(1);
     expect(bad.stdout).toContain('enters-critical(0) violated: 1 step, then a loop of 3 steps repeated forever:');
     expect(bad.stdout).toMatch(/┄┄┄ loop: steps 2–4 repeat forever ┄┄┄[\s\S]*┄┄┄ back to the state after step 1 ┄┄┄/);
     expect(bad.stdout).toContain('liveness: 2 properties on the full graph of 8 states, 14 transitions');
-    const good = cli('test/fixtures/mutex.ts', '--liveness');
+    const good = await cli('test/fixtures/mutex.ts', '--liveness');
     expect(good.status, good.stderr).toBe(0);
     expect(good.stdout).toContain('verdict: holds — exclusive holds in every reachable state, no deadlock; enters-critical(0), enters-critical(1) hold on every fair behaviour');
     // Without --liveness the properties are named as not checked.
-    expect(cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak').stdout).toContain('note: liveness properties not checked (--liveness checks them): enters-critical');
+    expect((await cli('test/fixtures/mutex.ts', '--set', 'FAIR=weak')).stdout).toContain('note: liveness properties not checked (--liveness checks them): enters-critical');
   });
 
-  it('--json has loopStart and the liveness summary; --trace-out replays', () => {
+  it('--json has loopStart and the liveness summary; --trace-out replays', async () => {
     const out = join(tmp, 'ring.json');
-    const r = cli('test/fixtures/ring.ts', '--set', 'STARVE=1', '--liveness', '--json', '--trace-out', out);
+    const r = await cli('test/fixtures/ring.ts', '--set', 'STARVE=1', '--liveness', '--json', '--trace-out', out);
     expect(r.status, r.stderr).toBe(1);
     const j = JSON.parse(r.stdout) as { liveness: { checked: string[] }; violations: { kind: string; loopStart: number }[] };
     expect(j.liveness.checked).toEqual(['token-reaches(0)', 'token-reaches(1)', 'token-reaches(2)', 'first-pass']);
     expect(j.violations[0]).toMatchObject({ kind: 'liveness', loopStart: 1 });
-    const rep = cli('replay', out, 'test/fixtures/ring.ts');
+    const rep = await cli('replay', out, 'test/fixtures/ring.ts');
     expect(rep.status, rep.stdout + rep.stderr).toBe(0);
     expect(rep.stdout).toContain('✓ still violates token-reaches(0): the loop closes, is fair, and never meets the goal');
   });
 
-  it('ci runs rows with options: { liveness: true } and checks their names', () => {
-    const r = cli('ci', 'test/fixtures/mutex.ts');
+  it('ci runs rows with options: { liveness: true } and checks their names', async () => {
+    const r = await cli('ci', 'test/fixtures/mutex.ts');
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("ci: ok — 2 expectations met");
     expect(r.stdout).toMatch(/ok  mutex  FAIR=weak \[liveness=true\] +violated \(enters-critical\(0\)\)/);
