@@ -153,16 +153,4 @@ describe('checkpoints that do not fit', () => {
     expect(bad.stderr.trim()).toMatch(/^tlbcheck: cannot resume from .*cli\.ckpt: it was written with other parameters/);
   });
 
-  it('the CLI with --workers 2: a checkpoint of two threads resumes', () => {
-    const ck = join(dir, 'cli-workers.ckpt');
-    const cli = (...a: string[]) => spawnSync(process.execPath, ['bin/tlbcheck.js', 'models/bench/shootdown.ts', '--set', 'N=5', '--set', 'P=2', ...a], { encoding: 'utf8' });
-    const first = cli('--workers', '2', '--time-limit', '0.5', '--checkpoint', ck);
-    expect(first.status, first.stderr).toBe(3);
-    expect(first.stdout).toMatch(/checkpoint: .*cli-workers\.ckpt \([\d,]+ states\); go on with --resume/);
-    // (The in-process sessions above go from two threads to one and back.)
-    let last = first;
-    for (let sessions = 0; sessions < 50 && last.status === 3; sessions++) last = cli('--resume', ck, '--workers', '2', '--time-limit', '3');
-    expect(last.status, last.stderr).toBe(0);
-    expect(last.stdout).toContain('shootdown: 804,096 states, 10,641,920 transitions, depth 22');
-  });
 });
