@@ -643,13 +643,14 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
         me.collect(gen);
         // With a signal to watch, this thread pauses the round after
         // SLICE_MS so that the event loop can deliver it (a round can last a
-        // whole level).
+        // whole level), and at once when it is aborted already (progress
+        // callbacks abort in tests; the stop is then mid-level, as Ctrl-C's).
         const mine = me.round(
           msg(0),
           opts.signal || opts.checkpoint
             ? () => {
                 progress();
-                if (performance.now() - tr0 > SLICE_MS) Atomics.or(ctrl, Ctl.PAUSE, 1);
+                if (opts.signal?.aborted || performance.now() - tr0 > SLICE_MS) Atomics.or(ctrl, Ctl.PAUSE, 1);
               }
             : progress,
         );
