@@ -171,12 +171,14 @@ export default defineModel({
     irqsOn: { default: false, doc: 'BUG: the poke runs with IRQs enabled (interrupt handlers run on poking_mm)' },
     nmiUaccessOkay: { default: true, doc: 'NMI handlers write user memory only if nmi_uaccess_okay(); false = BUG (unchecked bpf_probe_write_user)' },
     otherCpuLoaded: { default: false, doc: 'BUG: another CPU (the last) has poking_mm loaded, running kernel code with IRQs on' },
+    otherCpuIrqsOff: { default: false, doc: 'BUG (progress), with otherCpuLoaded: that kernel thread runs with IRQs off (spinning on a lock the poker holds), so the flush IPI of the mm-range flow is never delivered' },
     leaveLazy: { default: false, doc: 'BUG: after the poke the CPU stays on poking_mm lazily (enter_lazy_tlb) instead of switching back' },
     pageKernelGlobal: {
       default: false,
       doc: 'map with plain PAGE_KERNEL (v1-v3 of the series): G is set unless PTI masks _PAGE_GLOBAL off, so only with pti=false',
     },
   },
+  check: (p) => (p.otherCpuIrqsOff && !p.otherCpuLoaded ? 'otherCpuIrqsOff needs otherCpuLoaded' : undefined),
   build: (p) => {
     const CPU = cpus(p.N, { symmetric: !p.otherCpuLoaded });
     const PAGE = sort('page', 1, { symmetric: true });
@@ -301,6 +303,7 @@ export default defineModel({
           s.loadedMm[other] = POKING_MM;
           s.ctxCtxId[other][0] = ctxIdOf(POKING_MM);
           s.mode[other] = 'kthread';
+          if (p.otherCpuIrqsOff) s.irqOff[other] = true;
           s.mmCpumask[MM0] = bits.del(s.mmCpumask[MM0], other);
           s.mmCpumask[POKING_MM] = bits.add(0, other);
         }
@@ -466,5 +469,6 @@ export default defineModel({
     { params: { pageKernelGlobal: true, pti: false, flow: 'mm-range' }, verdict: 'violated', invariant: 'no-text-write-after-poke', note: 'nothing INVLPGs the global entry; mm0 uses it' },
     { params: { N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every text_poke() that begins returns' },
     { params: { flow: 'mm-range', otherCpuLoaded: true }, options: { liveness: true }, verdict: 'holds', note: 'the flush IPI to the CPU that has poking_mm loaded is delivered, and the poke returns' },
+    { params: { flow: 'mm-range', otherCpuLoaded: true, otherCpuIrqsOff: true }, options: { liveness: true }, verdict: 'violated', invariant: 'poke-completes(0)', note: 'the poker waits forever for its flush IPI to a CPU that keeps IRQs off' },
   ],
 });
