@@ -257,10 +257,9 @@ async function checkLoaded(
 
 /** What --liveness checked, on how big a graph. */
 function livenessLine(l: NonNullable<CheckResult['liveness']>): string {
-  return (
-    `liveness: ${l.checked.length} propert${l.checked.length === 1 ? 'y' : 'ies'} on the full graph of ${fmtCount(l.states)} states, ${fmtCount(l.transitions)} transitions, ` +
-    `${(l.elapsedMs / 1000).toFixed(2)} s${l.limit ? ` (stopped by ${l.limit}: liveness not decided)` : ''}`
-  );
+  const props = `${l.checked.length} propert${l.checked.length === 1 ? 'y' : 'ies'}`;
+  if (l.limit) return `liveness: ${props} not decided: the state graph stopped by ${l.limit} after ${fmtCount(l.states)} states, ${(l.elapsedMs / 1000).toFixed(2)} s`;
+  return `liveness: ${props} on the full graph of ${fmtCount(l.states)} states, ${fmtCount(l.transitions)} transitions, ${(l.elapsedMs / 1000).toFixed(2)} s`;
 }
 
 /** "model sync (N=3 P=2 …)": which model and which parameters (after any clamping the model did). */

@@ -146,6 +146,13 @@ describe('the command', () => {
     expect(rep.stdout).toContain('✓ still violates token-reaches(0): the loop closes, is fair, and never meets the goal');
   });
 
+  it('a limit that stops the graph leaves liveness undecided: incomplete, exit 3, never holds', async () => {
+    const r = await cli('test/fixtures/mutex.ts', '--set', 'N=3', '--liveness', '--max-states', '10');
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/^liveness: 3 properties not decided: the state graph stopped by max-states after \d+ states/m);
+    expect(r.stdout).toMatch(/^verdict: incomplete/m);
+  });
+
   it('ci runs rows with options: { liveness: true } and checks their names', async () => {
     const r = await cli('ci', 'test/fixtures/mutex.ts');
     expect(r.status, r.stdout + r.stderr).toBe(0);
