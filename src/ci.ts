@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { MAX_WORKERS } from './engine/worker-threads.mjs';
-import { caseLabel } from './engine/lasso.js';
+import { livenessCases } from './engine/lasso.js';
 import { instantiate, type CompiledModel } from './engine/compile.js';
 import { ParamError, resolveParams, type ModelDef, type ParamValueAny, type RunOptionsOfRow } from './engine/model.js';
 import { storeOptions } from './engine/explore.js';
@@ -561,7 +561,7 @@ function expectProblems(g: Gated): string[] {
       return; // a build error: the row runs and reports it
     }
     const names = model.invariants.map((x) => x.name);
-    const live = model.liveness.flatMap((l) => l.cases.map((a) => caseLabel(l.name, a)));
+    const live = livenessCases(model.liveness).map((c) => c.label);
     if (live.includes(exp.invariant)) {
       if (!exp.options?.liveness) out.push(`${at}: expect row ${i + 1}: ${exp.invariant} is a liveness property: the row needs options: { liveness: true }`);
     } else if (!names.includes(exp.invariant))

@@ -81,9 +81,9 @@ export function check(def: ModelDef, params: Record<string, ParamValueAny> = {},
 
 export function checkCompiled(model: CompiledModel, opts: CheckOptions = {}): CheckResult {
   const t0 = performance.now();
-  const ex = explore(model, opts);
-  if (!ex.violations.some((v) => v.multiCore)) return withLiveness(model, result(model, ex, opts, 1), opts, t0);
-  return withLiveness(model, result(model, mergeReport(ex, explore(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1), opts, t0);
+  let ex = explore(model, opts);
+  if (ex.violations.some((v) => v.multiCore)) ex = mergeReport(ex, explore(model, reportOptions(model, ex, opts, performance.now() - t0)), opts);
+  return withLiveness(model, result(model, ex, opts, 1), opts, t0);
 }
 
 /**
@@ -117,15 +117,17 @@ function withLiveness(model: CompiledModel, r: CheckResult, opts: CheckOptions, 
 export async function checkCompiledAsync(model: CompiledModel, opts: ParallelRunOptions = {}): Promise<CheckResult> {
   const workers = opts.workers ?? 1;
   const t0 = performance.now();
-  if (workers <= 1 && !opts.parallel) {
-    const ex = await exploreAsync(model, opts);
-    if (!ex.violations.some((v) => v.multiCore)) return withLiveness(model, result(model, ex, opts, 1), opts, t0);
-    return withLiveness(model, result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, 1), opts, t0);
+  const single = workers <= 1 && !opts.parallel;
+  let ex: Exploration;
+  if (single) ex = await exploreAsync(model, opts);
+  else {
+    if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
+    ex = await exploreParallel(model, { ...opts, workers, source: opts.source });
   }
-  if (!opts.source) throw new Error('a multi-core run needs the model file (source)');
-  const ex = await exploreParallel(model, { ...opts, workers, source: opts.source });
-  if (ex.violations.length === 0) return withLiveness(model, result(model, ex, opts, workers), opts, t0);
-  return withLiveness(model, result(model, mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts), opts, workers), opts, t0);
+  // A multi-core run's violations, and those a resumed run took over from a multi-core checkpoint, get the one-thread report.
+  if (single ? ex.violations.some((v) => v.multiCore) : ex.violations.length > 0)
+    ex = mergeReport(ex, await exploreAsync(model, reportOptions(model, ex, opts, performance.now() - t0)), opts);
+  return withLiveness(model, result(model, ex, opts, single ? 1 : workers), opts, t0);
 }
 
 /**

@@ -21,7 +21,7 @@ import { countPremiseMask, createBatch, RangeFault, ShapeFault } from './batch.j
 import { filterBytesWithin, recentFilterBytesFor } from './recent-filter.js';
 // --store fingerprint (issue #6 part 3): see fingerprint-store.ts.
 import { createFingerprintStore, omissionProbability, type StoreKind } from './fingerprint-store.js';
-import { CheckpointError, identityMismatch, takeOver, writeCheckpoint, type CheckpointData, type SearchIdentity } from './checkpoint.js';
+import { takeOver, writeCheckpoint, type CheckpointData, type SearchIdentity } from './checkpoint.js';
 
 export interface CheckOptions {
   /** Keep going after the first violation; one shortest trace per violated invariant. */
@@ -234,11 +234,9 @@ export function startExplore(model: CompiledModel, opts: CheckOptions): ExploreJ
   const resume = opts.resume;
   let stop = false;
   if (resume) {
-    // (The store first: keep() files the violating states in it.)
-    const why = identityMismatch(resume.identity, searchIdentity(model, opts));
-    if (why) throw new CheckpointError(`cannot resume from this checkpoint: ${why}`);
-    store.restore(resume.store);
+    // (The identity first: a table of another layout is never restored. No store's restore() drops kept states.)
     takeOver(resume, searchIdentity(model, opts), { fired, premiseCounts, violations, violated, keep: store.keep });
+    store.restore(resume.store);
     transitions = resume.transitions;
     depth = resume.depth;
   } else {

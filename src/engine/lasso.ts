@@ -22,10 +22,20 @@ import type { StateDecl, View } from './types.js';
 /** A liveness property case's name: `name`, or `name(args)` for a case of its `over`. */
 export const caseLabel = (name: string, args: readonly number[]) => (args.length ? `${name}(${args.join(',')})` : name);
 
+export interface LivenessCase {
+  readonly p: CompiledLiveness;
+  readonly args: readonly number[];
+  readonly label: string;
+}
+
+/** Every case of these properties (one per argument tuple of its `over`), with its label. */
+export function livenessCases(props: readonly CompiledLiveness[]): LivenessCase[] {
+  return props.flatMap((p) => p.cases.map((args) => ({ p, args, label: caseLabel(p.name, args) })));
+}
+
 /** The property case a label names (`name` or `name(a,b)`), or undefined. */
-export function livenessCase(model: CompiledModel, label: string): { p: CompiledLiveness; args: readonly number[] } | undefined {
-  for (const p of model.liveness) for (const args of p.cases) if (caseLabel(p.name, args) === label) return { p, args };
-  return undefined;
+export function livenessCase(model: CompiledModel, label: string): LivenessCase | undefined {
+  return livenessCases(model.liveness).find((c) => c.label === label);
 }
 
 /** Why the lasso (instance ids, loop after `loopStart` steps) does not show `label` failing; undefined when it does. */

@@ -10,35 +10,33 @@
  * a slot differs: a tagged shared slot (shared-table.ts) stores words 1..
  * with bit 31 set. Fingerprint slots [h1, h2] are identical.
  */
-import type { SlotFormat } from './shared-table.js';
+import { slotWords, TAG, type SlotFormat } from './shared-table.js';
 
-const TAG = 0x80000000;
+/** Set (or clear) the tag of words 1.. of every used slot of a tagged format, in place. */
+function retag(format: SlotFormat, t: Uint32Array, set: boolean): void {
+  if (!format.tagged) return;
+  const S = slotWords(format.kind, format.W);
+  for (let o = 0; o < t.length; o += S) {
+    if (t[o] === 0) continue;
+    for (let k = 1; k < S; k++) t[o + k] = set ? t[o + k]! | TAG : t[o + k]! & ~TAG;
+  }
+}
 
 /** The shared table's slots in the one-thread store's encoding (a copy). */
 export function sharedToFlat(format: SlotFormat, table: SharedArrayBuffer, cap: number): Uint32Array {
-  const S = format.kind === 'fingerprint' ? 2 : format.W;
-  const t = new Uint32Array(cap * S);
-  t.set(new Uint32Array(table, 0, cap * S));
-  if (format.tagged)
-    for (let o = 0; o < t.length; o += S) {
-      if (t[o] === 0) continue;
-      for (let k = 1; k < S; k++) t[o + k] = t[o + k]! & ~TAG;
-    }
+  const t = new Uint32Array(table, 0, cap * slotWords(format.kind, format.W)).slice();
+  retag(format, t, false);
   return t;
 }
 
 /** A checkpoint's table as the shared table's slots (a new buffer of the same capacity). */
 export function flatToShared(format: SlotFormat, table: Uint32Array, cap: number): SharedArrayBuffer {
-  const S = format.kind === 'fingerprint' ? 2 : format.W;
-  if (table.length !== cap * S) throw new Error('checkpoint: the table does not fit this state layout');
-  const buf = new SharedArrayBuffer(cap * S * 4);
+  const n = cap * slotWords(format.kind, format.W);
+  if (table.length !== n) throw new Error('checkpoint: the table does not fit this state layout');
+  const buf = new SharedArrayBuffer(n * 4);
   const t = new Uint32Array(buf);
   t.set(table);
-  if (format.tagged)
-    for (let o = 0; o < t.length; o += S) {
-      if (t[o] === 0) continue;
-      for (let k = 1; k < S; k++) t[o + k] = t[o + k]! | TAG;
-    }
+  retag(format, t, true);
   return buf;
 }
 

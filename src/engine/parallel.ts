@@ -68,7 +68,7 @@ import { AsymmetryFault, defaultMemoryLimit, explore, realPaths, searchIdentity,
 import { takeOver, writeCheckpoint } from './checkpoint.js';
 import { expandedOf, flatToShared, pendingOf, sharedToFlat } from './parallel-checkpoint.js';
 import { fpGrow, omissionProbability, type StoreKind } from './fingerprint-store.js';
-import { Chunked, HASH_SEED, Links, type StateStore } from './store.js';
+import { actionArray, Chunked, HASH_SEED, Links, type StateStore } from './store.js';
 import { createSharedTable, finishRehash, loadPolicy, slotFormat, slotWords } from './shared-table.js';
 import { makeCanonicalizer } from './symmetry.js';
 import { prefault } from './prefault.js';
@@ -520,7 +520,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
     const snap = links.snapshot(stored);
     const par = new Int32Array(count);
     par.set(snap.parent);
-    const act = actionView(new SharedArrayBuffer(Math.max(1, count) * aBytes), nInst).subarray(0, count);
+    const act = actionArray(nInst)(count);
     act.set(snap.action);
     const next = new Uint32Array((nextBase + segN) * W);
     if (work) next.set(work.next);
@@ -728,7 +728,7 @@ async function run(model: CompiledModel, opts: ParallelOptions): Promise<Explora
       }
       segs.forEach((g, p) => {
         const segParent = new Int32Array(g.parent, 0, g.n);
-        fileLinks(parent, levelStart + curN + offsets[p]!, base === levelStart && !work ? segParent : segParent.map((x) => realId(x, base)));
+        fileLinks(parent, levelStart + curN + offsets[p]!, work ? segParent.map((x) => realId(x, base)) : segParent);
         fileLinks(action, levelStart + curN + offsets[p]!, actionView(g.action, nInst).subarray(0, g.n));
       });
       peakBytes = Math.max(peakBytes, bytesNow());

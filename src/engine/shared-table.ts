@@ -79,7 +79,7 @@ export interface SlotFormat {
 }
 
 /** The bit set on stored words 1.. of a tagged slot. */
-const TAG = 0x80000000;
+export const TAG = 0x80000000;
 
 /** The slot format for a layout's packed states (leaves fill each word from bit 0 up: layout.ts). */
 export function slotFormat(kind: StoreKind, layout: { readonly words: number; readonly leaves: readonly { word: number; shift: number; bits: number }[] }): SlotFormat {
