@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { checkCompiledAsync, type CheckResult } from './engine/check.js';
 import { CheckpointError, identityMismatch, readCheckpoint } from './engine/checkpoint.js';
 import { searchIdentity, storeOptions } from './engine/explore.js';
+import { omissionProbability } from './engine/fingerprint-store.js';
 import { instantiate, ModelError, type CompiledModel } from './engine/compile.js';
 import type { Progress } from './engine/explore.js';
 import { describeParam, ParamError, parseParamValue, type ModelDef, type ParamValueAny, type StoreChoice } from './engine/model.js';
@@ -258,8 +259,11 @@ async function checkLoaded(
 /** What --liveness checked, on how big a graph. */
 function livenessLine(l: NonNullable<CheckResult['liveness']>): string {
   const props = `${l.checked.length} propert${l.checked.length === 1 ? 'y' : 'ies'}`;
-  if (l.limit) return `liveness: ${props} not decided: the state graph stopped by ${l.limit} after ${fmtCount(l.states)} states, ${(l.elapsedMs / 1000).toFixed(2)} s`;
-  return `liveness: ${props} on the full graph of ${fmtCount(l.states)} states, ${fmtCount(l.transitions)} transitions, ${(l.elapsedMs / 1000).toFixed(2)} s`;
+  const t = `${(l.elapsedMs / 1000).toFixed(2)} s`;
+  if (l.limit) return `liveness: ${l.violated ? `${l.violated} of ${props} violated, the others` : props} not decided: the state graph stopped by ${l.limit} after ${fmtCount(l.states)} states, ${t}`;
+  if (l.early) return `liveness: ${props} violated on the first ${fmtCount(l.states)} states of the graph (the rest was not built), ${t}`;
+  const fp = l.fingerprint ? ` (64-bit fingerprints: a state is missed with probability ${omissionProbability(l.states).toExponential(1)})` : '';
+  return `liveness: ${props} on the full graph of ${fmtCount(l.states)} states, ${fmtCount(l.transitions)} transitions${fp}, ${t}`;
 }
 
 /** "model sync (N=3 P=2 …)": which model and which parameters (after any clamping the model did). */
@@ -352,7 +356,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo, early?: 
     .option('--checkpoint <FILE>', 'save the search to FILE every --checkpoint-every minutes and when a time limit or Ctrl-C stops it')
     .addOption(new Option('--checkpoint-every <MINUTES>', 'how often --checkpoint saves (default 10)').argParser(positiveNumber('--checkpoint-every', 'minutes')))
     .option('--resume <FILE>', 'go on with the search saved in FILE (same model, parameters and options); keeps saving there')
-    .option('--liveness', "also check the model's liveness properties under its fairness (on the full state graph, one thread)")
+    .option('--liveness', "also check the model's liveness properties under its fairness (on the state graph, one thread)")
     .option('--describe', 'print the model description and its parameters, then exit')
     .action(async (file: string, flags: CheckFlags & { describe?: boolean }) => {
       if (flags.describe) {

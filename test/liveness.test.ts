@@ -11,7 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { check } from '../src/engine/check.js';
 import { instantiate, ModelError } from '../src/engine/compile.js';
+import { checkLiveness } from '../src/engine/check-liveness.js';
 import { lassoFault } from '../src/engine/lasso.js';
+import asyncModel from '../models/async.ts';
+import pti from '../models/pti-deferred.ts';
 import { defineModel, int, machine, type Fairness } from '../src/index.js';
 import { traceDoc } from '../src/report/json.js';
 import { replayTrace } from '../src/replay.js';
@@ -113,10 +116,65 @@ describe('random models against a brute-force search for lassos', () => {
           };
           walk([]);
           expect(r.verdict).toBe(brute ? 'violated' : 'holds');
+          // Looking for lassos on each part of the graph as it is built (from one state on) changes no verdict.
+          expect(checkLiveness(m, { prefixFirst: 1 }).violations.length > 0).toBe(brute);
         },
       ),
       { numRuns: 150, seed: 20261207 },
     );
+  });
+});
+
+describe('lassos on the graph as it is built', () => {
+  it('known answers: the same verdicts when each part of the graph is looked at (from one state on)', () => {
+    for (const [def, params] of [[mutex, { FAIR: 'weak', N: 3 }], [mutex, { FAIR: 'strong', N: 3 }], [ring, {}], [ring, { FAIR: false }], [ring, { STARVE: true }]] as const) {
+      const m = instantiate(def, params);
+      const whole = checkLiveness(m, { prefixFirst: Infinity });
+      const parts = checkLiveness(m, { prefixFirst: 1 });
+      expect(parts.violations.map((v) => v.invariant)).toEqual(whole.violations.map((v) => v.invariant));
+      expect(whole.early).toBeUndefined();
+      // Stopped early only when every property had a lasso; otherwise the whole graph was built.
+      if (parts.early) expect(parts.violations.length).toBe(parts.checked.length);
+      else expect(parts.states).toBe(whole.states);
+    }
+  });
+
+  it('pti-deferred waitIrqsOff (2.9 M states): both flushes never return, found on the first few thousand; the loop is two NMI steps', () => {
+    const lv = checkLiveness(instantiate(pti, { N: 2, OPS: 2, waitIrqsOff: true }));
+    expect(lv.early).toBe(true);
+    expect(lv.limit).toBeUndefined();
+    expect(lv.states).toBeLessThan(20_000);
+    expect(lv.violations.map((v) => v.invariant)).toEqual(['flush-returns(0)', 'flush-returns(1)']);
+    for (const v of lv.violations) {
+      const loop = v.trace.slice(v.loopStart! + 1);
+      expect(loop.map((st) => st.action)).toEqual(['nmi_entry', 'nmi_exit']);
+      // Both CPUs wait in flush_tlb_mm_range with IPIs outstanding and IRQs off.
+      expect(v.trace.filter((st) => /^flush_tlb_mm_range.*IPI →/.test(st.description)).map((st) => st.cpu).sort()).toEqual([0, 1]);
+    }
+  });
+
+  it('--store fingerprint: the same graph (states, transitions) and the same lassos as the exact one', () => {
+    for (const params of [{ nmiUaccess: false, freeTables: false, N: 3 }, { nmiUaccess: false, freeTables: false, N: 3, flushNeedsNextIpi: true }]) {
+      const m = instantiate(asyncModel, params);
+      // prefixFirst: Infinity: the whole graph, so its queue of unexpanded states is compacted many times.
+      const exact = checkLiveness(m, { prefixFirst: Infinity });
+      const fp = checkLiveness(m, { prefixFirst: Infinity, fingerprint: true });
+      expect(exact.states).toBeGreaterThan(5000);
+      expect([fp.states, fp.transitions]).toEqual([exact.states, exact.transitions]);
+      expect(fp.violations).toEqual(exact.violations);
+    }
+    const r = check(ring, { STARVE: true }, { liveness: true, store: 'fingerprint' });
+    expect(r.violations.map((v) => v.invariant)).toEqual(['token-reaches(0)']);
+    expect(r.liveness?.fingerprint).toBe(true);
+  });
+
+  it('a limit: the lassos found before it are verdicts, the other properties are not decided', () => {
+    const m = instantiate(ring, { STARVE: true });
+    const full = checkLiveness(m);
+    const cut = checkLiveness(m, { maxStates: 2 });
+    expect(full.violations.map((v) => v.invariant)).toEqual(['token-reaches(0)']);
+    expect(cut.limit).toBe('max-states');
+    expect(cut.violations.length).toBeLessThan(cut.checked.length);
   });
 });
 

@@ -8,7 +8,7 @@
 import type { Violation } from './check.js';
 import { ModelError, type CompiledModel } from './compile.js';
 import { errText } from './explore.js';
-import { buildGraph, type GraphLimit, type GraphLimits } from './graph.js';
+import { buildGraph, type GraphLimit, type GraphLimits, type StateGraph } from './graph.js';
 import { lassoFault, livenessCases } from './lasso.js';
 import { leadsTo } from './liveness.js';
 import { replayInstances } from './trace.js';
@@ -20,54 +20,95 @@ export interface LivenessOutcome {
   readonly states: number;
   readonly transitions: number;
   readonly elapsedMs: number;
-  /** The graph was not complete: nothing was decided. */
+  /** The graph was not complete, and some property has no counterexample on the part built: it is not decided. */
   readonly limit?: GraphLimit;
+  /** Every property had a counterexample on the first `states` states: the rest of the graph was not built. */
+  readonly early?: true;
 }
 
 
-export function checkLiveness(model: CompiledModel, lim: GraphLimits & { properties?: readonly string[] } = {}): LivenessOutcome {
+/** A lasso that failed its own check: a defect of this checker, not of the model. */
+class LassoCheckError extends Error {}
+
+export function checkLiveness(model: CompiledModel, lim: GraphLimits & { properties?: readonly string[]; fingerprint?: boolean } = {}): LivenessOutcome {
   const t0 = performance.now();
   const props = lim.properties?.length ? model.liveness.filter((l) => lim.properties!.includes(l.name)) : model.liveness;
   const cases = livenessCases(props);
   const checked = cases.map((c) => c.label);
-  let built;
-  try {
-    built = buildGraph(model, lim);
-  } catch (e) {
-    if (e instanceof ModelError) throw e;
-    throw new ModelError(`model threw ${errText(e)} while building the state graph for --liveness (run without --liveness for the failing state)`);
-  }
-  const { graph: g, limit } = built;
-  const base = { checked, states: g.n, transitions: g.succ.length };
-  if (limit) return { ...base, violations: [], elapsedMs: performance.now() - t0, limit };
   const { layout } = model;
   const view = layout.makeView();
-  const violations: Violation[] = [];
-  for (const { p, args, label } of cases) {
-    const pred = (f: (s: never, ...a: number[]) => boolean, what: string) => (id: number) => {
-      layout.unpack(g.words, id * g.W, view);
-      try {
-        return Boolean(f(view as never, ...args));
-      } catch (e) {
-        throw new ModelError(`liveness property ${label}: ${what}() threw ${errText(e)}; state: ${JSON.stringify(layout.toPlain(view))}`);
-      }
-    };
-    const isTo = pred(p.to, 'to');
-    const isFrom = p.from ? pred(p.from, 'from') : (id: number) => id === 0;
-    const lasso = leadsTo(g, model.fairness, isFrom, isTo);
-    if (!lasso) continue;
-    // Checked on its own, by replaying it (lasso.ts): a lasso that does not show the failure is a bug here, never a verdict.
-    const fault = lassoFault(model, label, lasso.path, lasso.loopStart);
-    if (fault) throw new Error(`internal error: the liveness counterexample for ${label} does not check: ${fault}`);
-    const { steps } = replayInstances(model, lasso.path);
-    const cycle = steps.length - 1 - lasso.loopStart;
-    violations.push({
-      invariant: label,
-      kind: 'liveness',
-      reason: `${p.doc?.split('\n')[0] ?? `${label} holds`}: never ${p.from ? `after step ${lasso.fromAt}` : 'in this run'}; ${cycle === 1 ? 'the last step repeats forever' : cycle ? `the last ${cycle} steps repeat forever` : 'the run stays in the last state forever (no step is enabled)'}, and that is a fair behaviour`,
-      trace: steps,
-      loopStart: lasso.loopStart,
-    });
+  const found = new Map<string, Violation>();
+  // What each case says of each state, computed once as the state is added: bit 0 `to`, bit 1 `from`.
+  const C = cases.length;
+  let marks = new Uint8Array(1024 * C);
+  const label = (b: Uint32Array, bo: number, id: number) => {
+    if ((id + 1) * C > marks.length) {
+      const m = new Uint8Array(marks.length * 2);
+      m.set(marks);
+      marks = m;
+    }
+    layout.unpack(b, bo, view);
+    for (let ci = 0; ci < C; ci++) {
+      const { p, args, label: name } = cases[ci]!;
+      const holds = (f: (s: never, ...a: number[]) => boolean, what: string) => {
+        try {
+          return Boolean(f(view as never, ...args));
+        } catch (e) {
+          throw new ModelError(`liveness property ${name}: ${what}() threw ${errText(e)}; state: ${JSON.stringify(layout.toPlain(view))}`);
+        }
+      };
+      marks[id * C + ci] = (holds(p.to, 'to') ? 1 : 0) | (p.from && holds(p.from, 'from') ? 2 : 0);
+    }
+  };
+  /** Looks for a lasso of each case not violated yet, on g's first `expanded` states; true when every case has one. */
+  const decide = (g: StateGraph, expanded: number): boolean => {
+    for (let ci = 0; ci < C; ci++) {
+      const { p, label } = cases[ci]!;
+      if (found.has(label)) continue;
+      const isTo = (id: number) => (marks[id * C + ci]! & 1) === 1;
+      const isFrom = p.from ? (id: number) => (marks[id * C + ci]! & 2) === 2 : (id: number) => id === 0;
+      const lasso = leadsTo(g, model.fairness, isFrom, isTo, expanded);
+      if (!lasso) continue;
+      // Checked on its own, by replaying it (lasso.ts): a lasso that does not show the failure is a bug here, never a verdict.
+      const fault = lassoFault(model, label, lasso.path, lasso.loopStart);
+      if (fault)
+        throw new LassoCheckError(
+          lim.fingerprint
+            ? `the liveness counterexample for ${label} does not replay (${fault}): two states probably had one fingerprint; run it again with --store exact`
+            : `internal error: the liveness counterexample for ${label} does not check: ${fault}`,
+        );
+      const { steps } = replayInstances(model, lasso.path);
+      const cycle = steps.length - 1 - lasso.loopStart;
+      found.set(label, {
+        invariant: label,
+        kind: 'liveness',
+        reason: `${p.doc?.split('\n')[0] ?? `${label} holds`}: never ${p.from ? `after step ${lasso.fromAt}` : 'in this run'}; ${cycle === 1 ? 'the last step repeats forever' : cycle ? `the last ${cycle} steps repeat forever` : 'the run stays in the last state forever (no step is enabled)'}, and that is a fair behaviour`,
+        trace: steps,
+        loopStart: lasso.loopStart,
+      });
+    }
+    return found.size === C;
+  };
+  let built;
+  try {
+    built = buildGraph(model, { ...lim, label, onPrefix: decide });
+    // The whole graph, or the part a limit left: a lasso there is a real one too.
+    if (!built.stopped) decide(built.graph, built.expanded);
+  } catch (e) {
+    if (e instanceof ModelError || e instanceof LassoCheckError) throw e;
+    throw new ModelError(`model threw ${errText(e)} while building the state graph for --liveness (run without --liveness for the failing state)`);
   }
-  return { ...base, violations, elapsedMs: performance.now() - t0 };
+  const { graph: g, expanded, limit } = built;
+  // In case order, as the properties are declared.
+  const violations = cases.flatMap((c) => found.get(c.label) ?? []);
+  const undecided = limit && violations.length < cases.length;
+  return {
+    checked,
+    violations,
+    states: expanded,
+    transitions: g.first[expanded]!,
+    elapsedMs: performance.now() - t0,
+    ...(undecided ? { limit } : {}),
+    ...(built.stopped ? { early: true as const } : {}),
+  };
 }

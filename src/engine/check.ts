@@ -50,10 +50,18 @@ export interface CheckResult {
   /** With --liveness: the liveness properties checked (one per case) and their graph (check-liveness.ts). */
   readonly liveness?: {
     readonly checked: readonly string[];
+    /** How many of them have a counterexample (a lasso). */
+    readonly violated: number;
+    /** States (and their transitions) of the graph the verdicts rest on: all reachable ones unless `limit` or `early`. */
     readonly states: number;
     readonly transitions: number;
     readonly elapsedMs: number;
+    /** The graph stopped by this limit and some property is not decided. */
     readonly limit?: string;
+    /** Every property was violated on the first `states` states; the rest of the graph was not built. */
+    readonly early?: true;
+    /** The graph kept 64-bit fingerprints, not states (--store fingerprint): a holds may have missed states. */
+    readonly fingerprint?: true;
   };
 }
 
@@ -100,6 +108,7 @@ function withLiveness(model: CompiledModel, r: CheckResult, opts: CheckOptions, 
     memoryLimitBytes: opts.memoryLimitBytes ?? defaultMemoryLimit(),
     deadline: opts.timeLimitMs !== undefined ? t0 + opts.timeLimitMs : undefined,
     signal: opts.signal,
+    fingerprint: opts.store === 'fingerprint',
   });
   const violations = [...r.violations, ...lv.violations];
   const limit = r.limit ?? (lv.limit as LimitHit | undefined);
@@ -109,7 +118,16 @@ function withLiveness(model: CompiledModel, r: CheckResult, opts: CheckOptions, 
     limit,
     violations,
     warnings: [...r.warnings, ...(r.symmetry.length ? ['liveness is checked on the full state graph (symmetry applies to the invariants only)'] : [])],
-    liveness: { checked: lv.checked, states: lv.states, transitions: lv.transitions, elapsedMs: lv.elapsedMs, ...(lv.limit ? { limit: lv.limit } : {}) },
+    liveness: {
+      checked: lv.checked,
+      violated: lv.violations.length,
+      states: lv.states,
+      transitions: lv.transitions,
+      elapsedMs: lv.elapsedMs,
+      ...(lv.limit ? { limit: lv.limit } : {}),
+      ...(lv.early ? { early: true as const } : {}),
+      ...(opts.store === 'fingerprint' ? { fingerprint: true as const } : {}),
+    },
   };
 }
 

@@ -49,10 +49,10 @@ export interface Lasso {
  * NOT_FAIR, WEAK or STRONG); `isFrom` and `isTo` say it per state id. A
  * violation is returned as a lasso.
  */
-export function leadsTo(g: StateGraph, fairness: Uint8Array, isFrom: (id: number) => boolean, isTo: (id: number) => boolean): Lasso | undefined {
+export function leadsTo(g: StateGraph, fairness: Uint8Array, isFrom: (id: number) => boolean, isTo: (id: number) => boolean, expanded = g.n): Lasso | undefined {
   const { n } = g;
   const inSub = new Uint8Array(n);
-  for (let i = 0; i < n; i++) inSub[i] = isTo(i) ? 0 : 1;
+  for (let i = 0; i < expanded; i++) inSub[i] = isTo(i) ? 0 : 1;
   // Fair components of the ¬to subgraph, and ¬to states without successors.
   const fairComp = new Int32Array(n).fill(-1);
   const comps: Int32Array[] = [];
@@ -283,6 +283,50 @@ function bfsPath(g: StateGraph, from: number, goal: (s: number) => boolean, allo
   return undefined;
 }
 
+/** Instances of a shortest cycle from `entry` back to it through states `allowed`. */
+function shortestCycle(g: StateGraph, entry: number, allowed: (s: number) => boolean): number[] | undefined {
+  let best: number[] | undefined;
+  for (let e = g.first[entry]!; e < g.first[entry + 1]!; e++) {
+    const t = g.succ[e]!;
+    if (!allowed(t)) continue;
+    const back = bfsPath(g, t, (s) => s === entry, allowed);
+    if (back && (!best || back.path.length + 1 < best.length)) best = [g.inst[e]!, ...back.path];
+    if (best?.length === 1) break;
+  }
+  return best;
+}
+
+/**
+ * Whether the cycle of instances `path` from `entry` is fair: each strongly
+ * fair instance enabled in one of its states, and each weakly fair one
+ * enabled in all of them, is taken on it.
+ */
+function fairCycle(g: StateGraph, fairness: Uint8Array, entry: number, path: readonly number[]): boolean {
+  const states: number[] = [];
+  let x = entry;
+  for (const k of path) {
+    states.push(x);
+    let next = -1;
+    for (let e = g.first[x]!; e < g.first[x + 1]! && next < 0; e++) if (g.inst[e] === k) next = g.succ[e]!;
+    if (next < 0) return false;
+    x = next;
+  }
+  // (Followed by instance, as a replay does: with a nondeterministic effect that may be another cycle.)
+  if (x !== entry) return false;
+  const taken = new Set(path);
+  const count = new Map<number, number>();
+  for (const s of states) {
+    const here = new Set<number>();
+    for (let e = g.first[s]!; e < g.first[s + 1]!; e++) here.add(g.inst[e]!);
+    for (const k of here) count.set(k, (count.get(k) ?? 0) + 1);
+  }
+  for (const [k, c] of count) {
+    if (taken.has(k)) continue;
+    if (fairness[k] === STRONG || (fairness[k] === WEAK && c === states.length)) return false;
+  }
+  return true;
+}
+
 /**
  * A fair cycle of the fair component `comp` from and back to `entry`: it
  * takes one edge of every fair instance taken inside comp, and visits a
@@ -292,6 +336,9 @@ function bfsPath(g: StateGraph, from: number, goal: (s: number) => boolean, allo
 export function lassoIn(g: StateGraph, fairness: Uint8Array, comp: Int32Array, entry: number): number[] {
   if (g.first[entry] === g.first[entry + 1]) return [];
   const inC = new Set<number>(comp);
+  // The shortest cycle through entry, when it is fair by itself (the usual case: easier to read).
+  const short = shortestCycle(g, entry, (s) => inC.has(s));
+  if (short && fairCycle(g, fairness, entry, short)) return short;
   const nInst = fairness.length;
   // One edge (src, instance, dst) per fair instance taken inside comp.
   const edgeOf = new Map<number, [number, number]>();
