@@ -12,7 +12,7 @@ import type { HwView } from '../hw/walk.js';
 import { initMm, type KernelShape } from './shape.js';
 import { switchMmIrqsOff, type KView } from './switch.js';
 import { LOADED_MM_SWITCHING, ownIsLazy, ownLoadedMm } from './tlbstate.js';
-import { mmCpumaskClear } from './mm.js';
+import { incMmTlbGen, mmCpumaskClear } from './mm.js';
 import { pteSeen } from '../hw/pagetable.js';
 
 export const TLB_FLUSH_ALL = -1;
@@ -199,4 +199,25 @@ export function flushStartedAndReturned(s: HwView, c: number, f: FlushInfo, tabl
   const P = s.flushedUpTo[0]!.length;
   for (const t of tables)
     for (let va = 0; va < P; va++) if (f.va === TLB_FLUSH_ALL || f.va === va) stamp(s, t, va, pteSeen(s, c, t, va).ver);
+}
+
+/**
+ * flush_tlb_mm_range(f) from CPU c as one step: tlb_gen++, then
+ * flush_tlb_func() on c and on every other CPU in mm_cpumask (the IPIs
+ * delivered and handled at once; lazy CPUs flush too). For models whose race
+ * is in what gets flushed, not in how the IPIs interleave (the shootdown
+ * models spell that out). Ghost: what it covers in `tables` is flushed up to
+ * now. Returns the phrase.
+ */
+export function flushTlbMmRangeOneStep(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
+  const newGen = incMmTlbGen(s, f.mm, c);
+  const g = { ...f, newGen };
+  const done: string[] = [];
+  for (let t = 0; t < s.loadedMm.length; t++)
+    if (t === c || bits.has(s.mmCpumask[f.mm]!, t)) {
+      flushTlbFunc(s, t, g, k);
+      done.push(`CPU${t}`);
+    }
+  flushStartedAndReturned(s, c, g, tables);
+  return `flush_tlb_mm_range(${describeFlushInfo(g)}): flush_tlb_func on ${done.join(', ')}`;
 }

@@ -12,3 +12,4 @@ export * from './world.js';
 export * from './pti.js';
 export * from './munmap-steps.js';
 export * from './text-poke.js';
+export * from './mmu-gather.js';

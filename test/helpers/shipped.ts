@@ -9,6 +9,7 @@ import relaxedModel from '../../models/relaxed.ts';
 import nohzModel from '../../models/nohz-defer.ts';
 import switchWindowModel from '../../models/switch-window.ts';
 import textPokeModel from '../../models/text-poke.ts';
+import madvNestedModel from '../../models/madv-nested.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -43,4 +44,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['nohz-defer', nohzModel as ModelDef],
   ['switch-window', switchWindowModel as ModelDef],
   ['text-poke', textPokeModel as ModelDef],
+  ['madv-nested', madvNestedModel as ModelDef],
 ];

@@ -1,0 +1,130 @@
+/**
+ * struct mmu_gather (mm/mmu_gather.c, include/asm-generic/tlb.h), one per
+ * CPU whose task is inside a zap (munmap, madvise(MADV_DONTNEED), ...):
+ *
+ *   tlb_gather_mmu()    inc_tlb_flush_pending(mm): this zap may leave PTEs
+ *                       cleared but not yet flushed;
+ *   tlbZapPte()         zap_pte_range() on one PTE, under the PTL:
+ *                       ptep_get_and_clear_full, tlb_remove_tlb_entry (the
+ *                       page joins the gathered range), __tlb_remove_page
+ *                       (the frame joins the batch, freed only after the
+ *                       flush); a PTE already none adds nothing;
+ *   tlb_finish_mmu()    when mm_tlb_flush_nested(mm) (another zap of the mm
+ *                       is in flight: tlb_flush_pending > 1), flush the whole
+ *                       mm (fullmm, __tlb_reset_range, freed_tables: the fix
+ *                       of 99baac21e458, "mm: fix MADV_[FREE|DONTNEED] TLB
+ *                       flush miss problem"); then tlb_flush_mmu(): the
+ *                       flush if the range is not empty, then the batched
+ *                       frames back to the allocator; dec_tlb_flush_pending.
+ *
+ * The flush itself is the model's (`flush`): how flush_tlb_mm_range reaches
+ * the other CPUs is what the models differ in.
+ *
+ * Ghost: a zap promises, when it returns to its caller, that the PTE
+ * versions replaced before it looked at the PTE are gone from every TLB
+ * (what madvise(MADV_DONTNEED) promises user space: the range reads as
+ * zero-fill from now on). The promise is the flush ghost's (flush.ts):
+ * flushStarted at the zap, flushReturned when tlb_finish_mmu is done.
+ */
+import { array, bool, int, NONE } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import type { HwShape } from '../hw/shape.js';
+import type { HwView } from '../hw/walk.js';
+import { flushReturned, flushStarted, TLB_FLUSH_ALL, type FlushGhostView, type FlushInfo } from './flush.js';
+import { freeFrame } from './free.js';
+import { ptepGetAndClear, type FolioView } from './pgtable.js';
+
+/** gatherVa: the whole mm (fullmm); NONE: the range is empty. */
+export const GATHER_ALL = -2;
+
+export function mmuGatherFields(sh: Pick<HwShape, 'CPU' | 'PAGE' | 'frames' | 'roots'>) {
+  const { CPU, PAGE, frames, roots } = sh;
+  return {
+    /** mm->tlb_flush_pending: zaps of each mm in flight. */
+    tlbFlushPending: array(roots, int(0, CPU.size)),
+    /** tlb->mm of each CPU's gather; NONE = no gather open. */
+    gatherMm: array(CPU, int(NONE, roots - 1, { init: NONE })),
+    /** The gathered range (one page here), GATHER_ALL (fullmm), or NONE (empty: nothing to flush). */
+    gatherVa: array(CPU, int(GATHER_ALL, PAGE.size - 1, { init: NONE })),
+    /** The page the zap looked at (its promise: see above). */
+    zapVa: array(CPU, int(0, PAGE.size - 1)),
+    /** The batched frame (__tlb_remove_page), freed after the flush; NONE = none. */
+    gatherFrame: array(CPU, int(NONE, frames - 1, { init: NONE })),
+    /** tlb->freed_tables. */
+    gatherFreedTables: array(CPU, bool()),
+  };
+}
+export type MmuGatherView = View<ReturnType<typeof mmuGatherFields>>;
+type V = MmuGatherView & HwView & FolioView & FlushGhostView;
+
+/** tlb_gather_mmu(): open CPU c's gather on mm (inc_tlb_flush_pending). */
+export function tlbGatherMmu(s: MmuGatherView, c: number, mm: number): void {
+  s.gatherMm[c] = mm;
+  s.gatherVa[c] = NONE;
+  s.gatherFrame[c] = NONE;
+  s.gatherFreedTables[c] = false;
+  s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! + 1;
+}
+
+/** mm_tlb_flush_nested(): another CPU's zap of mm is in flight too. */
+export function mmTlbFlushNested(s: MmuGatherView, mm: number): boolean {
+  return s.tlbFlushPending[mm]! > 1;
+}
+
+/**
+ * zap_pte_range() on (mm, va) for CPU c's open gather, one step under the
+ * PTL. Returns the phrase. Records the zap's promise (ghost, see above).
+ */
+export function tlbZapPte(s: V, c: number, va: number): string {
+  const mm = s.gatherMm[c]!;
+  const t = s.pmd[mm]!;
+  const info: FlushInfo = { mm, va, newGen: 0, freedTables: false };
+  s.zapVa[c] = va;
+  if (t === NONE || !s.ptePresent[t]![va]) {
+    flushStarted(s, c, info, t === NONE ? [] : [t]);
+    return `zap_pte_range va${va}: pte_none, nothing gathered`;
+  }
+  const ver = s.pteVer[t]![va]!;
+  const frame = ptepGetAndClear(s, mm, va, c);
+  flushStarted(s, c, info, [t]);
+  s.gatherVa[c] = va;
+  s.gatherFrame[c] = frame;
+  return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry, __tlb_remove_page`;
+}
+
+export interface FinishOptions {
+  /** The mm_tlb_flush_nested() check (the 2017 fix); false = the kernels before it. */
+  nestedFlush: boolean;
+  /** The model's flush_tlb_mm_range(mm, va or TLB_FLUSH_ALL, freed_tables), from CPU c, in one step; returns its phrase. */
+  flush: (c: number, f: FlushInfo) => string;
+  /** mm's page-table pages (the PTEs the zap's promise covers). */
+  tables: readonly number[];
+}
+
+/** tlb_finish_mmu() for CPU c, as one step: returns its phrase. */
+export function tlbFinishMmu(s: V, c: number, o: FinishOptions): string {
+  const mm = s.gatherMm[c]!;
+  const out: string[] = [];
+  if (o.nestedFlush && mmTlbFlushNested(s, mm)) {
+    s.gatherVa[c] = GATHER_ALL;
+    s.gatherFreedTables[c] = true;
+    out.push(`mm_tlb_flush_nested (tlb_flush_pending=${s.tlbFlushPending[mm]}): flush all`);
+  }
+  const va = s.gatherVa[c]!;
+  if (va === NONE) out.push('range empty: no flush');
+  else out.push(o.flush(c, { mm, va: va === GATHER_ALL ? TLB_FLUSH_ALL : va, newGen: 0, freedTables: s.gatherFreedTables[c]! }));
+  const frame = s.gatherFrame[c]!;
+  if (frame !== NONE) {
+    freeFrame(s, frame);
+    out.push(`free pfn${frame}`);
+  }
+  // The zap returns: its promise holds from here on.
+  flushReturned(s, c, { mm, va: s.zapVa[c]!, newGen: 0, freedTables: false }, o.tables);
+  s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! - 1;
+  s.gatherMm[c] = NONE;
+  s.gatherVa[c] = NONE;
+  s.gatherFrame[c] = NONE;
+  s.gatherFreedTables[c] = false;
+  s.zapVa[c] = 0;
+  return `tlb_finish_mmu: ${out.join('; ')}; dec_tlb_flush_pending`;
+}
