@@ -13,3 +13,5 @@ export * from './pti.js';
 export * from './munmap-steps.js';
 export * from './text-poke.js';
 export * from './mmu-gather.js';
+export * from './table-free.js';
+export * from './gup-fast.js';

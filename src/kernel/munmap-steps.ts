@@ -22,7 +22,8 @@ import { flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo,
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
-import { describeZap, mapped, munmapFlushInfo, tlbFinishMmuFree, unmapZap, type UnmapOpView } from './unmap.js';
+import { describeZap, mapped, munmapFlushInfo, tlbFinishMmuFree, tlbFinishMmuFreeWith, unmapZap, type UnmapOpView } from './unmap.js';
+import type { TableFree, TableFreeView } from './table-free.js';
 import { MM0, phraseOf, type world, type WorldView } from './world.js';
 
 type StepView = WorldView & View<ReturnType<typeof world>['fields']> & UnmapOpView & { pc: string[] };
@@ -37,6 +38,8 @@ export interface MunmapStepOptions<D extends StateDecl = StateDecl> {
   tablesOf: (mm: number) => readonly number[];
   /** The initiator waited with IRQs disabled and re-enables them when the flush returns. */
   irqsOnAtReturn: boolean;
+  /** How tlb_finish_mmu gives the page-table page back (table-free.ts; the model then has tableFreeFields). Default 'direct'. */
+  tableFree?: TableFree;
 }
 
 /**
@@ -56,6 +59,8 @@ export const flushIpiFairness = { flush_ipi: 'strong' } as const satisfies Recor
 
 export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
+  const how = o.tableFree ?? 'direct';
+  const finish = (x: StepView, c: number) => (how === 'direct' ? tlbFinishMmuFree(x, c) : tlbFinishMmuFreeWith(x as StepView & TableFreeView, c, how));
   return {
     munmap: {
       over: [o.CPU, o.PAGE],
@@ -80,10 +85,10 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Recor
       over: [o.CPU],
       guard: (s, c) => v(s).pc[c!] === 'returned',
       effect: (s, c) => {
-        tlbFinishMmuFree(v(s), c!);
+        finish(v(s), c!);
         v(s).pc[c!] = 'user';
       },
-      describe: (s, c) => phraseOf(v(s), (x) => tlbFinishMmuFree(x, c!)),
+      describe: (s, c) => phraseOf(v(s), (x) => finish(x, c!)),
     },
   };
 }

@@ -15,6 +15,8 @@ import type { FlushInfo } from './flush.js';
 import { freeFrame, freeTable } from './free.js';
 import type { MmView } from './mm.js';
 import { ptepGetAndClear, pmdClear, tableEmpty, type FolioView } from './pgtable.js';
+import { tlbRemoveTable, type TableFree, type TableFreeView } from './table-free.js';
+import type { CpuView } from '../hw/cpu.js';
 
 export function unmapOpFields(sh: HwShape, OPS: number) {
   const { CPU, PAGE, tables, frames } = sh;
@@ -76,4 +78,17 @@ export function tlbFinishMmuFree(s: V, c: number): string {
   s.opFrame[c] = NONE;
   s.opTable[c] = NONE;
   return `tlb_finish_mmu: free pfn${f}${t !== NONE ? ` and PT page ${t}` : ''}`;
+}
+
+/** tlbFinishMmuFree, with the page-table page given back as `how` says (table-free.ts). */
+export function tlbFinishMmuFreeWith(s: V & TableFreeView & CpuView, c: number, how: TableFree): string {
+  if (how === 'direct') return tlbFinishMmuFree(s, c);
+  const f = s.opFrame[c]!;
+  const t = s.opTable[c]!;
+  freeFrame(s, f);
+  const table = tlbRemoveTable(s, c, t, how);
+  s.opVa[c] = 0;
+  s.opFrame[c] = NONE;
+  s.opTable[c] = NONE;
+  return `tlb_finish_mmu: free pfn${f}${table ? `; ${table}` : ''}`;
 }

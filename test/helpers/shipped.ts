@@ -10,6 +10,7 @@ import nohzModel from '../../models/nohz-defer.ts';
 import switchWindowModel from '../../models/switch-window.ts';
 import textPokeModel from '../../models/text-poke.ts';
 import madvNestedModel from '../../models/madv-nested.ts';
+import gupPvFreeModel from '../../models/gup-pv-free.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -45,4 +46,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['switch-window', switchWindowModel as ModelDef],
   ['text-poke', textPokeModel as ModelDef],
   ['madv-nested', madvNestedModel as ModelDef],
+  ['gup-pv-free', gupPvFreeModel as ModelDef],
 ];
