@@ -14,9 +14,9 @@
 import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions, invpcid } from '../src/hw/index.js';
 import {
-  csdLockable, csdQueue, describeFlushInfo, flushIpiFairness, flushStarted, flushTargets, flushTlbFunc, gupFastBegin, gupFastEnd, gupFastFields,
-  gupFastReadPmd, gupFastReadPte, incMmTlbGen, maskNames, MM0, munmapFlushInfo, munmapSteps, munmapStepsFairness, phraseOf, readFlushInfo,
-  syncFlushIpi, tableFreeFields, tableFreeReady, tableFreeRun, tableSyncIpi, tableSyncIpiDeliverable, unmapOpFields, world, writeFlushInfo,
+  csdLockable, csdQueue, flushIpiFairness, flushTargets, gupFastBegin, localFlushFirst, gupFastEnd, gupFastFields,
+  gupFastReadPmd, gupFastReadPte, maskNames, MM0, munmapSteps, munmapStepsFairness, phraseOf, readFlushInfo,
+  syncFlushIpi, tableFreeFields, tableFreeReady, tableFreeRun, tableSyncIpi, tableSyncIpiDeliverable, unmapOpFields, world,
 } from '../src/kernel/index.js';
 import { coreProperties, flushReturns } from '../properties/index.js';
 
@@ -53,19 +53,7 @@ export default defineModel({
       init: w.init,
       actions: {
         ...munmapSteps<S>({ CPU, PAGE, freeTables: true, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: false, tableFree: how }),
-        flush_tlb_mm_range: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped',
-          effect: (s, c) => {
-            const f = munmapFlushInfo(s, MM0, c);
-            incMmTlbGen(s, MM0, c);
-            flushStarted(s, c, f, w.tablesOf(MM0));
-            writeFlushInfo(s, c, f);
-            flushTlbFunc(s, c, f, k);
-            s.pc[c] = 'local-flushed';
-          },
-          describe: (s, c) => phraseOf(s, (x) => `flush_tlb_mm_range(${describeFlushInfo(munmapFlushInfo(x, MM0, c))}): local flush`),
-        },
+        ...localFlushFirst<S>(CPU, k, w.tablesOf(MM0)),
         flush_tlb_multi: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'local-flushed' && (p.flush === 'pv' || csdLockable(s, c, bits.all(p.N))),

@@ -16,24 +16,18 @@ import { defaultHwOptions, hardwareActions, hwParams, tsoParams, type HwOptions 
 import {
   csdLockable,
   csdQueue,
-  describeFlushInfo,
-  flushStarted,
   flushTargets,
-  flushTlbFunc,
-  incMmTlbGen,
   maskNames,
   MM0,
   nmiUaccessOkay,
-  phraseOf,
   readFlushInfo,
   unmapOpFields,
   world,
-  writeFlushInfo,
-  munmapFlushInfo,
   flushIpiFairness,
   munmapSteps,
   munmapStepsFairness,
   syncFlushIpi,
+  localFlushFirst,
 } from '../src/kernel/index.js';
 import { coreProperties, flushReturns } from '../properties/index.js';
 
@@ -73,24 +67,7 @@ export default defineModel({
       actions: {
         // ---------------------------------------------------------- initiator
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: true }),
-        flush_tlb_mm_range: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped',
-          effect: (s, c) => {
-            const f = munmapFlushInfo(s, MM0, c);
-            incMmTlbGen(s, MM0, c);
-            flushStarted(s, c, f, w.tablesOf(MM0));
-            writeFlushInfo(s, c, f);
-            flushTlbFunc(s, c, f, k); // local, IRQs off
-            s.pc[c] = 'local-flushed';
-          },
-          describe: (s, c) =>
-            phraseOf(s, (x) => {
-              const f = munmapFlushInfo(x, MM0, c);
-              incMmTlbGen(x, MM0);
-              return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c, f, k)}`;
-            }),
-        },
+        ...localFlushFirst<S>(CPU, k, w.tablesOf(MM0)),
         flush_tlb_multi: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(s, c, bits.all(p.N)),

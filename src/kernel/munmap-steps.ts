@@ -18,7 +18,7 @@
 import type { ActionDef, Fairness } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
+import { describeFlushInfo, flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
@@ -89,6 +89,38 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Recor
         v(s).pc[c!] = 'user';
       },
       describe: (s, c) => phraseOf(v(s), (x) => finish(x, c!)),
+    },
+  };
+}
+
+/**
+ * The first step of flush_tlb_mm_range() in the "local flush first" order
+ * (before the 2019 series): bump tlb_gen (the flush starts: the ghost
+ * records what it covers in `tables`), publish the flush_tlb_info and run
+ * flush_tlb_func() locally with IRQs off. Leaves pc[c] = 'local-flushed' for
+ * the model's remote step (IPIs, or a paravirtual flush).
+ */
+export function localFlushFirst<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): Record<'flush_tlb_mm_range', ActionDef<D>> {
+  const v = (s: View<D>) => s as unknown as StepView;
+  return {
+    flush_tlb_mm_range: {
+      over: [CPU],
+      guard: (s, c) => v(s).pc[c!] === 'zapped',
+      effect: (s, c) => {
+        const x = v(s);
+        const f = munmapFlushInfo(x, MM0, c!);
+        incMmTlbGen(x, MM0, c!);
+        flushStarted(x, c!, f, tables);
+        writeFlushInfo(x, c!, f);
+        flushTlbFunc(x, c!, f, k);
+        x.pc[c!] = 'local-flushed';
+      },
+      describe: (s, c) =>
+        phraseOf(v(s), (x) => {
+          const f = munmapFlushInfo(x, MM0, c!);
+          incMmTlbGen(x, MM0);
+          return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c!, f, k)}`;
+        }),
     },
   };
 }
