@@ -47,6 +47,7 @@ export function tlbRemoveTable(s: V, c: number, t: number, how: TableFree): stri
     freeTable(s, t);
     return `free PT page ${t}`;
   }
+  if (s.tableQueued[c] !== NONE) throw new Error(`tlb_remove_table: CPU${c} already has PT page ${s.tableQueued[c]} queued (one queued free per CPU: the model must let it run first)`);
   let wait = 0;
   for (let o = 0; o < s.irqOff.length; o++) if (o !== c && (how === 'ipi-sync' || s.irqOff[o])) wait = bits.add(wait, o);
   s.tableQueued[c] = t;
