@@ -168,6 +168,13 @@ describe('lassos on the graph as it is built', () => {
     expect(r.liveness?.fingerprint).toBe(true);
   });
 
+  it('no property selected: nothing is "violated early"; the graph is built whole', () => {
+    const m = instantiate(ring, { STARVE: true });
+    const none = checkLiveness(m, { properties: ['no-such-property'], prefixFirst: 1 });
+    expect([none.checked, none.violations, none.early]).toEqual([[], [], undefined]);
+    expect(none.states).toBe(checkLiveness(m).states);
+  });
+
   it('a limit: the lassos found before it are verdicts, the other properties are not decided', () => {
     const m = instantiate(ring, { STARVE: true });
     const full = checkLiveness(m);

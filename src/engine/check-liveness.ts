@@ -67,7 +67,12 @@ export function checkLiveness(model: CompiledModel, lim: GraphLimits & { propert
       if (found.has(label)) continue;
       const isTo = (id: number) => (marks[id * C + ci]! & 1) === 1;
       const isFrom = p.from ? (id: number) => (marks[id * C + ci]! & 2) === 2 : (id: number) => id === 0;
-      const lasso = leadsTo(g, model.fairness, isFrom, isTo, expanded);
+      let lasso;
+      try {
+        lasso = leadsTo(g, model.fairness, isFrom, isTo, expanded);
+      } catch (e) {
+        throw new LassoCheckError(`internal error: the liveness search for ${label}: ${errText(e)}`);
+      }
       if (!lasso) continue;
       // Checked on its own, by replaying it (lasso.ts): a lasso that does not show the failure is a bug here, never a verdict.
       const fault = lassoFault(model, label, lasso.path, lasso.loopStart);
@@ -87,13 +92,13 @@ export function checkLiveness(model: CompiledModel, lim: GraphLimits & { propert
         loopStart: lasso.loopStart,
       });
     }
-    return found.size === C;
+    return C > 0 && found.size === C;
   };
   let built;
   try {
-    built = buildGraph(model, { ...lim, label, onPrefix: decide });
-    // The whole graph, or the part a limit left: a lasso there is a real one too.
-    if (!built.stopped) decide(built.graph, built.expanded);
+    built = buildGraph(model, { ...lim, label, onPrefix: decide, extraBytes: () => marks.byteLength });
+    // The whole graph, or the part a states or memory limit left (a lasso there is a real one too); not past a deadline or Ctrl-C.
+    if (!built.stopped && built.limit !== 'time-limit' && built.limit !== 'interrupted') decide(built.graph, built.expanded);
   } catch (e) {
     if (e instanceof ModelError || e instanceof LassoCheckError) throw e;
     throw new ModelError(`model threw ${errText(e)} while building the state graph for --liveness (run without --liveness for the failing state)`);

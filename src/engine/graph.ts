@@ -68,6 +68,8 @@ export interface GraphOptions extends GraphLimits {
   fingerprint?: boolean;
   /** Called once per state, with its words at b[bo..], as it gets id `id`. */
   label?: (b: Uint32Array, bo: number, id: number) => void;
+  /** Bytes the caller keeps per state beside the graph (what `label` records), counted toward memoryLimitBytes. */
+  extraBytes?: () => number;
 }
 
 export type GraphLimit = 'max-states' | 'memory' | 'time-limit' | 'interrupted';
@@ -135,7 +137,7 @@ export function buildGraph(model: CompiledModel, lim: GraphOptions = {}): { grap
   const first = grow32(1024);
   const succ = grow32(4096);
   const inst: Grow<IntArray> = model.instances.length <= 65536 ? new Grow<IntArray>(new Uint16Array(4096), (k) => new Uint16Array(k)) : grow32(4096);
-  const bytes = () => words.byteLength + fps.byteLength + table.byteLength + parent.bytes() + via.bytes() + first.bytes() + succ.bytes() + inst.bytes();
+  const bytes = () => words.byteLength + fps.byteLength + table.byteLength + parent.bytes() + via.bytes() + first.bytes() + succ.bytes() + inst.bytes() + (lim.extraBytes?.() ?? 0);
 
   const same = (b: Uint32Array, bo: number, id: number) => {
     const o = id * W;
