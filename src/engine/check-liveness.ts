@@ -49,15 +49,16 @@ export function checkLiveness(model: CompiledModel, lim: GraphLimits & { propert
     }
     layout.unpack(b, bo, view);
     for (let ci = 0; ci < C; ci++) {
-      const { p, args, label: name } = cases[ci]!;
-      const holds = (f: (s: never, ...a: number[]) => boolean, what: string) => {
-        try {
-          return Boolean(f(view as never, ...args));
-        } catch (e) {
-          throw new ModelError(`liveness property ${name}: ${what}() threw ${errText(e)}; state: ${JSON.stringify(layout.toPlain(view))}`);
-        }
-      };
-      marks[id * C + ci] = (holds(p.to, 'to') ? 1 : 0) | (p.from && holds(p.from, 'from') ? 2 : 0);
+      const { p } = cases[ci]!;
+      marks[id * C + ci] = (holds(ci, p.to, 'to') ? 1 : 0) | (p.from && holds(ci, p.from, 'from') ? 2 : 0);
+    }
+  };
+  /** Case ci's predicate f on the state in `view`. */
+  const holds = (ci: number, f: (s: never, ...a: number[]) => boolean, what: string) => {
+    try {
+      return Boolean(f(view as never, ...cases[ci]!.args));
+    } catch (e) {
+      throw new ModelError(`liveness property ${cases[ci]!.label}: ${what}() threw ${errText(e)}; state: ${JSON.stringify(layout.toPlain(view))}`);
     }
   };
   /** Looks for a lasso of each case not violated yet, on g's first `expanded` states; true when every case has one. */

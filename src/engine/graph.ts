@@ -23,8 +23,8 @@
  *                lasso is checked by replay before it is reported
  *                (check-liveness.ts), so a merge can cost a verdict,
  *                never make up a counterexample.
- * Then 4 B for the table slot, 12 B for the parent link, instance and
- * first[], and 6 B per transition (succ, and inst as 16 bits; 8 B past
+ * Then 8 B of table (4 B slots, at most half full), 12 B for the parent
+ * link, instance and first[], and 6 B per transition (succ, and inst as 16 bits; 8 B past
  * 65,536 instances). Limits stop the build (incomplete).
  */
 import { createBatch } from './batch.js';
@@ -92,16 +92,13 @@ class Grow<A extends IntArray> {
     }
     this.a[this.n++] = v;
   }
-  done(): A {
-    return this.a.slice(0, this.n) as A;
-  }
   bytes(): number {
     return this.a.byteLength;
   }
 }
 const grow32 = (cap: number) => new Grow(new Int32Array(cap), (n) => new Int32Array(n));
 
-/** The first expanded states of a graph being built; first[] is padded so states after them have no edges. */
+/** The graph's states up to n, the first first.n of them expanded; first[] is padded so the others have no edges. */
 function prefix(n: number, first: Grow<Int32Array>, succ: Grow<Int32Array>, inst: Grow<IntArray>, parent: Grow<Int32Array>, via: Grow<Int32Array>): StateGraph {
   const f = new Int32Array(n + 1);
   f.set(first.a.subarray(0, first.n));
@@ -259,9 +256,9 @@ export function buildGraph(model: CompiledModel, lim: GraphOptions = {}): { grap
       }
     }
   }
-  const graph = done === n ? { n, first: (first.push(succ.n), first.done()), succ: succ.done(), inst: inst.done(), parent: parent.done(), via: via.done() } : prefix(n, first, succ, inst, parent, via);
   return {
-    graph,
+    // (Views of the arrays as built: a whole graph is the prefix of all its states, and nothing is copied twice.)
+    graph: prefix(n, first, succ, inst, parent, via),
     expanded: done,
     ...(limit ? { limit } : {}),
     ...(stopped ? { stopped } : {}),

@@ -283,17 +283,25 @@ function bfsPath(g: StateGraph, from: number, goal: (s: number) => boolean, allo
   return undefined;
 }
 
-/** Instances of a shortest cycle from `entry` back to it through states `allowed`. */
+/** Instances of a shortest cycle from `entry` back to it through states `allowed` (one breadth-first search). */
 function shortestCycle(g: StateGraph, entry: number, allowed: (s: number) => boolean): number[] | undefined {
-  let best: number[] | undefined;
-  for (let e = g.first[entry]!; e < g.first[entry + 1]!; e++) {
-    const t = g.succ[e]!;
-    if (!allowed(t)) continue;
-    const back = bfsPath(g, t, (s) => s === entry, allowed);
-    if (back && (!best || back.path.length + 1 < best.length)) best = [g.inst[e]!, ...back.path];
-    if (best?.length === 1) break;
+  const prev = new Map<number, [number, number]>();
+  const queue = [entry];
+  for (let q = 0; q < queue.length; q++) {
+    const s = queue[q]!;
+    for (let e = g.first[s]!; e < g.first[s + 1]!; e++) {
+      const t = g.succ[e]!;
+      if (t === entry) {
+        const path = [g.inst[e]!];
+        for (let x = s; x !== entry; x = prev.get(x)![0]) path.push(prev.get(x)![1]);
+        return path.reverse();
+      }
+      if (prev.has(t) || !allowed(t)) continue;
+      prev.set(t, [s, g.inst[e]!]);
+      queue.push(t);
+    }
   }
-  return best;
+  return undefined;
 }
 
 /**
