@@ -2,7 +2,7 @@
  * arch/x86/mm/tlb.c flush machinery (recent tree, review §2.1-2.2):
  * struct flush_tlb_info, flush_tlb_func() with its generation logic,
  * should_flush_tlb() and native_flush_tlb_multi()'s choice of targets.
- * PTI, global ASIDs/INVLPGB and trim_cpumask are not modelled.
+ * PTI hooks come from kernel/pti.ts; global ASIDs/INVLPGB are not modelled.
  */
 import { array, bits, bool, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';
@@ -95,14 +95,42 @@ export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelSh
 }
 
 /**
+ * The choice of targets in native_flush_tlb_multi()/should_flush_tlb(); each
+ * option defaults to mainline. The historic variants:
+ *   switchingIpi=false  should_flush_tlb() before fea4e317f9e7 (2025, "x86/mm:
+ *                       Eliminate window where TLB flushes may be
+ *                       inadvertently skipped"): a CPU in the
+ *                       LOADED_MM_SWITCHING window is skipped as running
+ *                       another mm, although it may already have read the
+ *                       old tlb_gen and be about to load next's CR3 without
+ *                       a flush.
+ *   trimCpumask=true    this flush is the one that trims mm_cpumask
+ *                       (flush_tlb_info.trim_cpumask; "x86/mm/tlb: Only
+ *                       trim the mm_cpumask once a second", 2024): CPUs of
+ *                       the mask running another mm get the IPI too and
+ *                       clear their bit in flush_tlb_func().
+ *   ipiLazyOnFreedTables=false  lazy CPUs are skipped even with freed_tables
+ *                       (the lazy model; Rik van Riel's 2018 lazy-TLB
+ *                       series IPIs lazy CPUs only when tables are freed).
+ */
+export interface FlushTargetOptions {
+  ipiLazyOnFreedTables: boolean;
+  switchingIpi?: boolean;
+  trimCpumask?: boolean;
+}
+
+/**
  * should_flush_tlb(cpu, info), evaluated by the sender on the target's state
  * (remote reads: under TSO the target's buffered stores are not seen).
+ * Mainline order: lazy → skip; LOADED_MM_SWITCHING → IPI; the mm loaded →
+ * IPI; trim_cpumask → IPI; else skip.
  */
-export function shouldFlushTlb(s: KView, cpu: number, f: FlushInfo): boolean {
+export function shouldFlushTlb(s: KView, cpu: number, f: FlushInfo, o: Partial<FlushTargetOptions> = {}): boolean {
   if (s.isLazy[cpu]) return false;
   const lm = s.loadedMm[cpu]!;
-  if (lm === LOADED_MM_SWITCHING) return true;
-  return lm === f.mm; // trim_cpumask not modelled (false)
+  if (lm === LOADED_MM_SWITCHING && (o.switchingIpi ?? true)) return true;
+  if (lm === f.mm) return true;
+  return o.trimCpumask ?? false;
 }
 
 /**
@@ -110,13 +138,13 @@ export function shouldFlushTlb(s: KView, cpu: number, f: FlushInfo): boolean {
  * With freed_tables every CPU of the mask, lazy ones included — unless
  * `ipiLazyOnFreedTables` is off (the bug the lazy model demonstrates).
  */
-export function flushTargets(s: KView, self: number, f: FlushInfo, o: { ipiLazyOnFreedTables: boolean }): number {
+export function flushTargets(s: KView, self: number, f: FlushInfo, o: FlushTargetOptions): number {
   let m = 0;
   const mask = s.mmCpumask[f.mm]!;
   const n = s.loadedMm.length;
   for (let c = 0; c < n; c++) {
     if (c === self || !bits.has(mask, c)) continue;
-    if ((f.freedTables && o.ipiLazyOnFreedTables) || shouldFlushTlb(s, c, f)) m = bits.add(m, c);
+    if ((f.freedTables && o.ipiLazyOnFreedTables) || shouldFlushTlb(s, c, f, o)) m = bits.add(m, c);
   }
   return m;
 }

@@ -15,3 +15,4 @@ export * from './text-poke.js';
 export * from './mmu-gather.js';
 export * from './table-free.js';
 export * from './gup-fast.js';
+export * from './context-switch.js';

@@ -18,7 +18,7 @@
 import type { ActionDef, Fairness } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { describeFlushInfo, flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
+import { describeFlushInfo, type FlushTargetOptions, flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
@@ -133,7 +133,7 @@ export function localFlushFirst<D extends StateDecl>(CPU: Sort, k: Pick<KernelSh
  * the CPUs should_flush_tlb() picks and send the IPIs. The local flush follows
  * as a step of its own. Leaves pc[c] = 'ipis-sent'.
  */
-export function sendFlushIpisFirst(x: StepView, c: number, o: { ipiLazyOnFreedTables: boolean; tables: readonly number[] }): void {
+export function sendFlushIpisFirst(x: StepView, c: number, o: FlushTargetOptions & { tables: readonly number[] }): void {
   const f = munmapFlushInfo(x, MM0, c);
   incMmTlbGen(x, MM0, c);
   flushStarted(x, c, f, o.tables);

@@ -1,10 +1,18 @@
 /**
- * The common starting point of the shootdown models: one user process (mm0)
- * plus init_mm, N CPUs all running mm0 with ASID 0 loaded and in
- * mm_cpumask(mm0), mm0's one page-table page (PT page 0) mapping va_i →
- * pfn_i writable and clean. Returns the hardware and kernel shapes and the
- * state fields of every building block, for a model to extend with its own
- * program counters.
+ * The common starting point of the kernel models. By default one user
+ * process (mm0) plus init_mm, N CPUs all running mm0 with ASID 0 loaded and
+ * in mm_cpumask(mm0), mm0's one page-table page (PT page 0) mapping va_i →
+ * pfn_i writable and clean. Options make it another world:
+ *   userMms  user processes mm0..mm(u-1); init_mm is mm u. mm m has root m
+ *            and PT page m, mapping va_i → pfn (m·P + i).
+ *   start    where each CPU starts: running a task of mm m, lazy on mm m (a
+ *            kernel thread that kept m's CR3: is_lazy, still in the mask), or
+ *            on init_mm (a kernel thread that never borrowed an mm).
+ *   pte      how every initial PTE starts (writable, dirty).
+ *   emptyMms user mms that map nothing: a task to switch to whose own
+ *            memory plays no part (no walks, no TLB entries of its own).
+ * Returns the hardware and kernel shapes and the state fields of every
+ * building block, for a model to extend with its own program counters.
  */
 import { bits, cpus, sort } from '../engine/types.js';
 import { cpuFields } from '../hw/cpu.js';
@@ -33,7 +41,18 @@ export interface WorldParams {
   asids?: number;
   /** x86-TSO store-buffer depth per CPU (hw/store-buffer.ts); 0/absent = off (no buffer fields at all). */
   tso?: number;
+  /** User processes (mm0..mm(userMms-1)); default 1. */
+  userMms?: number;
+  /** Where CPU c starts; default every CPU runs a task of mm0. */
+  start?: (c: number) => CpuStart;
+  /** How every initial PTE starts; default writable and clean. */
+  pte?: { writable?: boolean; dirty?: boolean };
+  /** User mms that map no user page (no PMD): their tasks' memory plays no part in the race. */
+  emptyMms?: readonly number[];
 }
+
+/** A CPU's starting point: `mm` a user mm (running its task, or lazy on it) or 'init_mm'. */
+export type CpuStart = { mm: number; lazy?: boolean } | 'init_mm';
 
 /** The store-buffer location kinds of the kernel building blocks. */
 export const KERNEL_SB_KINDS = ['pte', 'pmd', 'loaded_mm', 'is_lazy', 'csd'] as const;
@@ -51,11 +70,22 @@ export function kernelStoreBufferFields(sh: HwShape, mms: number, tso: number | 
 }
 
 export function world(p: WorldParams) {
-  const CPU = cpus(p.N);
+  const users = p.userMms ?? 1;
+  if (!Number.isInteger(users) || users < 1) throw new Error(`world: userMms must be an integer >= 1 (got ${users})`);
+  const mms = users + 1; // the user mms + init_mm
+  const INIT_MM = users;
+  const starts = Array.from({ length: p.N }, (_, c) => {
+    const st = p.start ? p.start(c) : { mm: MM0 };
+    if (st !== 'init_mm' && !(Number.isInteger(st.mm) && st.mm >= 0 && st.mm < users))
+      throw new Error(`world: CPU${c} starts on mm${st.mm}, but the user mms are mm0..mm${users - 1}`);
+    return st === 'init_mm' ? { mm: INIT_MM, lazy: false } : { mm: st.mm, lazy: st.lazy ?? false };
+  });
+  // CPUs that start in different places are not interchangeable (no CPU symmetry).
+  const uniform = starts.every((st) => st.mm === starts[0]!.mm && st.lazy === starts[0]!.lazy);
+  const CPU = cpus(p.N, { symmetric: uniform });
   const PAGE = sort('page', p.P, { symmetric: true });
   const asids = p.asids ?? 1;
-  const mms = 2; // mm0 + init_mm
-  const hwShape: HwShape = { CPU, PAGE, roots: mms, tables: 1, frames: p.P, pcids: asids, versions: p.OPS };
+  const hwShape: HwShape = { CPU, PAGE, roots: mms, tables: users, frames: users * p.P, pcids: asids, versions: p.OPS };
   const k: KernelShape = { CPU, PAGE, mms, asids, maxGen: p.OPS };
   const fields = {
     ...pageTableFields(hwShape),
@@ -72,17 +102,24 @@ export function world(p: WorldParams) {
   };
   const init = (v: unknown): void => {
     const s = v as KView;
-    s.pmd[MM0] = 0;
-    for (let va = 0; va < p.P; va++) pteInit(s, 0, va, va);
-    s.mmCpumask[MM0] = bits.all(p.N);
-    for (let c = 0; c < p.N; c++) {
-      s.cr3Root[c] = MM0;
-      s.loadedMm[c] = MM0;
-      s.ctxCtxId[c]![0] = ctxIdOf(MM0);
-      s.nextAsid[c] = asids > 1 ? 1 : 0;
+    for (let m = 0; m < users; m++) {
+      if (p.emptyMms?.includes(m)) continue;
+      s.pmd[m] = m;
+      for (let va = 0; va < p.P; va++) {
+        pteInit(s, m, va, m * p.P + va, p.pte?.writable ?? true);
+        s.pteDirty[m]![va] = p.pte?.dirty ?? false;
+      }
     }
+    starts.forEach((st, c) => {
+      if (st.mm !== INIT_MM) s.mmCpumask[st.mm] = bits.add(s.mmCpumask[st.mm]!, c);
+      s.cr3Root[c] = st.mm;
+      s.loadedMm[c] = st.mm;
+      s.isLazy[c] = st.lazy;
+      s.ctxCtxId[c]![0] = ctxIdOf(st.mm);
+      s.nextAsid[c] = asids > 1 ? 1 : 0;
+    });
   };
-  return { CPU, PAGE, hwShape, k, fields, init, tablesOf: (mm: number) => (mm === MM0 ? [0] : []) };
+  return { CPU, PAGE, hwShape, k, fields, init, INIT_MM, tablesOf: (mm: number) => (mm < users ? [mm] : []) };
 }
 
 /** Run `f` on a deep copy of the view and return its phrase (describe() must not mutate). */

@@ -11,6 +11,7 @@ import switchWindowModel from '../../models/switch-window.ts';
 import textPokeModel from '../../models/text-poke.ts';
 import madvNestedModel from '../../models/madv-nested.ts';
 import gupPvFreeModel from '../../models/gup-pv-free.ts';
+import lazyCpumaskModel from '../../models/lazy-cpumask.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -47,4 +48,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['text-poke', textPokeModel as ModelDef],
   ['madv-nested', madvNestedModel as ModelDef],
   ['gup-pv-free', gupPvFreeModel as ModelDef],
+  ['lazy-cpumask', lazyCpumaskModel as ModelDef],
 ];
