@@ -8,9 +8,11 @@ import { noUseAfterFree } from './no-use-after-free.js';
 import { nmiUaccessCurrentMm, wrongMmUaccessFields } from './nmi-uaccess-current-mm.js';
 import { noTextWriteAfterPoke } from './no-text-write-after-poke.js';
 import { noHandlerWriteDuringPoke } from './no-handler-write-during-poke.js';
+import { noWiderPermission } from './no-wider-permission.js';
+import { noDirtyAfterHarvest } from './no-dirty-after-harvest.js';
 
 export { noStaleAccess, noLostDirty, noFreedTableWalk, noUseAfterFree, nmiUaccessCurrentMm, wrongMmUaccessFields };
-export { noTextWriteAfterPoke, noHandlerWriteDuringPoke };
+export { noTextWriteAfterPoke, noHandlerWriteDuringPoke, noWiderPermission, noDirtyAfterHarvest };
 export { DEADLOCK } from './deadlock.js';
 export { eventuallyLeaves, flushReturns, ipiHandlerLeaves } from './flush-returns.js';
 

@@ -18,7 +18,7 @@
 import type { StateDecl, View } from '../engine/types.js';
 import type { ActionDef } from '../engine/model.js';
 import type { HwShape } from './shape.js';
-import { latch } from './ghost.js';
+import { accessGhostsOf, latch } from './ghost.js';
 import { pageFaultInvalidate } from './invalidate.js';
 import type { HwOptions } from './options.js';
 import { pteSeen } from './pagetable.js';
@@ -77,15 +77,19 @@ export function access(s: HwView, c: number, va: number, kind: AccessKind, o: Hw
   if (!plan) return null;
   if (!plan.hit) walk(s, c, va);
   const e = tlbLookup(s, c, s.cr3Pcid[c]!, va)!;
+  const g = accessGhostsOf(s);
   if (plan.setsDirty) {
     const w = walkPlan(s, c, va);
     fence(s, c); // the D update is a locked RMW (SDM §9.1.2.1)
     if (w && !w.freed) s.pteDirty[w.table]![va] = true;
+    // The write's D bit must land in a present PTE that maps the written frame.
+    if (g && plan.outcome === 'ok' && !(w && !w.freed && s.ptePresent[w.table]![va] && s.pteFrame[w.table]![va] === e.frame)) g.dirtyLost = latch(g.dirtyLost, c);
   }
   if (plan.outcome === 'fault') {
     pageFaultInvalidate(s, c, va);
     return plan;
   }
+  if (g && e.ver < g.permNarrowedUpTo[e.table]![va]! && (kind === 'write' || g.permNoRead[e.table]![va]!)) g.widerPermUse = latch(g.widerPermUse, c);
   if (isStale(s, e, va)) s.staleUse = latch(s.staleUse, c);
   if (s.frameFreed[e.frame]) s.uafUse = latch(s.uafUse, c);
   if (kind === 'write') {

@@ -32,4 +32,33 @@ export function ghostFields(sh: HwShape) {
 }
 export type GhostView = View<ReturnType<typeof ghostFields>>;
 
+/**
+ * Opt-in ghosts of the access block for two properties (a model that checks
+ * them adds these fields; other models' states do not carry them):
+ * - permNarrowedUpTo[t][va] = v: an operation that narrowed this PTE's
+ *   permissions (mprotect) has returned, having started when the PTE was at
+ *   version v: entries filled from a version < v must not be used for more
+ *   than it left: no write, and no read either if `permNoRead`
+ *   (PROT_NONE) (properties/no-wider-permission.ts). What happens to the
+ *   PTE afterwards (reclaim clearing it) does not change that promise.
+ * - widerPermUse: the first CPU that did so.
+ * - dirtyLost: the first CPU whose write through a clean entry set D in no
+ *   present PTE mapping the written frame: the PTE had been cleared (its D
+ *   already harvested) or now maps another frame
+ *   (properties/no-dirty-after-harvest.ts).
+ */
+export function accessGhostFields(sh: HwShape) {
+  const { CPU, PAGE, tables, versions } = sh;
+  return {
+    permNarrowedUpTo: array(tables, array(PAGE, int(0, versions))),
+    permNoRead: array(tables, array(PAGE, bool())),
+    widerPermUse: ref(CPU, { none: true }),
+    dirtyLost: ref(CPU, { none: true }),
+  };
+}
+export type AccessGhostView = View<ReturnType<typeof accessGhostFields>>;
+
+/** The access ghosts if the model declared them (accessGhostFields), else null. */
+export const accessGhostsOf = (s: unknown): AccessGhostView | null => ((s as Partial<AccessGhostView>).widerPermUse === undefined ? null : (s as AccessGhostView));
+
 export const latch = (cur: number, c: number): number => (cur === NONE ? c : cur);

@@ -16,3 +16,5 @@ export * from './mmu-gather.js';
 export * from './table-free.js';
 export * from './gup-fast.js';
 export * from './context-switch.js';
+export * from './tlb-batch.js';
+export * from './mprotect.js';

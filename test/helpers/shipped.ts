@@ -12,6 +12,7 @@ import textPokeModel from '../../models/text-poke.ts';
 import madvNestedModel from '../../models/madv-nested.ts';
 import gupPvFreeModel from '../../models/gup-pv-free.ts';
 import lazyCpumaskModel from '../../models/lazy-cpumask.ts';
+import mprotectReclaimModel from '../../models/mprotect-reclaim.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -49,4 +50,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['madv-nested', madvNestedModel as ModelDef],
   ['gup-pv-free', gupPvFreeModel as ModelDef],
   ['lazy-cpumask', lazyCpumaskModel as ModelDef],
+  ['mprotect-reclaim', mprotectReclaimModel as ModelDef],
 ];

@@ -1,0 +1,67 @@
+/**
+ * Page reclaim's batched TLB flush (mm/rmap.c, CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH;
+ * arch/x86/include/asm/tlbbatch.h, arch/x86/mm/tlb.c arch_tlbbatch_flush()):
+ *   setTlbUbcFlushPending   try_to_unmap_one() after ptep_get_and_clear():
+ *                           set_tlb_ubc_flush_pending() → arch_tlbbatch_add_pending()
+ *                           (inc_mm_tlb_gen, the CPU's tlb_ubc gathers mm_cpumask) and
+ *                           mm->tlb_flush_batched = true; nothing is flushed yet
+ *   tryToUnmapFlush         try_to_unmap_flush() → arch_tlbbatch_flush(): every CPU of the
+ *                           gathered mask flushes; only then are the pages freed
+ *   flushTlbBatchedPending  flush_tlb_batched_pending(mm), which mprotect, munmap, mremap and
+ *                           madvise call under the PTE lock since 3ea277194daa ("mm,
+ *                           mprotect: flush TLB if potentially racing with a parallel
+ *                           reclaim leaving stale TLB entries", 2017): if
+ *                           mm->tlb_flush_batched, flush_tlb_mm(mm) and clear it
+ * The flushes run every target's flush_tlb_func() within one step.
+ */
+import { array, bits, bool, setOf } from '../engine/types.js';
+import type { View } from '../engine/types.js';
+import { flushStartedAndReturned, flushTlbFunc, TLB_FLUSH_ALL, type FlushInfo } from './flush.js';
+import { incMmTlbGen } from './mm.js';
+import type { KernelShape } from './shape.js';
+import type { KView } from './switch.js';
+
+export function tlbBatchFields(k: KernelShape) {
+  return {
+    /** Each CPU's tlb_ubc: the CPUs its pending batch must flush (empty = nothing pending). */
+    ubcMask: array(k.CPU, setOf(k.CPU)),
+    /** mm->tlb_flush_batched: a reclaim left a batched flush of this mm pending. */
+    tlbFlushBatched: array(k.mms, bool()),
+  };
+}
+export type TlbBatchView = KView & View<ReturnType<typeof tlbBatchFields>>;
+
+export function setTlbUbcFlushPending(s: TlbBatchView, c: number, mm: number): void {
+  incMmTlbGen(s, mm, c);
+  s.ubcMask[c] = s.ubcMask[c]! | s.mmCpumask[mm]!;
+  s.tlbFlushBatched[mm] = true;
+}
+
+/** Every CPU of `mask` runs flush_tlb_func(mm, TLB_FLUSH_ALL); ghost: what `tables` map is flushed up to now. */
+function flushAllOf(s: KView, c: number, mask: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string[] {
+  const f: FlushInfo = { mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false };
+  const who: string[] = [];
+  for (let t = 0; t < s.loadedMm.length; t++)
+    if (bits.has(mask, t)) {
+      flushTlbFunc(s, t, f, k);
+      who.push(`CPU${t}`);
+    }
+  flushStartedAndReturned(s, c, f, tables);
+  return who;
+}
+
+/** try_to_unmap_flush() on CPU c. Returns the phrase. */
+export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
+  const who = flushAllOf(s, c, s.ubcMask[c]!, mm, k, tables);
+  s.ubcMask[c] = 0;
+  return `try_to_unmap_flush: flush ${who.join(', ') || 'nobody'}`;
+}
+
+/** flush_tlb_batched_pending(mm) on CPU c. Returns the phrase. */
+export function flushTlbBatchedPending(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
+  if (!s.tlbFlushBatched[mm]) return 'flush_tlb_batched_pending: none pending';
+  incMmTlbGen(s, mm, c);
+  const who = flushAllOf(s, c, bits.add(s.mmCpumask[mm]!, c), mm, k, tables);
+  s.tlbFlushBatched[mm] = false;
+  return `flush_tlb_batched_pending: reclaim's flush pending → flush_tlb_mm on ${who.join(', ')}`;
+}
