@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileLayout } from '../src/engine/layout.js';
 import { cpus, NONE, sort, type View } from '../src/index.js';
-import { cpuFields, cr3Write, ghostFields, invlpg, invpcid, pageTableFields, tlbFields, tlbFill, tlbLookup, type HwShape } from '../src/hw/index.js';
+import { cpuFields, cr3Write, cr4Fields, cr4Of, cr4Write, ghostFields, invlpg, invpcid, nativeFlushTlbGlobal, pageTableFields, pteGlobalFields, tlbFields, tlbFill, tlbLookup, type HwShape } from '../src/hw/index.js';
 import { access, accessPossible, defaultHwOptions, walk, walkPlan, type HwView } from '../src/hw/index.js';
 import { pteInit, pteStore } from '../src/hw/pagetable.js';
 
@@ -137,5 +137,77 @@ describe('walks and accesses', () => {
     s.flushedUpTo[0]![0] = 1;
     access(s, 0, 0, 'read', defaultHwOptions);
     expect(s.staleUse).toBe(0);
+  });
+});
+
+describe('CR4.PGE and CR4.PCIDE (cr4.ts; SDM §4.10.4.1, §4.10.2.4, §4.10.1)', () => {
+  const declCr4 = { ...decl, ...cr4Fields(sh), ...pteGlobalFields(sh) };
+  const withCr4 = () => {
+    const s = compileLayout(declCr4).makeView() as unknown as HwView & View<typeof declCr4>;
+    for (const p of [0, 1]) for (const va of [0, 1]) tlbFill(s, 0, p, va, entry(p === 1 && va === 1));
+    s.psc[0]![0] = 0;
+    s.psc[0]![1] = 0;
+    return s;
+  };
+  const all = (s: HwView) => [has(s, 0, 0), has(s, 0, 1), has(s, 1, 0), has(s, 1, 1)];
+
+  it('without CR4 fields every CPU runs with PGE=1 and PCIDE=1', () => {
+    expect(cr4Of(fresh(), 0)).toEqual({ pge: true, pcide: true });
+  });
+
+  it('toggling PGE drops everything, globals and every PCID\'s PSC entries; a MOV to CR4 that changes neither bit drops nothing', () => {
+    const s = withCr4();
+    expect(cr4Write(s, 0, {})).toBe('MOV to CR4 (no change)');
+    expect(all(s)).toEqual([true, true, true, true]);
+    expect(cr4Write(s, 0, { pge: false })).toBe("MOV to CR4 (PGE 1→0): all TLB entries, globals included, and all PSC entries dropped");
+    expect(all(s)).toEqual([false, false, false, false]);
+    expect(s.psc[0]).toEqual([NONE, NONE]);
+  });
+
+  it('PCIDE 1→0 drops everything; 0→1 drops nothing and needs CR3 PCID 0', () => {
+    const s = withCr4();
+    s.cr3Pcid[0] = 1;
+    expect(() => cr4Write(s, 0, { pcide: false })).not.toThrow();
+    expect(all(s)).toEqual([false, false, false, false]);
+    s.cr3Pcid[0] = 0;
+    tlbFill(s, 0, 0, 0, entry());
+    cr4Write(s, 0, { pcide: true });
+    expect(has(s, 0, 0)).toBe(true);
+    const t = withCr4();
+    t.cr4Pcide[0] = false;
+    t.cr3Pcid[0] = 1;
+    expect(() => cr4Write(t, 0, { pcide: true })).toThrow(/CR4.PCIDE 0→1 on CPU0 with CR3 PCID 1: #GP/);
+  });
+
+  it('with PCIDE=0 a MOV to CR3 must use PCID 0 and flush', () => {
+    const s = withCr4();
+    s.cr4Pcide[0] = false;
+    expect(() => cr3Write(s, 0, 0, 1, false)).toThrow(/CR4.PCIDE=0 but PCID 1/);
+    expect(() => cr3Write(s, 0, 0, 0, true)).toThrow(/bit 63 \(no flush\) set/);
+    cr3Write(s, 0, 0, 0, false);
+    expect([has(s, 0, 0), has(s, 1, 1)]).toEqual([false, true]); // non-global of PCID 0 gone, the global stays
+  });
+
+  it('with PGE=0 a walk of a G=1 leaf fills a non-global entry, which a flushing MOV to CR3 drops', () => {
+    const s = compileLayout(declCr4).makeView() as unknown as HwView & View<typeof declCr4>;
+    s.pmd[0] = 0;
+    pteInit(s, 0, 0, 1);
+    s.pteGlobal[0]![0] = true;
+    walk(s, 0, 0);
+    expect(tlbLookup(s, 0, 0, 0)!.global).toBe(true);
+    cr4Write(s, 0, { pge: false });
+    walk(s, 0, 0);
+    expect(tlbLookup(s, 0, 0, 0)!.global).toBe(false);
+    cr3Write(s, 0, 0, 0, false);
+    expect(tlbLookup(s, 0, 0, 0)).toBeNull();
+  });
+
+  it('native_flush_tlb_global toggles PGE twice and leaves it as it was; with INVPCID it is type 2', () => {
+    const s = withCr4();
+    expect(nativeFlushTlbGlobal(s, 0, { invpcid: false })).toMatch(/CR4.PGE toggled off and on/);
+    expect([all(s), s.cr4Pge[0]]).toEqual([[false, false, false, false], true]);
+    const t = withCr4();
+    expect(nativeFlushTlbGlobal(t, 0, { invpcid: true })).toBe('invpcid_flush_all (INVPCID type 2)');
+    expect(all(t)).toEqual([false, false, false, false]);
   });
 });

@@ -6,6 +6,7 @@ export * from './pagetable.js';
 export * from './pte-global.js';
 export * from './tlb.js';
 export * from './cpu.js';
+export * from './cr4.js';
 export * from './ghost.js';
 export * from './invalidate.js';
 export * from './walk.js';

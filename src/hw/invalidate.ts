@@ -4,13 +4,14 @@
  * CPU may drop more, which a model covers with the eviction actions (walk.ts),
  * so the adversarial "drops exactly the minimum" case is the one explored.
  * All of these are serializing (SDM §9.3): with store buffers they drain the
- * CPU's buffer first (store-buffer.ts).
+ * CPU's buffer first (store-buffer.ts). MOV to CR4 is in cr4.ts.
  */
 import { NONE } from '../engine/types.js';
 import type { CpuView } from './cpu.js';
 import { pageCount, pcidCount, pscDrop, tlbDrop, type TlbView } from './tlb.js';
 import type { HwOptions } from './options.js';
 import { fence } from './store-buffer.js';
+import { cr4Of, type Cr4, type Cr4View } from './cr4.js';
 
 type V = TlbView & CpuView;
 
@@ -71,9 +72,12 @@ export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va =
  * MOV to CR3 with PCIDE=1: load root and PCID. noflush (bit 63) = 0 drops the
  * new PCID's non-global TLB entries and its PSC entries; noflush = 1 drops
  * nothing required. Other PCIDs and globals are not required to go (so they
- * stay here). With PCIDE=0 pass pcid 0 and noflush=false.
+ * stay here). With PCIDE=0 (cr4.ts) the PCID must be 0 and bit 63 clear:
+ * anything else is a model error.
  */
 export function cr3Write(s: V, c: number, root: number, pcid: number, noflush: boolean): void {
+  if (!cr4Of(s, c).pcide && (pcid !== 0 || noflush))
+    throw new Error(`MOV to CR3 on CPU${c} with CR4.PCIDE=0 but ${pcid !== 0 ? `PCID ${pcid}` : 'bit 63 (no flush) set'}: only PCID 0 and a flushing write exist then`);
   fence(s, c);
   s.cr3Root[c] = root;
   s.cr3Pcid[c] = pcid;
@@ -82,9 +86,34 @@ export function cr3Write(s: V, c: number, root: number, pcid: number, noflush: b
   pscDrop(s, c, pcid);
 }
 
-/** MOV to CR4 toggling PGE (or PCIDE 1→0): everything, globals and all PSCs. */
-export function cr4PgeToggle(s: TlbView, c: number): void {
-  invpcid(s, c, 2);
+/** MOV to CR4 on CPU c, changing PGE and/or PCIDE to `next` (serializing). Returns the phrase. */
+export function cr4Write(s: TlbView & CpuView & Cr4View, c: number, next: Partial<Cr4>): string {
+  const cur = cr4Of(s, c);
+  const pge = next.pge ?? cur.pge;
+  const pcide = next.pcide ?? cur.pcide;
+  if (pcide && !cur.pcide && s.cr3Pcid[c] !== 0) throw new Error(`CR4.PCIDE 0→1 on CPU${c} with CR3 PCID ${s.cr3Pcid[c]}: #GP (CR3[11:0] must be 0)`);
+  fence(s, c);
+  s.cr4Pge[c] = pge;
+  s.cr4Pcide[c] = pcide;
+  const all = pge !== cur.pge || (cur.pcide && !pcide);
+  if (all) invpcid(s, c, 2); // everything: globals and every PCID's PSC entries
+  const what = [pge !== cur.pge ? `PGE ${cur.pge ? 1 : 0}→${pge ? 1 : 0}` : '', pcide !== cur.pcide ? `PCIDE ${cur.pcide ? 1 : 0}→${pcide ? 1 : 0}` : ''].filter(Boolean).join(', ');
+  return `MOV to CR4 (${what || 'no change'})${all ? ': all TLB entries, globals included, and all PSC entries dropped' : ''}`;
+}
+
+/**
+ * __flush_tlb_global(): INVPCID type 2 when the CPU has it, else
+ * native_flush_tlb_global(): CR4 ^= PGE; CR4 ^= PGE (IRQs off around it).
+ */
+export function nativeFlushTlbGlobal(s: TlbView & CpuView & Cr4View, c: number, o: { invpcid: boolean }): string {
+  if (o.invpcid) {
+    invpcid(s, c, 2);
+    return 'invpcid_flush_all (INVPCID type 2)';
+  }
+  const pge = cr4Of(s, c).pge;
+  cr4Write(s, c, { pge: !pge });
+  cr4Write(s, c, { pge });
+  return 'native_flush_tlb_global: CR4.PGE toggled off and on (each MOV to CR4 drops every entry)';
 }
 
 /**
