@@ -18,3 +18,6 @@ export * from './gup-fast.js';
 export * from './context-switch.js';
 export * from './tlb-batch.js';
 export * from './mprotect.js';
+export * from './locks.js';
+export * from './folio-ref.js';
+export * from './mremap.js';

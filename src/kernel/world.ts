@@ -11,6 +11,8 @@
  *   pte      how every initial PTE starts (writable, dirty).
  *   emptyMms user mms that map nothing: a task to switch to whose own
  *            memory plays no part (no walks, no TLB entries of its own).
+ *   maps     which pages start mapped (the others have a PTE that is not
+ *            present, e.g. the target of an mremap).
  * Returns the hardware and kernel shapes and the state fields of every
  * building block, for a model to extend with its own program counters.
  */
@@ -49,6 +51,8 @@ export interface WorldParams {
   pte?: { writable?: boolean; dirty?: boolean };
   /** User mms that map no user page (no PMD): their tasks' memory plays no part in the race. */
   emptyMms?: readonly number[];
+  /** Which pages of a (non-empty) user mm start mapped; default all. An unmapped one has a PTE that is not present. */
+  maps?: (mm: number, va: number) => boolean;
 }
 
 /** A CPU's starting point: `mm` a user mm (running its task, or lazy on it) or 'init_mm'. */
@@ -106,6 +110,7 @@ export function world(p: WorldParams) {
       if (p.emptyMms?.includes(m)) continue;
       s.pmd[m] = m;
       for (let va = 0; va < p.P; va++) {
+        if (p.maps && !p.maps(m, va)) continue;
         pteInit(s, m, va, m * p.P + va, p.pte?.writable ?? true);
         s.pteDirty[m]![va] = p.pte?.dirty ?? false;
       }

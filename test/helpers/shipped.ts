@@ -13,6 +13,7 @@ import madvNestedModel from '../../models/madv-nested.ts';
 import gupPvFreeModel from '../../models/gup-pv-free.ts';
 import lazyCpumaskModel from '../../models/lazy-cpumask.ts';
 import mprotectReclaimModel from '../../models/mprotect-reclaim.ts';
+import mremapTruncateModel from '../../models/mremap-truncate.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -51,4 +52,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['gup-pv-free', gupPvFreeModel as ModelDef],
   ['lazy-cpumask', lazyCpumaskModel as ModelDef],
   ['mprotect-reclaim', mprotectReclaimModel as ModelDef],
+  ['mremap-truncate', mremapTruncateModel as ModelDef],
 ];

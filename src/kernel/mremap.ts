@@ -1,0 +1,24 @@
+/**
+ * mremap() moving one page (mm/mremap.c move_page_tables() → move_ptes()):
+ * under the PTL of the old and the new PT page, the old PTE is cleared
+ * (ptep_get_and_clear, a locked xchg) and the same frame is mapped at the
+ * new address (set_pte_at; move_pte() keeps the D bit). The mapping's page
+ * reference moves with it: mremap frees nothing. Stale TLB entries of the
+ * old address must be flushed before the PTL is released, since only the
+ * lock keeps the page alive (eb66ae030829, "mremap: properly flush TLB
+ * before releasing the page", 2018, CVE-2018-18281).
+ */
+import { NONE } from '../engine/types.js';
+import { pmdSeen, pteSeen, pteStoreBy } from '../hw/pagetable.js';
+import type { HwView } from '../hw/walk.js';
+
+/** move_ptes() for one PTE by CPU c in mm: returns the moved frame (NONE if the old PTE was not present). */
+export function movePte(s: HwView, c: number, mm: number, oldVa: number, newVa: number): number {
+  const t = pmdSeen(s, c, mm);
+  if (t === NONE) return NONE;
+  const old = pteSeen(s, c, t, oldVa);
+  if (!old.present) return NONE;
+  pteStoreBy(s, c, t, oldVa, { present: false, writable: false, accessed: false, dirty: false, frame: 0 }, 'locked');
+  pteStoreBy(s, c, t, newVa, { present: true, writable: old.writable, accessed: old.accessed, dirty: old.dirty, frame: old.frame }, 'plain');
+  return old.frame;
+}
