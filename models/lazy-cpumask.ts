@@ -23,7 +23,7 @@
  * flush (IPIs first, local flush, wait for the SYNC CSDs).
  */
 import { array, bits, defineModel, enumOf, machine, type View } from '../src/index.js';
-import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
+import { defaultHwOptions, fairnessUnderNmis, hardwareActions, inNmi, nmiFields, nmiInterruptible, nmiSteps } from '../src/hw/index.js';
 import {
   contextSwitchFields,
   contextSwitchSteps,
@@ -36,6 +36,7 @@ import {
   LOADED_MM_SWITCHING,
   maskNames,
   MM0,
+  nmiUaccessOkay,
   munmapFlushInfo,
   munmapSteps,
   munmapStepsFairness,
@@ -60,6 +61,7 @@ export default defineModel({
     switchingIpi: { default: true, doc: 'should_flush_tlb() IPIs a CPU whose loaded_mm is LOADED_MM_SWITCHING (the fix); false = before fea4e317f9e7' },
     trimCpumask: { default: false, doc: 'every flush is a trimming one (trim_cpumask): CPUs of the mask running another mm get the IPI too' },
     waitIrqsOff: { default: false, doc: 'BUG (progress): the initiator waits for the CSDs with IRQs disabled' },
+    nmiUaccess: { default: false, doc: "NMIs, whose handler reads user memory when nmi_uaccess_okay(), hit any CPU between any two of its steps" },
   },
   check: (p) => (p.OPS > p.P ? `OPS=${p.OPS} needs P >= ${p.OPS}: each munmap operation unmaps a page of its own` : undefined),
   build: (p) => {
@@ -70,25 +72,28 @@ export default defineModel({
       ...w.fields,
       ...unmapOpFields(sh, p.OPS),
       ...contextSwitchFields(k, USER_MMS),
+      ...nmiFields(sh),
       /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
     type S = typeof state;
-    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && !switching(s, c);
+    const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && !switching(s, c) && !inNmi(s, c);
     const targets: FlushTargetOptions = { ipiLazyOnFreedTables: true, switchingIpi: p.switchingIpi, trimCpumask: p.trimCpumask };
     return machine(state, {
       init: w.init,
       actions: {
-        // ------------------------------------------------- the scheduler
-        ...contextSwitchSteps<S>({ CPU, k, userMms: USER_MMS, canSwitch: (s, c) => userMode(s, c) }),
-        // ------------------------------------------------- a task of mm0 munmaps
-        ...munmapSteps<S>({
-          CPU,
-          PAGE,
-          freeTables: false,
-          userMode: (s, c) => userMode(s, c) && s.curMm[c] === MM0,
-          tablesOf: w.tablesOf,
-          irqsOnAtReturn: p.waitIrqsOff,
+        // The kernel's steps wait while their CPU is in an NMI handler.
+        ...nmiInterruptible({
+          // ------------------------------------------------- the scheduler
+          ...contextSwitchSteps<S>({ CPU, k, userMms: USER_MMS, canSwitch: (s, c) => userMode(s, c) }),
+          // ------------------------------------------------- a task of mm0 munmaps
+          ...munmapSteps<S>({
+            CPU,
+            PAGE,
+            freeTables: false,
+            userMode: (s, c) => userMode(s, c) && s.curMm[c] === MM0,
+            tablesOf: w.tablesOf,
+            irqsOnAtReturn: p.waitIrqsOff,
         }),
         flush_tlb_mm_range: {
           over: [CPU],
@@ -115,14 +120,16 @@ export default defineModel({
           describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
         },
         ...syncFlushIpi<S>(CPU, k),
-        // ------------------------------------------------- hardware, users
+        }),
+        // ------------------------------------------------- hardware, users, NMIs
         ...hardwareActions<S>(sh, defaultHwOptions, { userMode }),
+        ...(p.nmiUaccess ? nmiSteps<S>(sh, defaultHwOptions, { okay: (s, c) => nmiUaccessOkay(s, c, s.curMm[c]) }) : {}),
       },
       invariants: coreProperties<S>(),
       endState: (s) => s.pc.every((x, c) => x === 'user' && !switching(s, c) && !s.csd[c].includes('queued')),
       liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
-      // The kernel's steps and a begun switch go on (weakly fair), IPI delivery is strongly fair; the scheduler's choices are not fair.
-      fairness: { ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak', switch_cr3: 'weak', switch_end: 'weak' },
+      // The kernel's steps and a begun switch go on (weakly fair; strongly under NMIs), IPI delivery is strongly fair; the scheduler's choices are not fair.
+      fairness: fairnessUnderNmis({ ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak', switch_cr3: 'weak', switch_end: 'weak' }, p.nmiUaccess),
     });
   },
   expect: [
@@ -130,7 +137,9 @@ export default defineModel({
     { params: { switchingIpi: false }, verdict: 'violated', invariant: 'no-stale-access', note: 'the CPU read the old tlb_gen and loads mm0 without a flush; the flush skipped it as LOADED_MM_SWITCHING' },
     { params: { switchingIpi: false, trimCpumask: true }, verdict: 'holds', note: 'a trimming flush IPIs every CPU of the mask' },
     { params: { trimCpumask: true }, verdict: 'holds' },
+    { params: { nmiUaccess: true }, verdict: 'holds', note: 'nmi_uaccess_okay() says no in the switch window (loaded_mm is LOADED_MM_SWITCHING)' },
     { params: {}, options: { liveness: true }, verdict: 'holds', note: 'every flush returns across context switches' },
+    { params: { nmiUaccess: true }, options: { liveness: true }, verdict: 'holds', note: 'and across NMIs: handlers return' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'two initiators wait for each other with IRQs off' },
   ],
 });

@@ -2,8 +2,9 @@
  * Per-CPU architectural state the TLB rules depend on: the loaded CR3 (root
  * and PCID; bit 63 "no flush" is not stored, SDM §4.10.4.1 / review item 12)
  * and whether maskable interrupts are enabled (IPIs stay pending while
- * IRQs are off; NMIs are taken regardless: hardwareActions' nmi_uaccess in
- * access.ts, gated by nmi_uaccess_okay() in kernel/tlbstate.ts).
+ * IRQs are off; NMIs are taken regardless: nmi.ts, or hardwareActions'
+ * one-step nmi_uaccess in access.ts, gated by nmi_uaccess_okay() in
+ * kernel/tlbstate.ts).
  */
 import { array, bool, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';

@@ -11,3 +11,4 @@ export * from './ghost.js';
 export * from './invalidate.js';
 export * from './walk.js';
 export * from './access.js';
+export * from './nmi.js';
