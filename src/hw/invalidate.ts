@@ -88,6 +88,7 @@ export function cr3Write(s: V, c: number, root: number, pcid: number, noflush: b
 
 /** MOV to CR4 on CPU c, changing PGE and/or PCIDE to `next` (serializing). Returns the phrase. */
 export function cr4Write(s: TlbView & CpuView & Cr4View, c: number, next: Partial<Cr4>): string {
+  if ((s as Partial<Cr4View>).cr4Pge === undefined) throw new Error('MOV to CR4: the model has no CR4 state (spread cr4Fields into its state)');
   const cur = cr4Of(s, c);
   const pge = next.pge ?? cur.pge;
   const pcide = next.pcide ?? cur.pcide;
@@ -105,14 +106,19 @@ export function cr4Write(s: TlbView & CpuView & Cr4View, c: number, next: Partia
  * __flush_tlb_global(): INVPCID type 2 when the CPU has it, else
  * native_flush_tlb_global(): CR4 ^= PGE; CR4 ^= PGE (IRQs off around it).
  */
-export function nativeFlushTlbGlobal(s: TlbView & CpuView & Cr4View, c: number, o: { invpcid: boolean }): string {
+export function nativeFlushTlbGlobal(s: TlbView & CpuView & Partial<Cr4View>, c: number, o: { invpcid: boolean }): string {
   if (o.invpcid) {
     invpcid(s, c, 2);
     return 'invpcid_flush_all (INVPCID type 2)';
   }
-  const pge = cr4Of(s, c).pge;
-  cr4Write(s, c, { pge: !pge });
-  cr4Write(s, c, { pge });
+  if ((s as Partial<Cr4View>).cr4Pge === undefined) {
+    invpcid(s, c, 2); // no CR4 state in the model: PGE stays 1, and each of the two writes drops everything
+    invpcid(s, c, 2);
+  } else {
+    const pge = cr4Of(s, c).pge;
+    cr4Write(s as TlbView & CpuView & Cr4View, c, { pge: !pge });
+    cr4Write(s as TlbView & CpuView & Cr4View, c, { pge });
+  }
   return 'native_flush_tlb_global: CR4.PGE toggled off and on (each MOV to CR4 drops every entry)';
 }
 

@@ -6,7 +6,9 @@
  */
 import { array, bits, bool, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';
-import { cr3Write, invlpg } from '../hw/invalidate.js';
+import { cr3Write, invlpg, nativeFlushTlbGlobal } from '../hw/invalidate.js';
+import type { Cr4View } from '../hw/cr4.js';
+import { fence } from '../hw/store-buffer.js';
 import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
 import { initMm, type KernelShape } from './shape.js';
@@ -32,9 +34,22 @@ export type FlushInfoView = View<ReturnType<typeof flushInfoFields>>;
 
 export interface FlushInfo {
   mm: number;
+  /** start (a page) or TLB_FLUSH_ALL. */
   va: number;
+  /** end, exclusive (default va + 1): a range flush. Only one-step flushes carry it (the per-CPU slots hold one page). */
+  vaEnd?: number;
+  /** stride in pages (default 1; huge-page strides skip pages). */
+  stride?: number;
   newGen: number;
   freedTables: boolean;
+}
+
+/** The pages a range flush covers (none for TLB_FLUSH_ALL: that is a full flush). */
+export function flushPages(f: Pick<FlushInfo, 'va' | 'vaEnd' | 'stride'>): number[] {
+  if (f.va === TLB_FLUSH_ALL) return [];
+  const out: number[] = [];
+  for (let va = f.va; va < (f.vaEnd ?? f.va + 1); va += f.stride ?? 1) out.push(va);
+  return out;
 }
 
 export function readFlushInfo(s: FlushInfoView, cpu: number): FlushInfo {
@@ -48,7 +63,11 @@ export function writeFlushInfo(s: FlushInfoView, cpu: number, f: FlushInfo): voi
 }
 
 const vaName = (va: number) => (va === TLB_FLUSH_ALL ? 'all' : `va${va}`);
-export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${vaName(f.va)} new_tlb_gen=${f.newGen}${f.freedTables ? ' freed_tables' : ''}`;
+const rangeName = (f: Pick<FlushInfo, 'va' | 'vaEnd' | 'stride'>) => {
+  const pages = flushPages(f);
+  return pages.length > 1 ? `va${pages[0]}..va${pages.at(-1)}${(f.stride ?? 1) > 1 ? ` stride ${f.stride}` : ''}` : vaName(f.va);
+};
+export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${rangeName(f)} new_tlb_gen=${f.newGen}${f.freedTables ? ' freed_tables' : ''}`;
 
 /**
  * flush_tlb_func(info) on CPU c (IRQs off). Returns a trace phrase.
@@ -82,9 +101,11 @@ export function flushTlbFunc(s: KView, c: number, f: FlushInfo, k: Pick<KernelSh
   if (local === mmGen) return `flush_tlb_func: local tlb_gen ${local} = mm tlb_gen: nothing`;
   let what: string;
   if (f.va !== TLB_FLUSH_ALL && f.newGen === local + 1 && f.newGen === mmGen) {
-    invlpg(s, c, f.va); // flush_tlb_one_user()
-    hooks.flushOneUser?.(s, c, f.va, asid);
-    what = `INVLPG va${f.va}`;
+    for (const va of flushPages(f)) {
+      invlpg(s, c, va); // flush_tlb_one_user()
+      hooks.flushOneUser?.(s, c, va, asid);
+    }
+    what = `INVLPG ${rangeName(f)}`;
   } else {
     hooks.flushLocal?.(s, c, asid); // invalidate_user_asid() under PTI
     cr3Write(s, c, s.cr3Root[c]!, s.cr3Pcid[c]!, false); // flush_tlb_local(): reload CR3, flushing
@@ -225,8 +246,8 @@ export function flushReturned(s: HwView & FlushGhostView, c: number, f: FlushInf
  */
 export function flushStartedAndReturned(s: HwView, c: number, f: FlushInfo, tables: readonly number[]): void {
   const P = s.flushedUpTo[0]!.length;
-  for (const t of tables)
-    for (let va = 0; va < P; va++) if (f.va === TLB_FLUSH_ALL || f.va === va) stamp(s, t, va, pteSeen(s, c, t, va).ver);
+  const pages = f.va === TLB_FLUSH_ALL ? [...Array(P).keys()] : flushPages(f).filter((va) => va < P);
+  for (const t of tables) for (const va of pages) stamp(s, t, va, pteSeen(s, c, t, va).ver);
 }
 
 /**
@@ -248,4 +269,95 @@ export function flushTlbMmRangeOneStep(s: KView, c: number, f: FlushInfo, k: Pic
     }
   flushStartedAndReturned(s, c, g, tables);
   return `flush_tlb_mm_range(${describeFlushInfo(g)}): flush_tlb_func on ${done.join(', ')}`;
+}
+
+/**
+ * flush_tlb_func() before 4.14 (before "x86/mm: Rework lazy TLB mode and TLB
+ * freshness tracking" and the tlb_gen series): no generation compare. A CPU
+ * running the mm flushes the range (INVLPG per page, or a CR3 reload for
+ * TLB_FLUSH_ALL); a lazy CPU calls leave_mm(): it clears its mm_cpumask bit
+ * and switches to init_mm (swapper_pg_dir). A CPU running another mm does
+ * nothing. ctxs[].tlb_gen is not touched.
+ */
+export function flushTlbFuncPreGen(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>): string {
+  const lm = ownLoadedMm(s, c);
+  if (f.mm !== lm) return `flush_tlb_func: mm${f.mm} not active: nothing`;
+  if (ownIsLazy(s, c)) {
+    mmCpumaskClear(s, f.mm, c);
+    return `flush_tlb_func: lazy → leave_mm: clear mm_cpumask bit, ${switchMmIrqsOff(s, c, initMm(k), k)}`;
+  }
+  if (f.va === TLB_FLUSH_ALL) {
+    cr3Write(s, c, s.cr3Root[c]!, s.cr3Pcid[c]!, false);
+    return 'flush_tlb_func: local_flush_tlb (CR3 reload)';
+  }
+  for (const va of flushPages(f)) invlpg(s, c, va);
+  return `flush_tlb_func: INVLPG ${rangeName(f)}`;
+}
+
+/** How a one-step flush_tlb_mm_range() picks its targets and flushes; every option defaults to mainline. */
+export interface FlushRangeOptions extends Partial<FlushTargetOptions> {
+  /** tlb_single_page_flush_ceiling: a range of more pages is flushed whole (default 33). */
+  ceiling?: number;
+  /** The flush_tlb_func()/flush_tlb_mm_range() before tlb_gen (4.13 and older): see flushTlbFuncPreGen. */
+  preGen?: boolean;
+}
+
+/**
+ * flush_tlb_mm_range(mm, start, end, stride, freed_tables) from CPU c in any
+ * context (a task of mm, a kernel thread, a workqueue), with the IPIs
+ * delivered and handled within the step. Mainline: a range above the
+ * ceiling becomes TLB_FLUSH_ALL; tlb_gen++ (LOCK XADD); flush_tlb_func() on
+ * c if it has mm loaded; then on each other CPU of mm_cpumask that
+ * should_flush_tlb() picks (every one with freed_tables): lazy CPUs and CPUs
+ * on another mm catch up through tlb_gen when they switch to mm. With
+ * `preGen`, every other CPU of the mask runs the old flush_tlb_func.
+ * Ghost: what `tables` map in the range is flushed up to now. Returns the
+ * phrase.
+ */
+export function flushTlbMmRange(s: KView, c: number, r: Omit<FlushInfo, 'newGen'>, k: Pick<KernelShape, 'mms'>, tables: readonly number[], o: FlushRangeOptions = {}): string {
+  const whole = r.va === TLB_FLUSH_ALL || flushPages(r).length > (o.ceiling ?? 33);
+  const f: FlushInfo = whole ? { mm: r.mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: r.freedTables } : { ...r, newGen: 0 };
+  const parts: string[] = [];
+  if (o.preGen) {
+    fence(s, c); // the PTE stores before it: the kernel's flush path had an smp_mb() or a serializing flush here
+    if (ownLoadedMm(s, c) === r.mm) parts.push(`local ${flushTlbFuncPreGen(s, c, f, k)}`);
+    for (let t = 0; t < s.loadedMm.length; t++) if (t !== c && bits.has(s.mmCpumask[r.mm]!, t)) parts.push(`CPU${t} ${flushTlbFuncPreGen(s, t, f, k)}`);
+  } else {
+    f.newGen = incMmTlbGen(s, r.mm, c);
+    if (ownLoadedMm(s, c) === r.mm) parts.push(`local ${flushTlbFunc(s, c, f, k)}`);
+    const targets = flushTargets(s, c, f, { ipiLazyOnFreedTables: o.ipiLazyOnFreedTables ?? true, switchingIpi: o.switchingIpi, trimCpumask: o.trimCpumask });
+    for (let t = 0; t < s.loadedMm.length; t++) if (bits.has(targets, t)) parts.push(`CPU${t} ${flushTlbFunc(s, t, f, k)}`);
+  }
+  flushStartedAndReturned(s, c, f, tables);
+  return `flush_tlb_mm_range(${describeFlushInfo(f)})${whole && r.va !== TLB_FLUSH_ALL ? ' (over the ceiling: whole mm)' : ''}: ${parts.join('; ') || 'nobody to flush'}`;
+}
+
+/** flush_tlb_page(vma, va): a one-page flush_tlb_mm_range. */
+export function flushTlbPage(s: KView, c: number, mm: number, va: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[], o: FlushRangeOptions = {}): string {
+  return flushTlbMmRange(s, c, { mm, va, freedTables: false }, k, tables, o);
+}
+
+/**
+ * flush_tlb_kernel_range(start, end): on_each_cpu() — every CPU, whatever
+ * mm it runs, lazy or idle, except those `skip` names (a deferral such as
+ * NOHZ_FULL's) — runs do_kernel_range_flush(): flush_tlb_one_kernel() per
+ * page (INVLPG, which also drops global entries of the address), or above
+ * the ceiling do_flush_tlb_all() (__flush_tlb_all: INVPCID type 2, or the
+ * CR4.PGE toggle without INVPCID). `pages` are the kernel pages of the
+ * range in the model's kernel mapping. Returns the phrase.
+ */
+export function flushTlbKernelRange(
+  s: KView & Partial<Cr4View>,
+  pages: readonly number[],
+  o: { ceiling?: number; skip?: (cpu: number) => boolean; invpcid?: boolean } = {},
+): string {
+  const all = pages.length > (o.ceiling ?? 33);
+  const done: string[] = [];
+  for (let t = 0; t < s.loadedMm.length; t++) {
+    if (o.skip?.(t)) continue;
+    if (all) nativeFlushTlbGlobal(s, t, { invpcid: o.invpcid ?? true });
+    else for (const va of pages) invlpg(s, t, va);
+    done.push(`CPU${t}`);
+  }
+  return `flush_tlb_kernel_range(${pages.map((v) => `va${v}`).join(',')}): on_each_cpu ${all ? '__flush_tlb_all' : 'INVLPG'} on ${done.join(', ') || 'nobody'}`;
 }
