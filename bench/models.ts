@@ -58,6 +58,17 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'pti-deferred', params: { N: 2, nmiFlush: 'anywhere' }, verdict: 'violated', what: 'NMI flush anywhere' },
   { model: 'switch-window', params: {}, verdict: 'holds', what: 'fix on' },
   { model: 'switch-window', params: { switchingMarker: false }, verdict: 'violated', what: 'no LOADED_MM_SWITCHING marker' },
+  { model: 'madv-nested', params: { N: 4, OPS: 2 }, verdict: 'holds', what: 'fix on' },
+  { model: 'madv-nested', params: { N: 4, OPS: 2, nestedFlush: false }, verdict: 'violated', what: 'no mm_tlb_flush_nested() flush' },
+  { model: 'gup-pv-free', params: { N: 4, flush: 'pv', tableFree: 'rcu' }, verdict: 'holds', what: 'fix on (RCU table free)' },
+  { model: 'gup-pv-free', params: { N: 4, flush: 'pv' }, verdict: 'violated', what: 'PV flush, direct table free' },
+  // N=4 passes 16 M states in a minute without finishing (the free context switches): N=3.
+  { model: 'lazy-cpumask', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'lazy-cpumask', params: { N: 3, switchingIpi: false }, verdict: 'violated', what: 'switching CPU skipped' },
+  { model: 'mprotect-reclaim', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
+  { model: 'mprotect-reclaim', params: { N: 4, batchedPending: false }, verdict: 'violated', what: 'no flush_tlb_batched_pending' },
+  { model: 'mremap-truncate', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
+  { model: 'mremap-truncate', params: { N: 4, flushUnderPtl: false }, verdict: 'violated', what: 'flush after the PTL is dropped' },
 ];
 
 export interface ModelResult {
