@@ -100,3 +100,18 @@ describe('bench arguments', () => {
     expect(lines[0]).toContain(`bench: ${text}`);
   });
 });
+
+describe('the model bench rows (bench/models.ts)', () => {
+  it('cover every shipped model with a row that must hold and one that must be violated, each with parameters the model accepts', async () => {
+    const { MODEL_ROWS } = await import('../bench/models.js');
+    const { SHIPPED_MODELS } = await import('./helpers/shipped.js');
+    const { instantiate } = await import('../src/index.js');
+    for (const [name, def] of SHIPPED_MODELS) {
+      if (name === 'shootdown') continue; // the bench model: every ratio is taken against it
+      const rows = MODEL_ROWS.filter((r) => r.model === name);
+      expect(rows.map((r) => r.verdict), name).toContain('holds');
+      expect(rows.map((r) => r.verdict), name).toContain('violated');
+      for (const r of rows) expect(() => instantiate(def, r.params as Record<string, never>), `${name} ${JSON.stringify(r.params)}`).not.toThrow();
+    }
+  });
+});
