@@ -131,6 +131,18 @@ describe('contextSwitchSteps', () => {
     expect([s.swAsid[0], s.swNeedFlush[0], s.swGen[0]]).toEqual([0, true, 1]);
   });
 
+  it('preGen (4.13 and older): always a flushing CR3 write on ASID 0, and prev\'s mm_cpumask bit cleared after it', () => {
+    const old = contextSwitchSteps<S>({ CPU: w.CPU, k: w.k, userMms: 2, canSwitch: () => true, sw: { preGen: true } });
+    const s = fresh();
+    old.switch_mm!.effect(s, 0, 1);
+    expect([s.loadedMm[0], bits.has(s.mmCpumask[1], 0), bits.has(s.mmCpumask[MM0], 0)]).toEqual([MM0, true, true]); // no SWITCHING marker
+    old.switch_cr3!.effect(s, 0);
+    expect([s.cr3Root[0], s.cr3Pcid[0], bits.has(s.mmCpumask[MM0], 0)]).toEqual([1, 0, false]);
+    old.switch_end!.effect(s, 0);
+    old.switch_mm!.effect(s, 0, 0);
+    expect([s.swAsid[0], s.swNeedFlush[0]]).toEqual([0, true]); // no PCID reuse: mm0's entries are not kept
+  });
+
   it('split: false is one step', () => {
     const one = contextSwitchSteps<S>({ CPU: w.CPU, k: w.k, userMms: 2, canSwitch: () => true, split: false });
     expect(Object.keys(one)).toEqual(['switch_mm']);

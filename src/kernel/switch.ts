@@ -20,7 +20,7 @@ import type { View } from '../engine/types.js';
 import { cr3Write } from '../hw/invalidate.js';
 import { fence } from '../hw/store-buffer.js';
 import type { HwView } from '../hw/walk.js';
-import { mmCpumaskSet, type MmView } from './mm.js';
+import { mmCpumaskClear, mmCpumaskSet, type MmView } from './mm.js';
 import { ctxIdOf, initMm, type KernelShape } from './shape.js';
 import { LOADED_MM_SWITCHING, ownIsLazy, ownLoadedMm, setIsLazy, setLoadedMm, type TlbStateView } from './tlbstate.js';
 
@@ -50,6 +50,16 @@ export interface SwitchOptions {
   switchingMarker?: boolean;
   /** smp_mb() before the tlb_gen read when the mm_cpumask bit is already set (other mm). Default true. */
   switchingMb?: boolean;
+  /**
+   * switch_mm() before tlb_gen and PCID reuse (4.13 and older): to another
+   * mm, set next's mm_cpumask bit, load CR3 with a flush (ASID 0, no PCID
+   * reuse) and clear prev's bit after the CR3 write (831d52bc1539, "x86,
+   * mm: avoid possible bogus tlb entries by clearing prev mm_cpumask after
+   * switching mm"); leaving lazy mode on the same mm reloads nothing: a
+   * lazy CPU that a flush reached has left for init_mm (leave_mm) already.
+   * Pairs with flushTlbFuncPreGen.
+   */
+  preGen?: boolean;
 }
 
 /** What is left to do after switchMmBegin (null: it returned early, nothing changes). */
@@ -68,6 +78,11 @@ export function switchMmBegin(s: KView, c: number, next: number, k: Pick<KernelS
   const prevAsid = s.loadedAsid[c]!;
   const wasLazy = ownIsLazy(s, c);
   if (wasLazy) setIsLazy(s, c, false);
+  if (o.preGen) {
+    if (prev === next) return { plan: null, phrase: `switch_mm(${mmName(next, k)}): same mm${wasLazy ? ', leave lazy: still in mm_cpumask, no reload' : ': nothing'}` };
+    if (next !== initMm(k)) mmCpumaskSet(s, next, c);
+    return { plan: { next, asid: 0, needFlush: true, gen: s.tlbGen[next]! }, phrase: `switch_mm(${mmName(next, k)}) begins: set mm_cpumask bit → CR3 reload (no PCID reuse)` };
+  }
   let ns: { asid: number; needFlush: boolean };
   let gen: number;
   let what: string;
@@ -103,7 +118,12 @@ export function switchMmLoadCr3(s: KView, c: number, plan: SwitchPlan, o: Switch
     s.ctxTlbGen[c]![plan.asid] = plan.gen;
     o.onFlushingLoad?.(s, c, plan.asid); // load_new_mm_cr3: invalidate_user_asid() under PTI
   }
+  const prev = ownLoadedMm(s, c); // preGen has no LOADED_MM_SWITCHING: still prev
   loadNewMmCr3(s, c, plan.next, plan.asid, plan.needFlush);
+  if (o.preGen && prev !== plan.next && bits.has(s.mmCpumask[prev]!, c)) {
+    mmCpumaskClear(s, prev, c);
+    return `CR3 write flushing pcid${plan.asid}; clear mm${prev}'s mm_cpumask bit`;
+  }
   return `CR3 write ${plan.needFlush ? `flushing pcid${plan.asid} (ctxs.tlb_gen=${plan.gen})` : 'no-flush'}`;
 }
 
