@@ -13,13 +13,11 @@ import {
   csdLockable,
   describeFlushInfo,
   flushTargets,
-  flushTlbFunc,
   incMmTlbGen,
   maskNames,
   MM0,
   nmiUaccessOkay,
   phraseOf,
-  readFlushInfo,
   unmapOpFields,
   world,
   munmapFlushInfo,
@@ -28,6 +26,7 @@ import {
   munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
+  localFlushThenWait,
 } from '../src/kernel/index.js';
 import { coreProperties, flushReturns } from '../properties/index.js';
 
@@ -80,16 +79,7 @@ export default defineModel({
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(flushTargets(x, c, f, { ipiLazyOnFreedTables: true }), p.N)}`;
             }),
         },
-        local_flush: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'ipis-sent',
-          effect: (s, c) => {
-            flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
-            if (p.waitIrqsOff) s.irqOff[c] = true;
-            s.pc[c] = 'waiting';
-          },
-          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
-        },
+        ...localFlushThenWait<S>(CPU, k, { waitIrqsOff: p.waitIrqsOff }),
         // ------------------------------------------------------------ targets
         ...syncFlushIpi<S>(CPU, k),
         // --------------------------------------------------- hardware, users

@@ -31,7 +31,6 @@ import {
   describeFlushInfo,
   flushIpiFairness,
   flushTargets,
-  flushTlbFunc,
   incMmTlbGen,
   LOADED_MM_SWITCHING,
   maskNames,
@@ -41,10 +40,10 @@ import {
   munmapSteps,
   munmapStepsFairness,
   phraseOf,
-  readFlushInfo,
   sendFlushIpisFirst,
   switching,
   syncFlushIpi,
+  localFlushThenWait,
   unmapOpFields,
   world,
   type FlushTargetOptions,
@@ -109,16 +108,7 @@ export default defineModel({
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why.length ? ` (${why.join('; ')})` : ''}`;
             }),
         },
-        local_flush: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'ipis-sent',
-          effect: (s, c) => {
-            flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
-            if (p.waitIrqsOff) s.irqOff[c] = true;
-            s.pc[c] = 'waiting';
-          },
-          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
-        },
+        ...localFlushThenWait<S>(CPU, k, { waitIrqsOff: p.waitIrqsOff }),
         ...syncFlushIpi<S>(CPU, k),
         }),
         // ------------------------------------------------- hardware, users, NMIs

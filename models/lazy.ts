@@ -26,7 +26,6 @@ import {
   csdLockable,
   describeFlushInfo,
   flushTargets,
-  flushTlbFunc,
   incMmTlbGen,
   maskNames,
   MM0,
@@ -35,7 +34,6 @@ import {
   switchMmIrqsOff,
   nmiUaccessOkay,
   phraseOf,
-  readFlushInfo,
   unmapOpFields,
   world,
   munmapFlushInfo,
@@ -44,6 +42,7 @@ import {
   munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
+  localFlushThenWait,
 } from '../src/kernel/index.js';
 import { coreProperties, flushReturns } from '../properties/index.js';
 
@@ -106,16 +105,7 @@ export default defineModel({
               return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why}`;
             }),
         },
-        local_flush: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'ipis-sent',
-          effect: (s, c) => {
-            flushTlbFunc(s, c, readFlushInfo(s, c), k); // IRQs off around it
-            if (p.waitIrqsOff) s.irqOff[c] = true;
-            s.pc[c] = 'waiting';
-          },
-          describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
-        },
+        ...localFlushThenWait<S>(CPU, k, { waitIrqsOff: p.waitIrqsOff }),
         // ------------------------------------------------------------ scheduler
         schedule_kthread: {
           over: [CPU],

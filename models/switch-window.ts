@@ -68,7 +68,6 @@ import {
   flushGhostFields,
   flushInfoFields,
   flushTargets,
-  flushTlbFunc,
   folioFields,
   incMmTlbGen,
   kernelStoreBufferFields,
@@ -81,10 +80,10 @@ import {
   munmapStepsFairness,
   sendFlushIpisFirst,
   syncFlushIpi,
+  localFlushThenWait,
   nmiUaccessOkay,
   ownLoadedMm,
   phraseOf,
-  readFlushInfo,
   saveSwitchPlan,
   switchMmBegin,
   switchMmEnd,
@@ -250,15 +249,7 @@ export default defineModel({
                     return `flush_tlb_mm_range(${describeFlushInfo(f)}): should_flush_tlb sees ${seen}; send flush IPI → ${maskNames(t, 2)}`;
                   }),
               },
-              local_flush: {
-                over: [CPU],
-                guard: (s, c) => s.pc[c] === 'ipis-sent',
-                effect: (s, c) => {
-                  flushTlbFunc(s, c, readFlushInfo(s, c), k);
-                  s.pc[c] = 'waiting';
-                },
-                describe: (s, c) => phraseOf(s, (x) => `local ${flushTlbFunc(x, c, readFlushInfo(x, c), k)}; wait for CSDs`),
-              },
+              ...localFlushThenWait<S>(CPU, k),
               ...syncFlushIpi<S>(CPU, k),
             }
           : {}),

@@ -142,6 +142,28 @@ export function sendFlushIpisFirst(x: StepView, c: number, o: FlushTargetOptions
   x.pc[c] = 'ipis-sent';
 }
 
+/**
+ * The second step of flush_tlb_mm_range() in the "IPIs first" order: the
+ * local flush_tlb_func() (IRQs off around it) while the IPIs run, then wait
+ * for the CSDs. `waitIrqsOff` is the bug of waiting with IRQs still off (two
+ * initiators then wait for each other). Leaves pc[c] = 'waiting'.
+ */
+export function localFlushThenWait<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>, o: { waitIrqsOff?: boolean } = {}): Record<'local_flush', ActionDef<D>> {
+  const v = (s: View<D>) => s as unknown as StepView;
+  return {
+    local_flush: {
+      over: [CPU],
+      guard: (s, c) => v(s).pc[c!] === 'ipis-sent',
+      effect: (s, c) => {
+        flushTlbFunc(v(s), c!, readFlushInfo(v(s), c!), k);
+        if (o.waitIrqsOff) v(s).irqOff[c!] = true;
+        v(s).pc[c!] = 'waiting';
+      },
+      describe: (s, c) => phraseOf(v(s), (x) => `local ${flushTlbFunc(x, c!, readFlushInfo(x, c!), k)}; wait for CSDs${o.waitIrqsOff ? ' (IRQs OFF)' : ''}`),
+    },
+  };
+}
+
 /** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
 export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>): Record<'flush_ipi', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
