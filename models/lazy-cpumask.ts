@@ -48,7 +48,7 @@ import {
   world,
   type FlushTargetOptions,
 } from '../src/kernel/index.js';
-import { coreProperties, flushReturns } from '../properties/index.js';
+import { coreProperties, flushReturns, nmiUaccessCurrentMm, wrongMmUaccessFields } from '../properties/index.js';
 
 export default defineModel({
   name: 'lazy-cpumask',
@@ -60,7 +60,8 @@ export default defineModel({
     switchingIpi: { default: true, doc: 'should_flush_tlb() IPIs a CPU whose loaded_mm is LOADED_MM_SWITCHING (the fix); false = before fea4e317f9e7' },
     trimCpumask: { default: false, doc: 'every flush is a trimming one (trim_cpumask): CPUs of the mask running another mm get the IPI too' },
     waitIrqsOff: { default: false, doc: 'BUG (progress): the initiator waits for the CSDs with IRQs disabled' },
-    nmiUaccess: { default: false, doc: "NMIs, whose handler reads user memory when nmi_uaccess_okay(), hit any CPU between any two of its steps" },
+    nmiUaccess: { default: false, doc: 'NMIs, whose handler reads user memory when nmi_uaccess_okay(), hit any CPU between any two of its steps' },
+    switchingMarker: { default: true, doc: 'switch_mm_irqs_off sets loaded_mm = LOADED_MM_SWITCHING before the CR3 write (mainline); false: an NMI after the CR3 write reads through the wrong mm' },
   },
   check: (p) => (p.OPS > p.P ? `OPS=${p.OPS} needs P >= ${p.OPS}: each munmap operation unmaps a page of its own` : undefined),
   build: (p) => {
@@ -72,6 +73,7 @@ export default defineModel({
       ...unmapOpFields(sh, p.OPS),
       ...contextSwitchFields(k, USER_MMS),
       ...nmiFields(sh),
+      ...wrongMmUaccessFields(CPU),
       /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
       pc: array(CPU, enumOf(['user', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
     };
@@ -84,7 +86,7 @@ export default defineModel({
         // The kernel's steps wait while their CPU is in an NMI handler.
         ...nmiInterruptible({
           // ------------------------------------------------- the scheduler
-          ...contextSwitchSteps<S>({ CPU, k, userMms: USER_MMS, canSwitch: (s, c) => userMode(s, c) }),
+          ...contextSwitchSteps<S>({ CPU, k, userMms: USER_MMS, canSwitch: (s, c) => userMode(s, c), sw: { switchingMarker: p.switchingMarker } }),
           // ------------------------------------------------- a task of mm0 munmaps
           ...munmapSteps<S>({
             CPU,
@@ -113,9 +115,9 @@ export default defineModel({
         }),
         // ------------------------------------------------- hardware, users, NMIs
         ...hardwareActions<S>(sh, defaultHwOptions, { userMode }),
-        ...(p.nmiUaccess ? nmiSteps<S>(sh, defaultHwOptions, { okay: (s, c) => nmiUaccessOkay(s, c, s.curMm[c]) }) : {}),
+        ...(p.nmiUaccess ? nmiSteps<S>(sh, defaultHwOptions, { okay: (s, c) => nmiUaccessOkay(s, c, s.curMm[c]), currentMm: (s, c) => s.curMm[c], tablesOf: w.tablesOf }) : {}),
       },
-      invariants: coreProperties<S>(),
+      invariants: { ...coreProperties<S>(), ...(p.nmiUaccess ? { 'nmi-uaccess-current-mm': nmiUaccessCurrentMm<S>() } : {}) },
       endState: (s) => s.pc.every((x, c) => x === 'user' && !switching(s, c) && !s.csd[c].includes('queued')),
       liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
       // The kernel's steps and a begun switch go on (weakly fair; strongly under NMIs), IPI delivery is strongly fair; the scheduler's choices are not fair.
@@ -128,6 +130,7 @@ export default defineModel({
     { params: { switchingIpi: false, trimCpumask: true }, verdict: 'holds', note: 'a trimming flush IPIs every CPU of the mask' },
     { params: { trimCpumask: true }, verdict: 'holds' },
     { params: { nmiUaccess: true }, verdict: 'holds', note: 'nmi_uaccess_okay() says no in the switch window (loaded_mm is LOADED_MM_SWITCHING)' },
+    { params: { nmiUaccess: true, switchingMarker: false }, verdict: 'violated', invariant: 'nmi-uaccess-current-mm', note: "without the marker an NMI after the CR3 write reads through next's page tables" },
     { params: {}, options: { liveness: true }, verdict: 'holds', note: 'every flush returns across context switches' },
     { params: { nmiUaccess: true }, options: { liveness: true }, verdict: 'holds', note: 'and across NMIs: handlers return' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'two initiators wait for each other with IRQs off' },

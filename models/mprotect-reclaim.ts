@@ -19,10 +19,12 @@
  *
  * The promise mprotect(PROT_READ) makes is narrower than a flush's: old
  * entries may still be read, but not written through
- * (no-wider-permission). The hardware option dirtySetRechecksPte=false shows
- * the other half of the batch's danger: a write through a clean entry sets D
- * in the PTE reclaim has already cleared, and the write is lost
- * (no-dirty-after-harvest, no-lost-dirty).
+ * (no-wider-permission). The hardware option dirtySetRechecksPte=false (not
+ * x86: Intel and AMD re-check the PTE when they set D) shows why the batch
+ * relies on that re-check: a write through a clean entry would set D in the
+ * PTE reclaim has already cleared, and the write would be lost
+ * (no-dirty-after-harvest, no-lost-dirty). That row does not involve
+ * mprotect or the fix.
  */
 import { array, defineModel, enumOf, machine, type View } from '../src/index.js';
 import { accessGhostFields, defaultHwOptions, hardwareActions, hwParams, type HwOptions } from '../src/hw/index.js';
@@ -61,7 +63,7 @@ export default defineModel({
     const state = {
       ...w.fields,
       ...accessGhostFields(sh),
-      ...tlbBatchFields(k),
+      ...tlbBatchFields(sh, k),
       /** Each CPU: its thread in user mode, kswapd between unmapping va0 and the batched flush, or done with mprotect. */
       pc: array(CPU, enumOf(['user', 'reclaiming'])),
       reclaim: enumOf(['todo', 'unmapped', 'done']),
@@ -84,7 +86,7 @@ export default defineModel({
           guard: (s, c) => s.pc[c] === 'user' && s.reclaim === 'todo' && s.ptePresent[0][VA],
           effect: (s, c) => {
             ptepGetAndClear(s, MM0, VA, c);
-            setTlbUbcFlushPending(s, c, MM0);
+            setTlbUbcFlushPending(s, c, MM0, tables);
             s.pc[c] = 'reclaiming';
             s.reclaim = 'unmapped';
           },

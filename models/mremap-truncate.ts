@@ -4,7 +4,8 @@
  * 2018). mremap moves the PTE of a file page from va0 to va1 under the PTE
  * lock. It does not free the page, so only the lock keeps it alive while
  * other CPUs may still have va0 in their TLBs. Before the fix, mremap
- * flushed va0 after dropping the PTL. A truncate on another CPU could then
+ * flushed a clean PTE's va0 after dropping the PTL (a dirty one it flushed
+ * under the lock, for page_mkclean's sake). A truncate on another CPU could then
  * take the PTL, zap the page at va1, flush va1 (not va0) and free the page,
  * while a TLB still mapped va0 to it:
  *
@@ -19,7 +20,7 @@
  * truncate does not take mmap_lock: it reaches the page through the file's
  * rmap (i_mmap), so the PTL is the only lock the two share.
  */
-import { array, defineModel, enumOf, int, machine, NONE, type View } from '../src/index.js';
+import { array, bool, defineModel, enumOf, int, machine, NONE, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
 import {
   flushTlbMmRangeOneStep,
@@ -66,6 +67,8 @@ export default defineModel({
       pc: array(CPU, enumOf(['user', 'mremap-moved', 'mremap-flushed', 'mremap-unlocked', 'truncate-zapped'])),
       mremap: enumOf(['todo', 'done']),
       truncate: enumOf(['todo', 'done']),
+      /** move_ptes() flushes the old range before it drops the PTL: always with the fix, only for a dirty PTE before it. */
+      forceFlush: bool(),
       /** The address truncate's rmap walk found the page at. */
       truncVa: int(NONE, 1, { init: NONE }),
     };
@@ -89,36 +92,37 @@ export default defineModel({
           effect: (s, c) => {
             mmapWriteLock(s, c, MM0);
             ptlLock(s, c, PT);
-            movePte(s, c, MM0, OLD, NEW);
+            const { dirty } = movePte(s, c, MM0, OLD, NEW);
+            s.forceFlush = p.flushUnderPtl || dirty; // before the fix only a dirty PTE was flushed under the PTL
             s.pc[c] = 'mremap-moved';
           },
-          describe: () => 'mremap(va0 → va1): mmap_write_lock; move_ptes: lock PTL, ptep_get_and_clear(va0), set_pte_at(va1, pfn0)',
+          describe: (s) => `mremap(va0 → va1): mmap_write_lock; move_ptes: lock PTL, ptep_get_and_clear(va0) (D=${s.pteDirty[PT][OLD] ? 1 : 0}), set_pte_at(va1, pfn0)`,
         },
         mremap_flush: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === (p.flushUnderPtl ? 'mremap-moved' : 'mremap-unlocked'),
+          guard: (s, c) => s.pc[c] === (s.forceFlush ? 'mremap-moved' : 'mremap-unlocked'),
           effect: (s, c) => {
             flushOld(s, c);
-            if (p.flushUnderPtl) s.pc[c] = 'mremap-flushed';
+            if (s.forceFlush) s.pc[c] = 'mremap-flushed';
             else {
               mmapWriteUnlock(s, c, MM0);
               s.pc[c] = 'user';
               s.mremap = 'done';
             }
           },
-          describe: (s, c) => phraseOf(s, (x) => `mremap: ${flushOld(x, c)}${p.flushUnderPtl ? ' (PTL held)' : '; mmap_write_unlock; returns'}`),
+          describe: (s, c) => phraseOf(s, (x) => `mremap: ${flushOld(x, c)}${s.forceFlush ? ' (PTL held)' : '; mmap_write_unlock; returns'}`),
         },
         mremap_unlock: {
           over: [CPU],
-          guard: (s, c) => s.pc[c] === (p.flushUnderPtl ? 'mremap-flushed' : 'mremap-moved'),
+          guard: (s, c) => s.pc[c] === (s.forceFlush ? 'mremap-flushed' : 'mremap-moved'),
           effect: (s, c) => {
-            if (p.flushUnderPtl) mremapDone(s, c);
+            if (s.forceFlush) mremapDone(s, c);
             else {
               ptlUnlock(s, c, PT);
               s.pc[c] = 'mremap-unlocked';
             }
           },
-          describe: () => (p.flushUnderPtl ? 'mremap: unlock PTL; mmap_write_unlock; returns' : 'mremap: unlock PTL (va0 not flushed yet)'),
+          describe: (s) => (s.forceFlush ? 'mremap: unlock PTL; mmap_write_unlock; returns' : 'mremap: clean PTE, flush deferred: unlock PTL (va0 not flushed yet)'),
         },
         truncate_zap: {
           over: [CPU, 2],

@@ -169,7 +169,9 @@ describe('CR4.PGE and CR4.PCIDE (cr4.ts; SDM §4.10.4.1, §4.10.2.4, §4.10.1)',
     s.cr3Pcid[0] = 1;
     expect(() => cr4Write(s, 0, { pcide: false })).not.toThrow();
     expect(all(s)).toEqual([false, false, false, false]);
-    s.cr3Pcid[0] = 0;
+    expect(s.cr3Pcid[0]).toBe(0); // the current PCID is 000H from now on
+    expect(() => invpcid(s, 0, 1, 1)).toThrow(/INVPCID type 1 for PCID 1 on CPU0 with CR4.PCIDE=0: #GP/);
+    invpcid(s, 0, 1, 0);
     tlbFill(s, 0, 0, 0, entry());
     cr4Write(s, 0, { pcide: true });
     expect(has(s, 0, 0)).toBe(true);

@@ -4,6 +4,7 @@ import { compileLayout } from '../src/engine/layout.js';
 import { cpus, type ActionDef, type View } from '../src/index.js';
 import { defaultHwOptions, fairnessUnderNmis, inNmi, nmiFields, nmiInterruptible, nmiSteps } from '../src/hw/index.js';
 import { contextSwitchFields, contextSwitchSteps, MM0, nmiUaccessOkay, world } from '../src/kernel/index.js';
+import { nmiUaccessCurrentMm, wrongMmUaccessFields } from '../properties/index.js';
 
 const w = world({ N: 2, P: 1, OPS: 1, userMms: 2, asids: 2 });
 const decl = { ...w.fields, ...contextSwitchFields(w.k, 2), ...nmiFields(w.hwShape) };
@@ -40,6 +41,32 @@ describe('nmiSteps', () => {
     expect(enabled(steps.nmi_uaccess, s, 0, 0, 0)).toBe(false);
     expect(okay(s, 1)).toBe(true); // CPU1 still runs mm0
     expect(s.loadedMm[1]).toBe(MM0);
+  });
+});
+
+describe('nmiSteps with currentMm: the read must go through the interrupted task\'s mm', () => {
+  const declW = { ...decl, ...wrongMmUaccessFields(w.CPU) };
+  type SW = typeof declW;
+  const prop = nmiUaccessCurrentMm<SW>();
+  const st = nmiSteps<SW>(w.hwShape, defaultHwOptions, { okay: () => true, currentMm: (s, c) => s.curMm[c], tablesOf: w.tablesOf });
+
+  it("latches wrongMmUaccess when CR3 points at another mm's tables than current->mm (a broken okay()), not otherwise", () => {
+    const s = compileLayout(declW).makeView() as View<SW>;
+    w.init(s);
+    st.nmi_enter.effect(s, 0);
+    st.nmi_uaccess.effect(s, 0, 0, 0);
+    expect(prop.holds(s)).toBe(true); // current->mm = mm0 = CR3's mm
+    s.curMm[1] = 1; // CPU1's task is of mm1, but CR3 still has mm0's tables
+    st.nmi_enter.effect(s, 1);
+    st.nmi_uaccess.effect(s, 1, 0, 0);
+    expect([prop.holds(s), s.wrongMmUaccess]).toEqual([false, 1]);
+  });
+
+  it('without the ghost field it is a model error, not a verdict', () => {
+    const s = fresh();
+    const bad = nmiSteps<S>(w.hwShape, defaultHwOptions, { okay: () => true, currentMm: () => 1, tablesOf: w.tablesOf });
+    bad.nmi_enter.effect(s, 0);
+    expect(() => bad.nmi_uaccess.effect(s, 0, 0, 0)).toThrow(/the model has no wrongMmUaccessFields/);
   });
 });
 

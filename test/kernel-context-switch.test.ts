@@ -19,7 +19,7 @@ import {
   type FlushInfo,
 } from '../src/kernel/index.js';
 import lazyCpumask from '../models/lazy-cpumask.js';
-import { run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
+import { reaches, run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
 
 describe('world() options', () => {
   const make = (w: ReturnType<typeof world>) => {
@@ -143,6 +143,16 @@ describe('contextSwitchSteps', () => {
     expect([s.swAsid[0], s.swNeedFlush[0]]).toEqual([0, true]); // no PCID reuse: mm0's entries are not kept
   });
 
+  it("world({ start }) sets current->mm: a CPU that starts on mm1 switches to mm0, a kernel thread has none", () => {
+    const w2 = world({ N: 3, P: 1, OPS: 1, userMms: 2, asids: 2, start: (c) => (c === 0 ? { mm: 1 } : c === 1 ? { mm: 0, lazy: true } : 'init_mm') });
+    const d2 = { ...w2.fields, ...contextSwitchFields(w2.k, 2) };
+    const s = compileLayout(d2).makeView() as View<typeof d2>;
+    w2.init(s);
+    expect([...s.curMm]).toEqual([1, -1, -1]);
+    const st = contextSwitchSteps<typeof d2>({ CPU: w2.CPU, k: w2.k, userMms: 2, canSwitch: () => true });
+    expect([st.switch_mm!.guard!(s, 0, 0), st.switch_mm!.guard!(s, 0, 1)]).toEqual([true, false]);
+  });
+
   it('split: false is one step', () => {
     const one = contextSwitchSteps<S>({ CPU: w.CPU, k: w.k, userMms: 2, canSwitch: () => true, split: false });
     expect(Object.keys(one)).toEqual(['switch_mm']);
@@ -171,5 +181,13 @@ describe('lazy-cpumask: the window fea4e317f9e7 closed', () => {
     for (const i of [cr3, read]) expect(t[i!]!.cpu).toBe(switcher);
     for (const i of [skip, returns]) expect(t[i!]!.cpu).not.toBe(switcher);
     expect(t[skip!]!.description).toContain(`CPU${switcher} loaded_mm=LOADED_MM_SWITCHING`);
+  });
+});
+
+describe('lazy-cpumask with the fix: the race is still there to be stopped', () => {
+  it('reaches a CPU in the window that decided "no flush" on a tlb_gen the flush has since bumped, with the flush IPI queued to it', () => {
+    const window = (s: any) =>
+      [0, 1].some((c) => s.swPhase[c] !== 'none' && !s.swNeedFlush[c] && s.swGen[c] < s.tlbGen[0] && s.csd[1 - c][c] === 'queued');
+    expect(reaches(lazyCpumask as unknown as ModelDef, {}, window)).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compileLayout } from '../src/engine/layout.js';
 import { bits, type View } from '../src/index.js';
 import { access, defaultHwOptions, pteRead, pteStore, tlbFill, tlbLookup } from '../src/hw/index.js';
-import { flushPages, flushTlbKernelRange, flushTlbMmRange, flushTlbPage, LOADED_MM_SWITCHING, MM0, world, type CpuStart } from '../src/kernel/index.js';
+import { flushPages, flushTlbKernelRange, flushTlbMmRange, flushTlbPage, LOADED_MM_SWITCHING, MM0, world, writeFlushInfo, type CpuStart } from '../src/kernel/index.js';
 
 const make = (start?: (c: number) => CpuStart, P = 4) => {
   const w = world({ N: 3, P, OPS: 1, start });
@@ -30,6 +30,13 @@ describe('flush_tlb_mm_range (one step, any initiator)', () => {
     for (const c of [0, 1, 2]) expect(cached(s, c)).toEqual([false, true, false, true]);
     expect(s.tlbGen[MM0]).toBe(1);
     expect([...s.flushedUpTo[0]!]).toEqual([1, 0, 1, 0]); // only the pages flushed: the old entries of va1, va3 are still alive
+  });
+
+  it('a bad stride, or a range handed to a flush split over steps, is a model error, not a silent one-page flush', () => {
+    expect(() => flushPages({ va: 0, vaEnd: 2, stride: 0 })).toThrow(/stride 0 \(must be an integer >= 1\)/);
+    const { s } = make();
+    expect(() => writeFlushInfo(s, 0, { mm: MM0, va: 0, vaEnd: 2, newGen: 1, freedTables: false })).toThrow(/writeFlushInfo: the flush covers va0\.\.va1, but a flush split over steps holds one page/);
+    writeFlushInfo(s, 0, { mm: MM0, va: 1, vaEnd: 2, newGen: 1, freedTables: false });
   });
 
   it('a range above the ceiling is a whole-mm flush', () => {
@@ -55,6 +62,13 @@ describe('flush_tlb_mm_range (one step, any initiator)', () => {
     const t = make().s;
     t.loadedMm[1] = LOADED_MM_SWITCHING;
     expect(flushTlbMmRange(t, 0, { mm: MM0, va: 0, freedTables: false }, w.k, [0], { switchingIpi: false })).not.toMatch(/CPU1/);
+  });
+
+  it('a lazy initiator (a kernel thread that kept mm0) is not flushed itself: should_flush_tlb applies to it too', () => {
+    const { w, s } = make((c) => (c === 2 ? { mm: MM0, lazy: true } : { mm: MM0 }));
+    const r = flushTlbMmRange(s, 2, { mm: MM0, va: 0, freedTables: false }, w.k, [0]);
+    expect(r).not.toMatch(/local/);
+    expect([s.loadedMm[2], s.isLazy[2]]).toEqual([MM0, true]);
   });
 
   it('pre-tlb_gen: every CPU of the mask flushes unconditionally, a lazy one calls leave_mm and drops out of the mask; no generation moves', () => {

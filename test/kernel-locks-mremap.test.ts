@@ -27,7 +27,7 @@ import {
   world,
 } from '../src/kernel/index.js';
 import mremapTruncate from '../models/mremap-truncate.js';
-import { run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
+import { reaches, run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
 
 const w = world({ N: 3, P: 2, OPS: 2, maps: (_mm, va) => va === 0 });
 const decl = { ...w.fields, ...ptlFields(w.hwShape), ...mmapLockFields(w.k), ...folioRefFields(w.hwShape, 3) };
@@ -81,10 +81,10 @@ describe('move_ptes', () => {
     const s = fresh();
     expect([s.ptePresent[0]![0], s.ptePresent[0]![1]]).toEqual([true, false]); // world({ maps }) left va1 unmapped
     s.pteDirty[0]![0] = true;
-    expect(movePte(s, 0, MM0, 0, 1)).toBe(0);
+    expect(movePte(s, 0, MM0, 0, 1)).toEqual({ frame: 0, dirty: true });
     expect([s.ptePresent[0]![0], s.ptePresent[0]![1], s.pteFrame[0]![1], s.pteDirty[0]![1], s.pteWritable[0]![1]]).toEqual([false, true, 0, true, true]);
     expect([s.pteVer[0]![0], s.pteVer[0]![1]]).toEqual([1, 1]);
-    expect(movePte(s, 0, MM0, 0, 1)).toBe(NONE);
+    expect(movePte(s, 0, MM0, 0, 1)).toEqual({ frame: NONE, dirty: false });
   });
 });
 
@@ -96,8 +96,8 @@ describe('mremap-truncate: CVE-2018-18281, closed by eb66ae030829', () => {
     const t = r.violations.find((v) => v.invariant === 'no-use-after-free')!.trace;
     const [fill, move, unlock, zap, free, read] = stepsInOrder(t, [
       /user read va0 via page walk/,
-      /mremap\(va0 → va1\): .*move_ptes: lock PTL/,
-      /mremap: unlock PTL \(va0 not flushed yet\)/,
+      /mremap\(va0 → va1\): .*move_ptes: lock PTL, ptep_get_and_clear\(va0\) \(D=0\)/,
+      /mremap: clean PTE, flush deferred: unlock PTL \(va0 not flushed yet\)/,
       /ftruncate: unmap_mapping_range finds pfn0 at va1/,
       /flush_tlb_mm_range\(mm0 va1 .*pfn0 FREED/,
       /user read va0 via TLB entry .*frame already FREED/,
@@ -107,5 +107,22 @@ describe('mremap-truncate: CVE-2018-18281, closed by eb66ae030829', () => {
     expect(t[zap!]!.cpu).toBe(t[free!]!.cpu);
     expect(t[zap!]!.cpu).not.toBe(t[move!]!.cpu);
     expect(t.slice(0, read!).some((st) => /mremap: flush_tlb_mm_range/.test(st.description))).toBe(false);
+  });
+});
+
+describe('mremap-truncate with the fix: the race is still there to be stopped', () => {
+  it('reaches the window: the PTE moved to va1, a TLB still maps va0, mremap holds the PTL', () => {
+    const m = mremapTruncate as unknown as ModelDef;
+    const window = (s: any) => s.ptePresent[0][1] && s.pteFrame[0][1] === 0 && s.ptlOwner[0] !== NONE && s.tlbVer.some((c: number[][]) => c[0]![0] !== NONE);
+    expect(reaches(m, {}, window)).toBe(true);
+    // ... and truncate can zap the page at its new address once the lock is free.
+    expect(reaches(m, {}, (s) => s.truncVa === 1)).toBe(true);
+  });
+
+  it('before the fix a dirty PTE was still flushed under the PTL (force_flush), a clean one after the unlock', () => {
+    const m = mremapTruncate as unknown as ModelDef;
+    expect(reaches(m, { flushUnderPtl: false }, (s) => s.pc.includes('mremap-flushed'))).toBe(true);
+    expect(reaches(m, { flushUnderPtl: false }, (s) => s.pc.includes('mremap-unlocked'))).toBe(true);
+    expect(reaches(m, { flushUnderPtl: false }, (s) => s.pc.includes('mremap-unlocked') && s.forceFlush)).toBe(false);
   });
 });

@@ -22,10 +22,10 @@ import {
 } from '../src/kernel/index.js';
 import { noDirtyAfterHarvest, noWiderPermission } from '../properties/index.js';
 import mprotectReclaim from '../models/mprotect-reclaim.js';
-import { run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
+import { reaches, run, stepsInOrder, verdictTableTests } from './helpers/model-tables.js';
 
 const w = world({ N: 3, P: 1, OPS: 2 });
-const decl = { ...w.fields, ...accessGhostFields(w.hwShape), ...tlbBatchFields(w.k) };
+const decl = { ...w.fields, ...accessGhostFields(w.hwShape), ...tlbBatchFields(w.hwShape, w.k) };
 const fresh = () => {
   const s = compileLayout(decl).makeView() as View<typeof decl>;
   w.init(s);
@@ -38,7 +38,7 @@ describe('reclaim batched flush (tlb_ubc)', () => {
     const s = fresh();
     access(s, 1, 0, 'read', defaultHwOptions);
     ptepGetAndClear(s, MM0, 0, 0);
-    setTlbUbcFlushPending(s, 0, MM0);
+    setTlbUbcFlushPending(s, 0, MM0, [0]);
     expect([s.tlbFlushBatched[MM0], s.ubcMask[0], s.tlbGen[MM0]]).toEqual([true, 0b111, 1]);
     expect(tlbLookup(s, 1, 0, 0)).not.toBeNull(); // still cached: the flush is batched
     expect(tryToUnmapFlush(s, 0, MM0, w.k, [0])).toBe('try_to_unmap_flush: flush CPU0, CPU1, CPU2');
@@ -52,7 +52,7 @@ describe('reclaim batched flush (tlb_ubc)', () => {
     expect(flushTlbBatchedPending(s, 2, MM0, w.k, [0])).toBe('flush_tlb_batched_pending: none pending');
     access(s, 1, 0, 'read', defaultHwOptions);
     ptepGetAndClear(s, MM0, 0, 0);
-    setTlbUbcFlushPending(s, 0, MM0);
+    setTlbUbcFlushPending(s, 0, MM0, [0]);
     expect(flushTlbBatchedPending(s, 2, MM0, w.k, [0])).toMatch(/reclaim's flush pending → flush_tlb_mm on CPU0, CPU1, CPU2/);
     expect([tlbLookup(s, 1, 0, 0), s.tlbFlushBatched[MM0]]).toEqual([null, false]);
   });
@@ -142,5 +142,12 @@ describe('mprotect-reclaim: the race 3ea277194daa closed', () => {
     expect(t[unmap!]!.cpu).not.toBe(user);
     expect(t[mprot!]!.cpu).not.toBe(t[unmap!]!.cpu); // kswapd is busy in reclaim
     expect(t.some((st) => /try_to_unmap_flush/.test(st.description))).toBe(false);
+  });
+});
+
+describe('mprotect-reclaim with the fix: the race is still there to be stopped', () => {
+  it('reaches reclaim with its flush batched, an old writable entry cached, and mprotect still to run', () => {
+    const window = (s: any) => s.reclaim === 'unmapped' && s.mprotect === 'todo' && s.tlbWritable.some((c: boolean[][], i: number) => s.tlbVer[i][0][0] !== NONE && c[0]![0]);
+    expect(reaches(mprotectReclaim as unknown as ModelDef, {}, window)).toBe(true);
   });
 });

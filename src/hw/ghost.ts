@@ -36,8 +36,9 @@ export type GhostView = View<ReturnType<typeof ghostFields>>;
  * Opt-in ghosts of the access block for two properties (a model that checks
  * them adds these fields; other models' states do not carry them):
  * - permNarrowedUpTo[t][va] = v: an operation that narrowed this PTE's
- *   permissions (mprotect) has returned, having started when the PTE was at
- *   version v: entries filled from a version < v must not be used for more
+ *   permissions (mprotect) has returned, and v is the PTE's version as it
+ *   returns (its own store included: an entry from before that store is
+ *   older): entries filled from a version < v must not be used for more
  *   than it left: no write, and no read either if `permNoRead`
  *   (PROT_NONE) (properties/no-wider-permission.ts). What happens to the
  *   PTE afterwards (reclaim clearing it) does not change that promise.

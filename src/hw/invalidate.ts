@@ -46,6 +46,7 @@ export type InvpcidType = 0 | 1 | 2 | 3;
  * caller passes pcid 0 then; review item 8.)
  */
 export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va = 0): void {
+  if ((type === 0 || type === 1) && pcid !== 0 && !cr4Of(s, c).pcide) throw new Error(`INVPCID type ${type} for PCID ${pcid} on CPU${c} with CR4.PCIDE=0: #GP`);
   fence(s, c);
   const n = pcidCount(s);
   switch (type) {
@@ -96,6 +97,7 @@ export function cr4Write(s: TlbView & CpuView & Cr4View, c: number, next: Partia
   fence(s, c);
   s.cr4Pge[c] = pge;
   s.cr4Pcide[c] = pcide;
+  if (!pcide) s.cr3Pcid[c] = 0; // §4.10.1: with PCIDE=0 the current PCID is 000H (CR3[11:0] are PWT/PCD then)
   const all = pge !== cur.pge || (cur.pcide && !pcide);
   if (all) invpcid(s, c, 2); // everything: globals and every PCID's PSC entries
   const what = [pge !== cur.pge ? `PGE ${cur.pge ? 1 : 0}→${pge ? 1 : 0}` : '', pcide !== cur.pcide ? `PCIDE ${cur.pcide ? 1 : 0}→${pcide ? 1 : 0}` : ''].filter(Boolean).join(', ');

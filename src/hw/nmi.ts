@@ -22,7 +22,10 @@
  * smaller model.
  */
 import type { ActionDef, Fairness } from '../engine/model.js';
-import { array, bool, type Sort, type StateDecl, type View } from '../engine/types.js';
+import { array, bool, NONE, type Sort, type StateDecl, type View } from '../engine/types.js';
+import { latch } from './ghost.js';
+import { tlbLookup } from './tlb.js';
+import { hw, walkPlan } from './walk.js';
 import { accessAction } from './access.js';
 import type { HwOptions } from './options.js';
 import type { HwShape } from './shape.js';
@@ -50,12 +53,43 @@ export function fairnessUnderNmis(f: Record<string, Fairness>, nmis = true): Rec
   return out;
 }
 
+/**
+ * `okay` gates the handler's read. With `currentMm` (the interrupted task's
+ * mm, NONE for a kernel thread) and `tablesOf`, a read that goes through a
+ * page-table page of another mm latches `wrongMmUaccess` (the model then has
+ * wrongMmUaccessFields and checks properties/nmi-uaccess-current-mm.ts).
+ */
 export function nmiSteps<D extends StateDecl>(
   sh: HwShape,
   o: HwOptions,
-  w: { may?: (s: View<D>, c: number) => boolean; okay: (s: View<D>, c: number) => boolean },
+  w: {
+    may?: (s: View<D>, c: number) => boolean;
+    okay: (s: View<D>, c: number) => boolean;
+    currentMm?: (s: View<D>, c: number) => number;
+    tablesOf?: (mm: number) => readonly number[];
+  },
 ): Record<'nmi_enter' | 'nmi_uaccess' | 'nmi_exit', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as NmiView;
+  const read = accessAction<D>(sh, o, (s, c) => v(s).inNmi[c] === true && w.okay(s, c), { who: 'NMI handler: nmi_uaccess_okay() → copy_from_user_nmi: ', kinds: ['read'] });
+  const { currentMm, tablesOf } = w;
+  const checked: ActionDef<D> =
+    currentMm && tablesOf
+      ? {
+          ...read,
+          effect: (s, c, va, k) => {
+            const x = hw(s);
+            const e = tlbLookup(x, c!, x.cr3Pcid[c!]!, va!);
+            const table = e ? e.table : walkPlan(x, c!, va!)?.table;
+            const mm = currentMm(s, c!);
+            if (table !== undefined && !(mm !== NONE && tablesOf(mm).includes(table))) {
+              const g = s as unknown as { wrongMmUaccess?: number };
+              if (g.wrongMmUaccess === undefined) throw new Error('nmiSteps: currentMm/tablesOf given, but the model has no wrongMmUaccessFields');
+              g.wrongMmUaccess = latch(g.wrongMmUaccess, c!);
+            }
+            read.effect(s, c, va, k);
+          },
+        }
+      : read;
   return {
     nmi_enter: {
       over: [sh.CPU],
@@ -63,7 +97,7 @@ export function nmiSteps<D extends StateDecl>(
       effect: (s, c) => void (v(s).inNmi[c!] = true),
       describe: () => 'NMI',
     },
-    nmi_uaccess: accessAction<D>(sh, o, (s, c) => v(s).inNmi[c] === true && w.okay(s, c), { who: 'NMI handler: nmi_uaccess_okay() → copy_from_user_nmi: ', kinds: ['read'] }),
+    nmi_uaccess: checked,
     nmi_exit: {
       over: [sh.CPU],
       guard: (s, c) => v(s).inNmi[c!] === true,

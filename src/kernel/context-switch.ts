@@ -18,7 +18,7 @@
  * when a flush reaches the CPU running another mm.
  */
 import type { ActionDef } from '../engine/model.js';
-import { array, enumOf, int, type Sort, type StateDecl, type View } from '../engine/types.js';
+import { array, enumOf, int, NONE, type Sort, type StateDecl, type View } from '../engine/types.js';
 import type { KernelShape } from './shape.js';
 import { saveSwitchPlan, switchMmBegin, switchMmEnd, switchMmIrqsOff, switchMmLoadCr3, switchPlanOf, switchStepFields, type KView, type SwitchOptions } from './switch.js';
 import { LOADED_MM_SWITCHING, ownLoadedMm } from './tlbstate.js';
@@ -29,8 +29,8 @@ export const SWITCH_PHASES = ['none', 'begun', 'cr3-loaded'] as const;
 export function contextSwitchFields(k: KernelShape, userMms: number) {
   return {
     ...switchStepFields(k),
-    /** current->mm on each CPU: the mm of the task it runs (prev's until switch_to()). */
-    curMm: array(k.CPU, int(0, userMms - 1)),
+    /** current->mm on each CPU: the mm of the task it runs (prev's until switch_to()); NONE on a kernel thread. world() sets it from its `start`. */
+    curMm: array(k.CPU, int(NONE, userMms - 1)),
     /** Where each CPU is in switch_mm_irqs_off(): not switching, after the tlb_gen read, after the CR3 write. */
     swPhase: array(k.CPU, enumOf(SWITCH_PHASES)),
   };

@@ -47,6 +47,7 @@ export interface FlushInfo {
 /** The pages a range flush covers (none for TLB_FLUSH_ALL: that is a full flush). */
 export function flushPages(f: Pick<FlushInfo, 'va' | 'vaEnd' | 'stride'>): number[] {
   if (f.va === TLB_FLUSH_ALL) return [];
+  if (f.stride !== undefined && !(Number.isInteger(f.stride) && f.stride >= 1)) throw new Error(`flush range: stride ${f.stride} (must be an integer >= 1)`);
   const out: number[] = [];
   for (let va = f.va; va < (f.vaEnd ?? f.va + 1); va += f.stride ?? 1) out.push(va);
   return out;
@@ -55,7 +56,14 @@ export function flushPages(f: Pick<FlushInfo, 'va' | 'vaEnd' | 'stride'>): numbe
 export function readFlushInfo(s: FlushInfoView, cpu: number): FlushInfo {
   return { mm: s.fiMm[cpu]!, va: s.fiVa[cpu]!, newGen: s.fiNewGen[cpu]!, freedTables: s.fiFreedTables[cpu]! };
 }
+/** A range beyond one page is for one-step flushes only: the per-CPU slots hold one page. */
+const onePage = (f: FlushInfo, what: string): void => {
+  if (f.va !== TLB_FLUSH_ALL && (flushPages(f).length !== 1 || flushPages(f)[0] !== f.va))
+    throw new Error(`${what}: the flush covers ${rangeName(f)}, but a flush split over steps holds one page; use flushTlbMmRange for a range`);
+};
+
 export function writeFlushInfo(s: FlushInfoView, cpu: number, f: FlushInfo): void {
+  onePage(f, 'writeFlushInfo');
   s.fiMm[cpu] = f.mm;
   s.fiVa[cpu] = f.va;
   s.fiNewGen[cpu] = f.newGen;
@@ -192,6 +200,7 @@ export type FlushGhostView = View<ReturnType<typeof flushGhostFields>>;
 
 /** The one PTE (page-table page, va) a split flush covers, or null when it covers none. */
 function coveredPte(s: HwView, f: FlushInfo, tables: readonly number[]): { t: number; va: number } | null {
+  onePage(f, 'flush ghost');
   if (tables.length === 0) return null;
   const P = s.flushedUpTo[0]!.length;
   if (tables.length > 1 || (f.va === TLB_FLUSH_ALL && P > 1))
@@ -324,8 +333,13 @@ export function flushTlbMmRange(s: KView, c: number, r: Omit<FlushInfo, 'newGen'
     for (let t = 0; t < s.loadedMm.length; t++) if (t !== c && bits.has(s.mmCpumask[r.mm]!, t)) parts.push(`CPU${t} ${flushTlbFuncPreGen(s, t, f, k)}`);
   } else {
     f.newGen = incMmTlbGen(s, r.mm, c);
-    if (ownLoadedMm(s, c) === r.mm) parts.push(`local ${flushTlbFunc(s, c, f, k)}`);
-    const targets = flushTargets(s, c, f, { ipiLazyOnFreedTables: o.ipiLazyOnFreedTables ?? true, switchingIpi: o.switchingIpi, trimCpumask: o.trimCpumask });
+    const t: FlushTargetOptions = { ipiLazyOnFreedTables: o.ipiLazyOnFreedTables ?? true, switchingIpi: o.switchingIpi, trimCpumask: o.trimCpumask };
+    const targets = flushTargets(s, c, f, t);
+    // flush_tlb_multi() runs on the initiator too when it is in the mask and should_flush_tlb() says so; alone, it flushes if it has mm loaded.
+    const mine = othersInMask(s, c, r.mm)
+      ? bits.has(s.mmCpumask[r.mm]!, c) && ((f.freedTables && t.ipiLazyOnFreedTables) || (!ownIsLazy(s, c) && shouldFlushTlb(s, c, f, t)))
+      : ownLoadedMm(s, c) === r.mm;
+    if (mine) parts.push(`local ${flushTlbFunc(s, c, f, k)}`);
     for (let t = 0; t < s.loadedMm.length; t++) if (bits.has(targets, t)) parts.push(`CPU${t} ${flushTlbFunc(s, t, f, k)}`);
   }
   flushStartedAndReturned(s, c, f, tables);

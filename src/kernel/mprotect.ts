@@ -30,8 +30,9 @@ export function changePteRange(s: HwView, c: number, mm: number, va: number): bo
 
 /**
  * Ghost: the narrowing operation on `va` (in page-table pages `tables`)
- * returns, having started at the version c sees now; it left `to`: 'read'
- * (PROT_READ: old entries may still be read) or 'none' (PROT_NONE).
+ * returns: entries older than the version c sees now (its own store
+ * included) are bound by what it left, `to`: 'read' (PROT_READ: old entries
+ * may still be read) or 'none' (PROT_NONE).
  */
 export function permissionNarrowed(s: HwView & AccessGhostView, c: number, tables: readonly number[], va: number, to: 'read' | 'none'): void {
   for (const t of tables) {

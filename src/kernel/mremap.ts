@@ -12,13 +12,19 @@ import { NONE } from '../engine/types.js';
 import { pmdSeen, pteSeen, pteStoreBy } from '../hw/pagetable.js';
 import type { HwView } from '../hw/walk.js';
 
-/** move_ptes() for one PTE by CPU c in mm: returns the moved frame (NONE if the old PTE was not present). */
-export function movePte(s: HwView, c: number, mm: number, oldVa: number, newVa: number): number {
+/**
+ * move_ptes() for one PTE by CPU c in mm: the moved frame (NONE if the old
+ * PTE was not present) and its D bit. Before eb66ae030829 a dirty PTE was
+ * still flushed under the PTL (`force_flush`, 5d1904204c99 "mremap: fix race
+ * between mremap() and page cleanning"): only clean PTEs had the flush
+ * deferred past the unlock.
+ */
+export function movePte(s: HwView, c: number, mm: number, oldVa: number, newVa: number): { frame: number; dirty: boolean } {
   const t = pmdSeen(s, c, mm);
-  if (t === NONE) return NONE;
+  if (t === NONE) return { frame: NONE, dirty: false };
   const old = pteSeen(s, c, t, oldVa);
-  if (!old.present) return NONE;
+  if (!old.present) return { frame: NONE, dirty: false };
   pteStoreBy(s, c, t, oldVa, { present: false, writable: false, accessed: false, dirty: false, frame: 0 }, 'locked');
   pteStoreBy(s, c, t, newVa, { present: true, writable: old.writable, accessed: old.accessed, dirty: old.dirty, frame: old.frame }, 'plain');
-  return old.frame;
+  return { frame: old.frame, dirty: old.dirty };
 }

@@ -14,45 +14,64 @@
  *                           mm->tlb_flush_batched, flush_tlb_mm(mm) and clear it
  * The flushes run every target's flush_tlb_func() within one step.
  */
-import { array, bits, bool, setOf } from '../engine/types.js';
+import { array, bits, bool, int, setOf } from '../engine/types.js';
+import { pteSeen } from '../hw/pagetable.js';
+import type { HwShape } from '../hw/shape.js';
 import type { View } from '../engine/types.js';
 import { flushStartedAndReturned, flushTlbFunc, TLB_FLUSH_ALL, type FlushInfo } from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import type { KView } from './switch.js';
 
-export function tlbBatchFields(k: KernelShape) {
+export function tlbBatchFields(sh: Pick<HwShape, 'CPU' | 'PAGE' | 'tables' | 'versions'>, k: Pick<KernelShape, 'mms'>) {
   return {
     /** Each CPU's tlb_ubc: the CPUs its pending batch must flush (empty = nothing pending). */
-    ubcMask: array(k.CPU, setOf(k.CPU)),
+    ubcMask: array(sh.CPU, setOf(sh.CPU)),
     /** mm->tlb_flush_batched: a reclaim left a batched flush of this mm pending. */
     tlbFlushBatched: array(k.mms, bool()),
+    /** ghost: the PTE versions the pending batch covers, as of set_tlb_ubc_flush_pending() (0 = none). */
+    ubcVer: array(sh.CPU, array(sh.tables, array(sh.PAGE, int(0, sh.versions)))),
   };
 }
 export type TlbBatchView = KView & View<ReturnType<typeof tlbBatchFields>>;
 
-export function setTlbUbcFlushPending(s: TlbBatchView, c: number, mm: number): void {
+/**
+ * Ghost: the batch promises the PTE versions as of now, when tlb_gen is
+ * bumped. A CPU that switches to mm later reads the new tlb_gen and flushes
+ * then, so it holds nothing older; a later PTE store is its writer's to flush.
+ */
+export function setTlbUbcFlushPending(s: TlbBatchView, c: number, mm: number, tables: readonly number[]): void {
   incMmTlbGen(s, mm, c);
   s.ubcMask[c] = s.ubcMask[c]! | s.mmCpumask[mm]!;
   s.tlbFlushBatched[mm] = true;
+  for (const t of tables)
+    for (let va = 0; va < s.ubcVer[c]![t]!.length; va++) s.ubcVer[c]![t]![va] = Math.max(s.ubcVer[c]![t]![va]!, pteSeen(s, c, t, va).ver);
 }
 
-/** Every CPU of `mask` runs flush_tlb_func(mm, TLB_FLUSH_ALL); ghost: what `tables` map is flushed up to now. */
-function flushAllOf(s: KView, c: number, mask: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string[] {
+/**
+ * flush_tlb_func() with TLB_FLUSH_ALL on c (if in `mask`) and on every other
+ * CPU of `mask` that should_flush_tlb() picks: a lazy CPU is skipped (it
+ * catches up through tlb_gen when it switches back).
+ */
+function flushAllOf(s: KView, c: number, mask: number, mm: number, k: Pick<KernelShape, 'mms'>): string[] {
   const f: FlushInfo = { mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false };
   const who: string[] = [];
   for (let t = 0; t < s.loadedMm.length; t++)
-    if (bits.has(mask, t)) {
+    if (bits.has(mask, t) && (t === c || !s.isLazy[t])) {
       flushTlbFunc(s, t, f, k);
       who.push(`CPU${t}`);
     }
-  flushStartedAndReturned(s, c, f, tables);
   return who;
 }
 
 /** try_to_unmap_flush() on CPU c. Returns the phrase. */
 export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
-  const who = flushAllOf(s, c, s.ubcMask[c]!, mm, k, tables);
+  const who = flushAllOf(s, c, s.ubcMask[c]!, mm, k);
+  for (const t of tables)
+    for (let va = 0; va < s.ubcVer[c]![t]!.length; va++) {
+      if (s.ubcVer[c]![t]![va]! > s.flushedUpTo[t]![va]!) s.flushedUpTo[t]![va] = s.ubcVer[c]![t]![va]!;
+      s.ubcVer[c]![t]![va] = 0;
+    }
   s.ubcMask[c] = 0;
   return `try_to_unmap_flush: flush ${who.join(', ') || 'nobody'}`;
 }
@@ -61,7 +80,8 @@ export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<
 export function flushTlbBatchedPending(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
   if (!s.tlbFlushBatched[mm]) return 'flush_tlb_batched_pending: none pending';
   incMmTlbGen(s, mm, c);
-  const who = flushAllOf(s, c, bits.add(s.mmCpumask[mm]!, c), mm, k, tables);
+  const who = flushAllOf(s, c, bits.add(s.mmCpumask[mm]!, c), mm, k);
+  flushStartedAndReturned(s, c, { mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, tables); // a one-step flush_tlb_mm by c
   s.tlbFlushBatched[mm] = false;
   return `flush_tlb_batched_pending: reclaim's flush pending → flush_tlb_mm on ${who.join(', ')}`;
 }

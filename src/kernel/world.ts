@@ -16,7 +16,7 @@
  * Returns the hardware and kernel shapes and the state fields of every
  * building block, for a model to extend with its own program counters.
  */
-import { bits, cpus, sort } from '../engine/types.js';
+import { bits, cpus, NONE, sort } from '../engine/types.js';
 import { cpuFields } from '../hw/cpu.js';
 import { ghostFields } from '../hw/ghost.js';
 import { pageTableFields, pteInit, pteValueMax } from '../hw/pagetable.js';
@@ -122,6 +122,9 @@ export function world(p: WorldParams) {
       s.isLazy[c] = st.lazy;
       s.ctxCtxId[c]![0] = ctxIdOf(st.mm);
       s.nextAsid[c] = asids > 1 ? 1 : 0;
+      // current->mm, for models with the context-switch block: NONE on a kernel thread (lazy or on init_mm).
+      const cur = (v as { curMm?: number[] }).curMm;
+      if (cur) cur[c] = st.lazy || st.mm === INIT_MM ? NONE : st.mm;
     });
   };
   return { CPU, PAGE, hwShape, k, fields, init, INIT_MM, tablesOf: (mm: number) => (mm < users ? [mm] : []) };

@@ -42,3 +42,23 @@ export function verdictTableTests(models: readonly ModelDef[]): void {
         });
   });
 }
+
+/**
+ * Whether a state satisfying `pred` is reachable in the model with these
+ * parameters (an extra invariant "not pred", searched to the end). A fix-on
+ * row that holds should still reach the race's dangerous configuration:
+ * this is the witness that the row holds because of the fix, not because a
+ * step of the race cannot happen at all.
+ */
+export function reaches(m: ModelDef, params: Params, pred: (s: any) => boolean): boolean {
+  const probe = {
+    ...m,
+    name: `${m.name}-probe`,
+    expect: [],
+    build: (p: never) => {
+      const mach = m.build(p) as { invariants?: Record<string, unknown> };
+      return { ...mach, invariants: { ...(mach.invariants ?? {}), 'reaches-probe': { holds: (s: unknown) => !pred(s) } } };
+    },
+  } as unknown as ModelDef;
+  return check(probe, params, {}).violations.some((v) => v.invariant === 'reaches-probe');
+}
