@@ -10,6 +10,8 @@ import { bits, type ModelDef, type View } from '../src/index.js';
 import {
   contextSwitchFields,
   contextSwitchSteps,
+  executing,
+  ownIsLazy,
   flushTargets,
   LOADED_MM_SWITCHING,
   MM0,
@@ -149,6 +151,7 @@ describe('contextSwitchSteps', () => {
     const s = compileLayout(d2).makeView() as View<typeof d2>;
     w2.init(s);
     expect([...s.curMm]).toEqual([1, -1, -1]);
+    expect([executing(s, 0, 1), executing(s, 0, 0), executing(s, 1, 0), ownIsLazy(s, 1)]).toEqual([true, false, false, true]);
     const st = contextSwitchSteps<typeof d2>({ CPU: w2.CPU, k: w2.k, userMms: 2, canSwitch: () => true });
     expect([st.switch_mm!.guard!(s, 0, 0), st.switch_mm!.guard!(s, 0, 1)]).toEqual([true, false]);
   });

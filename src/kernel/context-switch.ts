@@ -37,6 +37,11 @@ export function contextSwitchFields(k: KernelShape, userMms: number) {
 }
 export type ContextSwitchView = KView & View<ReturnType<typeof contextSwitchFields>>;
 
+/** CPU c runs a task of `mm` and is not switching away from it (current->mm == mm). */
+export function executing(s: Pick<ContextSwitchView, 'swPhase' | 'curMm'>, c: number, mm: number): boolean {
+  return s.curMm[c] === mm && s.swPhase[c] === 'none';
+}
+
 /** CPU c is inside switch_mm_irqs_off() (between switch_mm and switch_end). */
 export function switching(s: Pick<ContextSwitchView, 'swPhase'>, c: number): boolean {
   return s.swPhase[c] !== 'none';
