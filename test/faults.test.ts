@@ -177,7 +177,7 @@ describe('reports that cannot be written', () => {
     const trace = join(dir, 'kept.json');
     const ready = join(dir, 'running.ckpt');
     // The checkpoint, saved every few ms, appears once the search runs: the paths were checked by then.
-    const args = [WIDE, '--set', 'FAIL=1', '--all', '--time-limit', '4', '--checkpoint', ready, '--checkpoint-every', '0.0001', '--trace-out', trace, '--html', join(gone, 'r.html')];
+    const args = [WIDE, '--set', 'FAIL=1', '--all', '--time-limit', '2', '--checkpoint', ready, '--checkpoint-every', '0.0001', '--trace-out', trace, '--html', join(gone, 'r.html')];
     const p = spawn(process.execPath, ['bin/tlbcheck.js', ...args]);
     let out = '';
     let err = '';

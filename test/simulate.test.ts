@@ -7,36 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import asyncModel from '../models/async.ts';
-import concurrentModel from '../models/concurrent.ts';
-import lazyModel from '../models/lazy.ts';
-import nohzModel from '../models/nohz-defer.ts';
-import ptiModel from '../models/pti-deferred.ts';
-import relaxedModel from '../models/relaxed.ts';
-import switchWindowModel from '../models/switch-window.ts';
 import syncModel from '../models/sync.ts';
-import textPokeModel from '../models/text-poke.ts';
-import { check } from '../src/engine/check.js';
 import { instantiate, ModelError, type CompiledModel } from '../src/engine/compile.js';
 import type { ModelDef, ParamValueAny } from '../src/engine/model.js';
 import { array, bool, defineModel, int, machine } from '../src/index.js';
 import { UsageError } from '../src/load.js';
 import { raceDiagram } from '../src/report/diagram.js';
-import { traceDoc } from '../src/report/json.js';
 import { replayTrace, runReplay } from '../src/replay.js';
 import { runSimulate, shrinkPath, simulate, violationOf, walkRandom, type SimulateResult } from '../src/simulate.js';
 import { validate } from './report-schema.js';
+import { foundAtN6, N6_TOGGLES, replays, SHRINK_ROWS, shrunkWithinTwiceShortest } from './helpers/simulate-rows.js';
 
 const schema = JSON.parse(readFileSync('schema/trace.schema.json', 'utf8')) as Record<string, unknown>;
 const tmp = mkdtempSync(join(tmpdir(), 'tlbcheck-simulate-'));
 const model = (def: unknown, params: Record<string, ParamValueAny> = {}): CompiledModel => instantiate(def as ModelDef, params);
 
-/** The trace as a trace document, replayed against the model by `tlbcheck replay`'s logic. */
-function replays(def: unknown, m: CompiledModel, r: SimulateResult) {
-  const v = r.violations[0]!;
-  const doc = traceDoc(m, v, { modelFile: 'x.ts' });
-  expect(validate(schema, doc)).toEqual([]);
-  return replayTrace(def as ModelDef, JSON.parse(JSON.stringify(doc))).report;
-}
 
 function capture() {
   const o = { out: '', err: '' };
@@ -189,57 +174,13 @@ describe('shrinking', () => {
     expect(() => shrinkPath(m, [], { kind: 'invariant', name: 'no-stale-access' })).toThrow(/does not reach a violation of no-stale-access/);
   });
 
-  // Shipped violating configurations at small N, each against the BFS's
-  // shortest trace for the same invariant (check with all: one per invariant).
-  const rows: [string, Record<string, ParamValueAny>, unknown][] = [
-    ['sync', { dirtySetRechecksPte: false }, syncModel],
-    ['concurrent', { waitIrqsOff: true, P: 2, OPS: 2 }, concurrentModel],
-    ['async', {}, asyncModel],
-    ['async', { nmiUaccess: false, freeTables: true }, asyncModel],
-    ['lazy', { ipiLazyOnFreedTables: false }, lazyModel],
-    ['nohz-defer', { nmiTouches: true }, nohzModel],
-    ['relaxed', { spuriousFix: 'none' }, relaxedModel],
-    ['text-poke', { otherCpuLoaded: true }, textPokeModel],
-    ['switch-window', { switchingMarker: false }, switchWindowModel],
-    ['pti-deferred', { skipSwitchMark: true }, ptiModel],
-  ];
-  it.each(rows)('%s %j: the shrunk trace is at most twice the BFS shortest, and replays', (_name, params, def) => {
-    const m = model(def, params);
-    const r = simulate(m, { seed: 1, steps: 100, timeLimitMs: 30_000 });
-    expect(r.verdict).toBe('violated');
-    const v = r.violations[0]!;
-    const bfs = check(def as ModelDef, params, { all: true });
-    const shortest = bfs.violations.find((x) => x.invariant === v.invariant);
-    expect(shortest, `BFS finds ${v.invariant} too`).toBeDefined();
-    const n = v.trace.length - 1;
-    const best = shortest!.trace.length - 1;
-    expect(n).toBeGreaterThanOrEqual(best);
-    expect(n).toBeLessThanOrEqual(2 * best);
-    expect(replays(def, m, r)).toMatchObject({ validPath: true, stillViolates: true, reproduces: true, stateDiff: null });
-  });
+  // A few shipped bug toggles here; test/slow/simulate-sweeps.test.ts runs every one.
+  it.each(SHRINK_ROWS.slice(0, 3))('%s %j: the shrunk trace is at most twice the BFS shortest, and replays', (_name, params, def) => shrunkWithinTwiceShortest(params, def));
 });
 
-describe('bug toggles at N=6, where exhaustive search does not finish', () => {
-  // One bug toggle (an expect row with verdict violated) per shootdown model, at N=6.
-  const toggles: [string, Record<string, ParamValueAny>, unknown, string][] = [
-    ['sync', { waitIrqsOff: true, P: 2, OPS: 2 }, syncModel, 'deadlock'],
-    ['concurrent', { dirtySetRechecksPte: false }, concurrentModel, 'no-lost-dirty'],
-    ['async', { nmiUaccess: true }, asyncModel, 'no-stale-access'],
-    ['lazy', { ipiLazyOnFreedTables: false }, lazyModel, 'no-freed-table-walk'],
-    ['nohz-defer', { freeTable: true }, nohzModel, 'no-freed-table-walk'],
-    ['relaxed', { change: 'rw-to-ro', relaxedOnRemoval: true }, relaxedModel, 'no-permission-escalation'],
-    ['text-poke', { otherCpuLoaded: true }, textPokeModel, 'no-text-write-after-poke'],
-  ];
-  it.each(toggles)('%s %j at N=6: found within 30 s, a valid trace', (_name, params, def, invariant) => {
-    const expectRow = (def as ModelDef).expect!.find((e) => e.verdict === 'violated' && Object.entries(params).every(([k, x]) => (e.params as Record<string, unknown>)?.[k] === x));
-    expect(expectRow?.invariant, 'a shipped expect row').toBe(invariant);
-    const m = model(def, { ...params, N: 6 });
-    const r = simulate(m, { seed: 2, steps: 100, timeLimitMs: 30_000 });
-    expect(r.verdict).toBe('violated');
-    expect(r.violations[0]!.invariant).toBe(invariant);
-    expect(r.found!.steps).toBeLessThanOrEqual(r.found!.walkSteps);
-    expect(replays(def, m, r)).toMatchObject({ validPath: true, reproduces: true });
-  });
+describe('a bug toggle at N=6, where exhaustive search does not finish', () => {
+  // The async NMI race here; test/slow/simulate-sweeps.test.ts runs one toggle per shootdown model.
+  it.each(N6_TOGGLES.slice(0, 1))('%s %j at N=6: found within 30 s, a valid trace', (_name, params, def, invariant) => foundAtN6(params, def, invariant));
 });
 
 describe('runSimulate (the command)', () => {
