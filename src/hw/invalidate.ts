@@ -4,7 +4,7 @@
  * CPU may drop more, which a model covers with the eviction actions (walk.ts),
  * so the adversarial "drops exactly the minimum" case is the one explored.
  * All of these are serializing (SDM §9.3): with store buffers they drain the
- * CPU's buffer first (store-buffer.ts). MOV to CR4 is in cr4.ts.
+ * CPU's buffer first (store-buffer.ts). CR4's state is in cr4.ts.
  */
 import { NONE } from '../engine/types.js';
 import type { CpuView } from './cpu.js';
