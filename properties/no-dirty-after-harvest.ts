@@ -1,7 +1,7 @@
 import type { StateDecl } from '../src/engine/types.js';
 import type { InvariantDef } from '../src/engine/model.js';
 import { NONE } from '../src/engine/types.js';
-import { accessGhostsOf, type AccessGhostView } from '../src/hw/ghost.js';
+import { accessGhostsFor } from '../src/hw/ghost.js';
 
 /**
  * no-dirty-after-harvest (INV-DIRTY): every write through a clean TLB entry
@@ -16,11 +16,7 @@ import { accessGhostsOf, type AccessGhostView } from '../src/hw/ghost.js';
  * hw/access.ts latches `dirtyLost` with the first such writer.
  */
 export function noDirtyAfterHarvest<D extends StateDecl>(): InvariantDef<D> {
-  const g = (s: unknown): AccessGhostView => {
-    const v = accessGhostsOf(s);
-    if (!v) throw new Error('no-dirty-after-harvest needs the access ghosts: add ...accessGhostFields(hwShape) to the model state');
-    return v;
-  };
+  const g = accessGhostsFor('no-dirty-after-harvest');
   return {
     doc: 'Every write through a clean TLB entry sets D in a present PTE that maps the written frame.',
     holds: (s) => g(s).dirtyLost === NONE,

@@ -1,7 +1,7 @@
 import type { StateDecl } from '../src/engine/types.js';
 import type { InvariantDef } from '../src/engine/model.js';
 import { NONE } from '../src/engine/types.js';
-import { accessGhostsOf, type AccessGhostView } from '../src/hw/ghost.js';
+import { accessGhostsFor } from '../src/hw/ghost.js';
 
 /**
  * no-wider-permission (INV-PERM): once an operation that narrowed a PTE's
@@ -18,11 +18,7 @@ import { accessGhostsOf, type AccessGhostView } from '../src/hw/ghost.js';
  * that makes such an access.
  */
 export function noWiderPermission<D extends StateDecl>(): InvariantDef<D> {
-  const g = (s: unknown): AccessGhostView => {
-    const v = accessGhostsOf(s);
-    if (!v) throw new Error('no-wider-permission needs the access ghosts: add ...accessGhostFields(hwShape) to the model state');
-    return v;
-  };
+  const g = accessGhostsFor('no-wider-permission');
   return {
     doc: 'No access through an old TLB entry for more than a returned permission-narrowing operation (mprotect) left allowed.',
     holds: (s) => g(s).widerPermUse === NONE,

@@ -62,4 +62,13 @@ export type AccessGhostView = View<ReturnType<typeof accessGhostFields>>;
 /** The access ghosts if the model declared them (accessGhostFields), else null. */
 export const accessGhostsOf = (s: unknown): AccessGhostView | null => ((s as Partial<AccessGhostView>).widerPermUse === undefined ? null : (s as AccessGhostView));
 
+/** For a property that reads the access ghosts: the ghosts, or an error naming the property and the fix (never a missing field read as a violation). */
+export function accessGhostsFor(property: string): (s: unknown) => AccessGhostView {
+  return (s) => {
+    const v = accessGhostsOf(s);
+    if (!v) throw new Error(`${property} needs the access ghosts: add ...accessGhostFields(hwShape) to the model state`);
+    return v;
+  };
+}
+
 export const latch = (cur: number, c: number): number => (cur === NONE ? c : cur);
