@@ -5,9 +5,9 @@
  * lock. It does not free the page, so only the lock keeps it alive while
  * other CPUs may still have va0 in their TLBs. Before the fix, mremap
  * flushed a clean PTE's va0 after dropping the PTL (a dirty one it flushed
- * under the lock, for page_mkclean's sake). A truncate on another CPU could then
- * take the PTL, zap the page at va1, flush va1 (not va0) and free the page,
- * while a TLB still mapped va0 to it:
+ * under the lock, for page_mkclean's sake). A truncate on another CPU could
+ * then take the PTL, zap the page at va1, flush va1 (not va0) and free the
+ * page, while a TLB still mapped va0 to it:
  *
  *   CPU0 (mremap va0 → va1)      CPU1 (ftruncate)
  *   lock PTL; move PTE; unlock
@@ -74,8 +74,16 @@ export default defineModel({
     };
     type S = typeof state;
     const flushOld = (s: View<S>, c: number) => flushTlbMmRangeOneStep(s, c, { mm: MM0, va: OLD, newGen: 0, freedTables: false }, k, tables);
-    const mremapDone = (s: View<S>, c: number) => {
-      ptlUnlock(s, c, PT);
+    // tlb_finish_mmu: the flush, then the mapping's reference; truncate_inode_folio: the page cache's.
+    const truncateFlush = (s: View<S>, c: number): string => {
+      const f = flushTlbMmRangeOneStep(s, c, { mm: MM0, va: s.truncVa, newGen: 0, freedTables: false }, k, tables);
+      folioPut(s, PAGE);
+      const freed = folioPut(s, PAGE);
+      s.pc[c] = 'user';
+      s.truncate = 'done';
+      return `ftruncate: tlb_finish_mmu: ${f}; folio_put; truncate_inode_folio: folio_put → ${freed ? 'pfn0 FREED' : 'pfn0 still referenced'}`;
+    };
+    const mremapReturns = (s: View<S>, c: number) => {
       mmapWriteUnlock(s, c, MM0);
       s.pc[c] = 'user';
       s.mremap = 'done';
@@ -98,17 +106,14 @@ export default defineModel({
           },
           describe: (s) => `mremap(va0 → va1): mmap_write_lock; move_ptes: lock PTL, ptep_get_and_clear(va0) (D=${s.pteDirty[PT][OLD] ? 1 : 0}), set_pte_at(va1, pfn0)`,
         },
+        // With force_flush: flush, then unlock. Without: unlock, then flush.
         mremap_flush: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === (s.forceFlush ? 'mremap-moved' : 'mremap-unlocked'),
           effect: (s, c) => {
             flushOld(s, c);
             if (s.forceFlush) s.pc[c] = 'mremap-flushed';
-            else {
-              mmapWriteUnlock(s, c, MM0);
-              s.pc[c] = 'user';
-              s.mremap = 'done';
-            }
+            else mremapReturns(s, c);
           },
           describe: (s, c) => phraseOf(s, (x) => `mremap: ${flushOld(x, c)}${s.forceFlush ? ' (PTL held)' : '; mmap_write_unlock; returns'}`),
         },
@@ -116,11 +121,9 @@ export default defineModel({
           over: [CPU],
           guard: (s, c) => s.pc[c] === (s.forceFlush ? 'mremap-flushed' : 'mremap-moved'),
           effect: (s, c) => {
-            if (s.forceFlush) mremapDone(s, c);
-            else {
-              ptlUnlock(s, c, PT);
-              s.pc[c] = 'mremap-unlocked';
-            }
+            ptlUnlock(s, c, PT);
+            if (s.forceFlush) mremapReturns(s, c);
+            else s.pc[c] = 'mremap-unlocked';
           },
           describe: (s) => (s.forceFlush ? 'mremap: unlock PTL; mmap_write_unlock; returns' : 'mremap: clean PTE, flush deferred: unlock PTL (va0 not flushed yet)'),
         },
@@ -139,19 +142,8 @@ export default defineModel({
         truncate_flush: {
           over: [CPU],
           guard: (s, c) => s.pc[c] === 'truncate-zapped',
-          effect: (s, c) => {
-            flushTlbMmRangeOneStep(s, c, { mm: MM0, va: s.truncVa, newGen: 0, freedTables: false }, k, tables);
-            folioPut(s, PAGE); // the mapping's reference, after the flush (tlb_finish_mmu)
-            folioPut(s, PAGE); // truncate_inode_folio: the page cache's
-            s.pc[c] = 'user';
-            s.truncate = 'done';
-          },
-          describe: (s, c) =>
-            phraseOf(s, (x) => {
-              const f = flushTlbMmRangeOneStep(x, c, { mm: MM0, va: x.truncVa, newGen: 0, freedTables: false }, k, tables);
-              folioPut(x, PAGE);
-              return `ftruncate: tlb_finish_mmu: ${f}; folio_put; truncate_inode_folio: folio_put → ${folioPut(x, PAGE) ? 'pfn0 FREED' : 'pfn0 still referenced'}`;
-            }),
+          effect: (s, c) => void truncateFlush(s, c),
+          describe: (s, c) => phraseOf(s, (x) => truncateFlush(x, c)),
         },
         ...hardwareActions<S>(sh, defaultHwOptions, { userMode: (s, c) => s.pc[c] === 'user' }),
       },
