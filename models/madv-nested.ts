@@ -17,7 +17,7 @@
  */
 import { array, defineModel, enumOf, int, machine, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
-import { flushTlbMmRangeOneStep, MM0, phraseOf, tlbFinishMmu, tlbGatherMmu, tlbZapPte, world, mmuGatherFields } from '../src/kernel/index.js';
+import { flushTlbMmRange, MM0, phraseOf, tlbFinishMmu, tlbGatherMmu, tlbZapPte, world, mmuGatherFields } from '../src/kernel/index.js';
 import { coreProperties, eventuallyLeaves } from '../properties/index.js';
 
 export default defineModel({
@@ -44,7 +44,7 @@ export default defineModel({
     };
     type S = typeof state;
     const finishOn = (s: View<S>, c: number) =>
-      tlbFinishMmu(s, c, { nestedFlush: p.nestedFlush, tables: w.tablesOf(MM0), flush: (cc, f) => flushTlbMmRangeOneStep(s, cc, f, k, w.tablesOf(MM0)) });
+      tlbFinishMmu(s, c, { nestedFlush: p.nestedFlush, tables: w.tablesOf(MM0), flush: (cc, f) => flushTlbMmRange(s, cc, f, k, w.tablesOf(MM0)) });
     return machine(state, {
       init: w.init,
       actions: {

@@ -31,7 +31,7 @@ import { accessGhostFields, defaultHwOptions, hardwareActions, hwParams, type Hw
 import {
   changePteRange,
   flushTlbBatchedPending,
-  flushTlbMmRangeOneStep,
+  flushTlbMmRange,
   freeFrame,
   MM0,
   permissionNarrowed,
@@ -73,7 +73,7 @@ export default defineModel({
     const mprotect = (s: View<S>, c: number): string => {
       const pending = p.batchedPending ? `${flushTlbBatchedPending(s, c, MM0, k, tables)}; ` : '';
       const changed = changePteRange(s, c, MM0, VA);
-      const flush = changed ? flushTlbMmRangeOneStep(s, c, { mm: MM0, va: VA, newGen: 0, freedTables: false }, k, tables) : 'no PTE changed: no flush';
+      const flush = changed ? flushTlbMmRange(s, c, { mm: MM0, va: VA, freedTables: false }, k, tables) : 'no PTE changed: no flush';
       permissionNarrowed(s, c, tables, VA, 'read');
       s.mprotect = 'done';
       return `mprotect(va0, PROT_READ): ${pending}change_pte_range: ${changed ? 'PTE → read-only' : 'PTE not present, skipped'}; ${flush}; returns`;

@@ -23,7 +23,7 @@
 import { array, bool, defineModel, enumOf, int, machine, NONE, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
 import {
-  flushTlbMmRangeOneStep,
+  flushTlbMmRange,
   folioPut,
   folioRefFields,
   MM0,
@@ -73,10 +73,10 @@ export default defineModel({
       truncVa: int(NONE, 1, { init: NONE }),
     };
     type S = typeof state;
-    const flushOld = (s: View<S>, c: number) => flushTlbMmRangeOneStep(s, c, { mm: MM0, va: OLD, newGen: 0, freedTables: false }, k, tables);
+    const flushOld = (s: View<S>, c: number) => flushTlbMmRange(s, c, { mm: MM0, va: OLD, freedTables: false }, k, tables);
     // tlb_finish_mmu: the flush, then the mapping's reference; truncate_inode_folio: the page cache's.
     const truncateFlush = (s: View<S>, c: number): string => {
-      const f = flushTlbMmRangeOneStep(s, c, { mm: MM0, va: s.truncVa, newGen: 0, freedTables: false }, k, tables);
+      const f = flushTlbMmRange(s, c, { mm: MM0, va: s.truncVa, freedTables: false }, k, tables);
       folioPut(s, PAGE);
       const freed = folioPut(s, PAGE);
       s.pc[c] = 'user';

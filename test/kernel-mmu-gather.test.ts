@@ -8,7 +8,7 @@ import { compileLayout } from '../src/engine/layout.js';
 import { NONE, type ModelDef, type View } from '../src/index.js';
 import { tlbEntry, walk } from '../src/hw/index.js';
 import {
-  flushTlbMmRangeOneStep,
+  flushTlbMmRange,
   GATHER_ALL,
   MM0,
   mmTlbFlushNested,
@@ -92,15 +92,15 @@ describe('mmu_gather', () => {
   });
 });
 
-describe('flushTlbMmRangeOneStep', () => {
+describe('flushTlbMmRange after a zap', () => {
   it('bumps tlb_gen and drops the entry on every CPU of mm_cpumask, the initiator included; the ghost is stamped', () => {
     const { s, w } = fresh();
     for (let c = 0; c < 3; c++) walk(s, c, 0);
     expect(tlbEntry(s, 2, 0, 0)).not.toBeNull();
     tlbGatherMmu(s, 0, MM0);
     tlbZapPte(s, 0, 0);
-    const phrase = flushTlbMmRangeOneStep(s, 0, { mm: MM0, va: 0, newGen: 0, freedTables: false }, w.k, [0]);
-    expect(phrase).toMatch(/new_tlb_gen=1\): flush_tlb_func on CPU0, CPU1, CPU2$/);
+    const phrase = flushTlbMmRange(s, 0, { mm: MM0, va: 0, freedTables: false }, w.k, [0]);
+    expect(phrase).toMatch(/new_tlb_gen=1\): local flush_tlb_func: INVLPG va0, tlb_gen 0→1; CPU1 flush_tlb_func: INVLPG va0, tlb_gen 0→1; CPU2 flush_tlb_func: INVLPG va0, tlb_gen 0→1$/);
     expect(s.tlbGen[MM0]).toBe(1);
     for (let c = 0; c < 3; c++) expect(tlbEntry(s, c, 0, 0)).toBeNull();
     expect(s.flushedUpTo[0]![0]).toBe(1);

@@ -53,7 +53,7 @@ describe('reclaim batched flush (tlb_ubc)', () => {
     access(s, 1, 0, 'read', defaultHwOptions);
     ptepGetAndClear(s, MM0, 0, 0);
     setTlbUbcFlushPending(s, 0, MM0, [0]);
-    expect(flushTlbBatchedPending(s, 2, MM0, w.k, [0])).toMatch(/reclaim's flush pending → flush_tlb_mm on CPU0, CPU1, CPU2/);
+    expect(flushTlbBatchedPending(s, 2, MM0, w.k, [0])).toMatch(/reclaim's flush pending → flush_tlb_mm_range\(mm0 all new_tlb_gen=2\): local flush_tlb_func: full flush.*; CPU0 flush_tlb_func: full flush.*; CPU1 flush_tlb_func: full flush/);
     expect([tlbLookup(s, 1, 0, 0), s.tlbFlushBatched[MM0]]).toEqual([null, false]);
   });
 });

@@ -260,27 +260,6 @@ export function flushStartedAndReturned(s: HwView, c: number, f: FlushInfo, tabl
 }
 
 /**
- * flush_tlb_mm_range(f) from CPU c as one step: tlb_gen++, then
- * flush_tlb_func() on c and on every other CPU in mm_cpumask (the IPIs
- * delivered and handled at once; lazy CPUs flush too). For models whose race
- * is in what gets flushed, not in how the IPIs interleave (the shootdown
- * models spell that out). Ghost: what it covers in `tables` is flushed up to
- * now. Returns the phrase.
- */
-export function flushTlbMmRangeOneStep(s: KView, c: number, f: FlushInfo, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
-  const newGen = incMmTlbGen(s, f.mm, c);
-  const g = { ...f, newGen };
-  const done: string[] = [];
-  for (let t = 0; t < s.loadedMm.length; t++)
-    if (t === c || bits.has(s.mmCpumask[f.mm]!, t)) {
-      flushTlbFunc(s, t, g, k);
-      done.push(`CPU${t}`);
-    }
-  flushStartedAndReturned(s, c, g, tables);
-  return `flush_tlb_mm_range(${describeFlushInfo(g)}): flush_tlb_func on ${done.join(', ')}`;
-}
-
-/**
  * flush_tlb_func() before 4.14 (before "x86/mm: Rework lazy TLB mode and TLB
  * freshness tracking" and the tlb_gen series): no generation compare. A CPU
  * running the mm flushes the range (INVLPG per page, or a CR3 reload for

@@ -18,7 +18,7 @@ import { array, bits, bool, int, setOf } from '../engine/types.js';
 import { pteSeen } from '../hw/pagetable.js';
 import type { HwShape } from '../hw/shape.js';
 import type { View } from '../engine/types.js';
-import { flushStartedAndReturned, flushTlbFunc, TLB_FLUSH_ALL, type FlushInfo } from './flush.js';
+import { flushTlbFunc, flushTlbMmRange, TLB_FLUSH_ALL, type FlushInfo } from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import type { KView } from './switch.js';
@@ -49,24 +49,19 @@ export function setTlbUbcFlushPending(s: TlbBatchView, c: number, mm: number, ta
 }
 
 /**
- * flush_tlb_func() with TLB_FLUSH_ALL on c (if in `mask`) and on every other
- * CPU of `mask` that should_flush_tlb() picks: a lazy CPU is skipped (it
- * catches up through tlb_gen when it switches back).
+ * try_to_unmap_flush() on CPU c: arch_tlbbatch_flush() runs flush_tlb_func()
+ * with TLB_FLUSH_ALL on c (if in the batch's mask) and on every other CPU of
+ * the mask that is not lazy (a lazy one catches up through tlb_gen when it
+ * switches back). Returns the phrase.
  */
-function flushAllOf(s: KView, c: number, mask: number, mm: number, k: Pick<KernelShape, 'mms'>): string[] {
+export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
   const f: FlushInfo = { mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false };
   const who: string[] = [];
   for (let t = 0; t < s.loadedMm.length; t++)
-    if (bits.has(mask, t) && (t === c || !s.isLazy[t])) {
+    if (bits.has(s.ubcMask[c]!, t) && (t === c || !s.isLazy[t])) {
       flushTlbFunc(s, t, f, k);
       who.push(`CPU${t}`);
     }
-  return who;
-}
-
-/** try_to_unmap_flush() on CPU c. Returns the phrase. */
-export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
-  const who = flushAllOf(s, c, s.ubcMask[c]!, mm, k);
   for (const t of tables)
     for (let va = 0; va < s.ubcVer[c]![t]!.length; va++) {
       if (s.ubcVer[c]![t]![va]! > s.flushedUpTo[t]![va]!) s.flushedUpTo[t]![va] = s.ubcVer[c]![t]![va]!;
@@ -76,12 +71,10 @@ export function tryToUnmapFlush(s: TlbBatchView, c: number, mm: number, k: Pick<
   return `try_to_unmap_flush: flush ${who.join(', ') || 'nobody'}`;
 }
 
-/** flush_tlb_batched_pending(mm) on CPU c. Returns the phrase. */
+/** flush_tlb_batched_pending(mm) on CPU c: flush_tlb_mm(mm) if a batch of it is pending. Returns the phrase. */
 export function flushTlbBatchedPending(s: TlbBatchView, c: number, mm: number, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): string {
   if (!s.tlbFlushBatched[mm]) return 'flush_tlb_batched_pending: none pending';
-  incMmTlbGen(s, mm, c);
-  const who = flushAllOf(s, c, bits.add(s.mmCpumask[mm]!, c), mm, k);
-  flushStartedAndReturned(s, c, { mm, va: TLB_FLUSH_ALL, newGen: 0, freedTables: false }, tables); // a one-step flush_tlb_mm by c
+  const flush = flushTlbMmRange(s, c, { mm, va: TLB_FLUSH_ALL, freedTables: false }, k, tables);
   s.tlbFlushBatched[mm] = false;
-  return `flush_tlb_batched_pending: reclaim's flush pending → flush_tlb_mm on ${who.join(', ')}`;
+  return `flush_tlb_batched_pending: reclaim's flush pending → ${flush}`;
 }
