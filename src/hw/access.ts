@@ -23,7 +23,7 @@ import { pageFaultInvalidate } from './invalidate.js';
 import type { HwOptions } from './options.js';
 import { pteSeen } from './pagetable.js';
 import { pteGlobalOf } from './pte-global.js';
-import { cr4Of } from './cr4.js';
+import { cr4PgeOf } from './cr4.js';
 import { drainAction, fence } from './store-buffer.js';
 import { tlbLookup, type TlbEntry } from './tlb.js';
 import { hw, pscEvictAction, speculativeWalkAction, tlbEvictAction, walk, walkPlan, type HwView } from './walk.js';
@@ -51,7 +51,7 @@ function entryAfterWalk(s: HwView, c: number, va: number): TlbEntry | null {
   if (!w || !w.present) return null;
   const t = w.table;
   const p = pteSeen(s, c, t, va);
-  return { pcid: s.cr3Pcid[c]!, ver: p.ver, table: t, frame: p.frame, writable: p.writable, dirty: p.dirty, global: pteGlobalOf(s, t, va) && cr4Of(s, c).pge };
+  return { pcid: s.cr3Pcid[c]!, ver: p.ver, table: t, frame: p.frame, writable: p.writable, dirty: p.dirty, global: pteGlobalOf(s, t, va) && cr4PgeOf(s, c) };
 }
 
 export function accessPlan(s: HwView, c: number, va: number, kind: AccessKind, o: HwOptions): AccessPlan | null {

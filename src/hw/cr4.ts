@@ -35,8 +35,12 @@ export interface Cr4 {
   pcide: boolean;
 }
 
-/** CPU c's CR4.PGE and CR4.PCIDE (both on when the model has no CR4 fields). */
+/** CPU c's CR4.PGE (on when the model has no CR4 fields). For walks and fills: no allocation. */
+export const cr4PgeOf = (s: unknown, c: number): boolean => (s as Partial<Cr4View>).cr4Pge?.[c] ?? true;
+/** CPU c's CR4.PCIDE (on when the model has no CR4 fields). */
+export const cr4PcideOf = (s: unknown, c: number): boolean => (s as Partial<Cr4View>).cr4Pcide?.[c] ?? true;
+
+/** CPU c's CR4.PGE and CR4.PCIDE. */
 export function cr4Of(s: unknown, c: number): Cr4 {
-  const v = s as Partial<Cr4View>;
-  return { pge: v.cr4Pge?.[c] ?? true, pcide: v.cr4Pcide?.[c] ?? true };
+  return { pge: cr4PgeOf(s, c), pcide: cr4PcideOf(s, c) };
 }

@@ -11,7 +11,7 @@ import type { CpuView } from './cpu.js';
 import { pageCount, pcidCount, pscDrop, tlbDrop, type TlbView } from './tlb.js';
 import type { HwOptions } from './options.js';
 import { fence } from './store-buffer.js';
-import { cr4Of, type Cr4, type Cr4View } from './cr4.js';
+import { cr4Of, cr4PcideOf, cr4PgeOf, type Cr4, type Cr4View } from './cr4.js';
 
 type V = TlbView & CpuView;
 
@@ -46,7 +46,7 @@ export type InvpcidType = 0 | 1 | 2 | 3;
  * caller passes pcid 0 then; review item 8.)
  */
 export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va = 0): void {
-  if ((type === 0 || type === 1) && pcid !== 0 && !cr4Of(s, c).pcide) throw new Error(`INVPCID type ${type} for PCID ${pcid} on CPU${c} with CR4.PCIDE=0: #GP`);
+  if ((type === 0 || type === 1) && pcid !== 0 && !cr4PcideOf(s, c)) throw new Error(`INVPCID type ${type} for PCID ${pcid} on CPU${c} with CR4.PCIDE=0: #GP`);
   fence(s, c);
   const n = pcidCount(s);
   switch (type) {
@@ -77,7 +77,7 @@ export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va =
  * anything else is a model error.
  */
 export function cr3Write(s: V, c: number, root: number, pcid: number, noflush: boolean): void {
-  if (!cr4Of(s, c).pcide && (pcid !== 0 || noflush))
+  if (!cr4PcideOf(s, c) && (pcid !== 0 || noflush))
     throw new Error(`MOV to CR3 on CPU${c} with CR4.PCIDE=0 but ${pcid !== 0 ? `PCID ${pcid}` : 'bit 63 (no flush) set'}: only PCID 0 and a flushing write exist then`);
   fence(s, c);
   s.cr3Root[c] = root;
@@ -117,7 +117,7 @@ export function nativeFlushTlbGlobal(s: TlbView & CpuView & Partial<Cr4View>, c:
     invpcid(s, c, 2); // no CR4 state in the model: PGE stays 1, and each of the two writes drops everything
     invpcid(s, c, 2);
   } else {
-    const pge = cr4Of(s, c).pge;
+    const pge = cr4PgeOf(s, c);
     cr4Write(s as TlbView & CpuView & Cr4View, c, { pge: !pge });
     cr4Write(s as TlbView & CpuView & Cr4View, c, { pge });
   }

@@ -17,7 +17,7 @@ import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
 import { pmdSeen, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
 import { pteGlobalOf } from './pte-global.js';
-import { cr4Of } from './cr4.js';
+import { cr4PgeOf } from './cr4.js';
 import { fence, forwarded, inFlight, sbLength } from './store-buffer.js';
 import type { HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
@@ -88,7 +88,7 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
     frame: p.frame,
     writable: p.writable,
     dirty: p.dirty,
-    global: pteGlobalOf(s, t, va) && cr4Of(s, c).pge, // user PTEs are never global; see pte-global.ts (not buffered by TSO); G is ignored with CR4.PGE=0 (cr4.ts)
+    global: pteGlobalOf(s, t, va) && cr4PgeOf(s, c), // user PTEs are never global; see pte-global.ts (not buffered by TSO); G is ignored with CR4.PGE=0 (cr4.ts)
   });
   return w;
 }
