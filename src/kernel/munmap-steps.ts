@@ -22,7 +22,7 @@ import { describeFlushInfo, type FlushTargetOptions, flushReturned, flushStarted
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
-import { describeZap, mapped, munmapFlushInfo, tlbFinishMmuFree, tlbFinishMmuFreeWith, unmapZap, type UnmapOpView } from './unmap.js';
+import { describeZap, mapped, munmapFlushInfo, tlbFinishMmuFreeWith, unmapZap, type UnmapOpView } from './unmap.js';
 import type { TableFree, TableFreeView } from './table-free.js';
 import { MM0, phraseOf, type world, type WorldView } from './world.js';
 
@@ -60,7 +60,8 @@ export const flushIpiFairness = { flush_ipi: 'strong' } as const satisfies Recor
 export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Record<'munmap' | 'flush_returns' | 'tlb_finish_mmu', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
   const how = o.tableFree ?? 'direct';
-  const finish = (x: StepView, c: number) => (how === 'direct' ? tlbFinishMmuFree(x, c) : tlbFinishMmuFreeWith(x as StepView & TableFreeView, c, how));
+  // 'direct' touches no table-free field, so a model without them is fine.
+  const finish = (x: StepView, c: number) => tlbFinishMmuFreeWith(x as StepView & TableFreeView, c, how);
   return {
     munmap: {
       over: [o.CPU, o.PAGE],
