@@ -69,6 +69,8 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'mprotect-reclaim', params: { N: 4, batchedPending: false }, verdict: 'violated', what: 'no flush_tlb_batched_pending' },
   { model: 'mremap-truncate', params: { N: 4 }, verdict: 'holds', what: 'fix on' },
   { model: 'mremap-truncate', params: { N: 4, flushUnderPtl: false }, verdict: 'violated', what: 'flush after the PTL is dropped' },
+  { model: 'pfnmap-unmap', params: { N: 3, VMAS: 2 }, verdict: 'holds', what: 'fix on' },
+  { model: 'pfnmap-unmap', params: { N: 3, VMAS: 2, pfnFlush: false }, verdict: 'violated', what: 'no tlb_end_vma flush for VM_PFNMAP' },
 ];
 
 export interface ModelResult {

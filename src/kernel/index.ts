@@ -21,3 +21,4 @@ export * from './mprotect.js';
 export * from './locks.js';
 export * from './folio-ref.js';
 export * from './mremap.js';
+export * from './rmap.js';

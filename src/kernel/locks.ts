@@ -48,18 +48,33 @@ export const mmapReadLockable = (s: MmapLockView, mm: number): boolean => s.mmap
 export const mmapWriteLockable = (s: MmapLockView, mm: number): boolean => s.mmapWriter[mm] === NONE && s.mmapReaders[mm] === 0;
 
 export function mmapReadLock(s: MmapLockView, c: number, mm: number): void {
-  if (!mmapReadLockable(s, mm)) throw new Error(`CPU${c} takes mmap_lock(mm${mm}) for read while CPU${s.mmapWriter[mm]} holds it for write`);
-  s.mmapReaders[mm] = bits.add(s.mmapReaders[mm]!, c);
+  rwsemReadLock(s.mmapWriter, s.mmapReaders, mm, c, `mmap_lock(mm${mm})`);
 }
 export function mmapReadUnlock(s: MmapLockView, c: number, mm: number): void {
-  if (!bits.has(s.mmapReaders[mm]!, c)) throw new Error(`CPU${c} releases mmap_lock(mm${mm}) for read without holding it`);
-  s.mmapReaders[mm] = bits.del(s.mmapReaders[mm]!, c);
+  rwsemReadUnlock(s.mmapReaders, mm, c, `mmap_lock(mm${mm})`);
 }
 export function mmapWriteLock(s: MmapLockView, c: number, mm: number): void {
-  if (!mmapWriteLockable(s, mm)) throw new Error(`CPU${c} takes mmap_lock(mm${mm}) for write while it is held`);
-  s.mmapWriter[mm] = c;
+  rwsemWriteLock(s.mmapWriter, s.mmapReaders, mm, c, `mmap_lock(mm${mm})`);
 }
 export function mmapWriteUnlock(s: MmapLockView, c: number, mm: number): void {
-  if (s.mmapWriter[mm] !== c) throw new Error(`CPU${c} releases mmap_lock(mm${mm}) for write without holding it`);
-  s.mmapWriter[mm] = NONE;
+  rwsemWriteUnlock(s.mmapWriter, mm, c, `mmap_lock(mm${mm})`);
+}
+
+// A reader-writer semaphore as two arrays indexed by lock: the writer (a CPU
+// or NONE) and the readers (a CPU set). `name` is the lock in errors.
+export function rwsemReadLock(writer: number[], readers: number[], i: number, c: number, name: string): void {
+  if (writer[i] !== NONE) throw new Error(`CPU${c} takes ${name} for read while CPU${writer[i]} holds it for write`);
+  readers[i] = bits.add(readers[i]!, c);
+}
+export function rwsemReadUnlock(readers: number[], i: number, c: number, name: string): void {
+  if (!bits.has(readers[i]!, c)) throw new Error(`CPU${c} releases ${name} for read without holding it`);
+  readers[i] = bits.del(readers[i]!, c);
+}
+export function rwsemWriteLock(writer: number[], readers: number[], i: number, c: number, name: string): void {
+  if (writer[i] !== NONE || readers[i] !== 0) throw new Error(`CPU${c} takes ${name} for write while it is held`);
+  writer[i] = c;
+}
+export function rwsemWriteUnlock(writer: number[], i: number, c: number, name: string): void {
+  if (writer[i] !== c) throw new Error(`CPU${c} releases ${name} for write without holding it`);
+  writer[i] = NONE;
 }

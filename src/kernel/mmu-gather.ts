@@ -8,7 +8,15 @@
  *                       ptep_get_and_clear_full, tlb_remove_tlb_entry (the
  *                       page joins the gathered range), __tlb_remove_page
  *                       (the frame joins the batch, freed only after the
- *                       flush); a PTE already none adds nothing;
+ *                       flush); a PTE already none adds nothing; in a
+ *                       VM_PFNMAP VMA there is no page to batch
+ *                       (vm_normal_page() is NULL): the frame is its
+ *                       driver's, freed whenever the driver decides;
+ *   tlbEndVma()         tlb_end_vma(): x86 selects MMU_GATHER_MERGE_VMAS, so
+ *                       the gathered range is flushed at a VMA boundary only
+ *                       for a VM_PFNMAP/VM_MIXEDMAP VMA (tlb->vma_pfn), since
+ *                       b67fbebd4cf9 ("mmu_gather: Force tlb-flush VM_PFNMAP
+ *                       vmas", 2022); before it, never;
  *   tlb_finish_mmu()    when mm_tlb_flush_nested(mm) (another zap of the mm
  *                       is in flight: tlb_flush_pending > 1), flush the whole
  *                       mm (fullmm, __tlb_reset_range, freed_tables: the fix
@@ -75,7 +83,7 @@ export function mmTlbFlushNested(s: MmuGatherView, mm: number): boolean {
  * zap_pte_range() on (mm, va) for CPU c's open gather, one step under the
  * PTL. Returns the phrase. Records the zap's promise (ghost, see above).
  */
-export function tlbZapPte(s: V, c: number, va: number): string {
+export function tlbZapPte(s: V, c: number, va: number, o: { pfnmap?: boolean } = {}): string {
   const mm = s.gatherMm[c]!;
   const t = s.pmd[mm]!;
   const info: FlushInfo = { mm, va, newGen: 0, freedTables: false };
@@ -88,8 +96,35 @@ export function tlbZapPte(s: V, c: number, va: number): string {
   const frame = ptepGetAndClear(s, mm, va, c);
   flushStarted(s, c, info, [t]);
   s.gatherVa[c] = va;
+  if (o.pfnmap) return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry (VM_PFNMAP: no page to batch)`;
   s.gatherFrame[c] = frame;
   return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry, __tlb_remove_page`;
+}
+
+export interface EndVmaOptions {
+  /** The VMA just zapped is VM_PFNMAP/VM_MIXEDMAP (tlb->vma_pfn). */
+  pfnmap: boolean;
+  /** tlb_end_vma() flushes a VM_PFNMAP VMA's range (b67fbebd4cf9); false = the kernels before it (a no-op on x86). */
+  forcePfnFlush: boolean;
+  /** The model's flush_tlb_mm_range, as for tlbFinishMmu. */
+  flush: (c: number, f: FlushInfo) => string;
+}
+
+/**
+ * tlb_end_vma() for CPU c's open gather, one step: with `forcePfnFlush` and a
+ * VM_PFNMAP VMA, tlb_flush_mmu_tlbonly() — flush the gathered range if it is
+ * not empty and reset it (__tlb_reset_range), so tlb_finish_mmu() has nothing
+ * left to flush. Frames stay batched. Returns the phrase.
+ */
+export function tlbEndVma(s: V, c: number, o: EndVmaOptions): string {
+  if (!(o.pfnmap && o.forcePfnFlush)) return `tlb_end_vma: ${o.pfnmap ? 'no-op (before b67fbebd4cf9)' : 'no-op (MMU_GATHER_MERGE_VMAS)'}`;
+  const va = s.gatherVa[c]!;
+  if (va === NONE) return 'tlb_end_vma: VM_PFNMAP, range empty: no flush';
+  const mm = s.gatherMm[c]!;
+  const f = o.flush(c, { mm, va: va === GATHER_ALL ? TLB_FLUSH_ALL : va, newGen: 0, freedTables: s.gatherFreedTables[c]! });
+  s.gatherVa[c] = NONE;
+  s.gatherFreedTables[c] = false;
+  return `tlb_end_vma: VM_PFNMAP, tlb_flush_mmu_tlbonly: ${f}`;
 }
 
 export interface FinishOptions {

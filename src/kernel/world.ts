@@ -13,6 +13,11 @@
  *            memory plays no part (no walks, no TLB entries of its own).
  *   maps     which pages start mapped (the others have a PTE that is not
  *            present, e.g. the target of an mremap).
+ *   frame    the frame each mapped page starts on; default pfn (m·P + i).
+ *            Two pages on one frame: one page mapped twice (two VMAs of a
+ *            file, a shared device page).
+ * Pages stay interchangeable (a symmetric sort) unless `maps` or `frame`
+ * tells them apart.
  * Returns the hardware and kernel shapes and the state fields of every
  * building block, for a model to extend with its own program counters.
  */
@@ -53,6 +58,8 @@ export interface WorldParams {
   emptyMms?: readonly number[];
   /** Which pages of a (non-empty) user mm start mapped; default all. An unmapped one has a PTE that is not present. */
   maps?: (mm: number, va: number) => boolean;
+  /** The frame (pfn) mapped page va of mm starts on, in 0..userMms·P-1; default mm·P + va. */
+  frame?: (mm: number, va: number) => number;
 }
 
 /** A CPU's starting point: `mm` a user mm (running its task, or lazy on it) or 'init_mm'. */
@@ -87,7 +94,14 @@ export function world(p: WorldParams) {
   // CPUs that start in different places are not interchangeable (no CPU symmetry).
   const uniform = starts.every((st) => st.mm === starts[0]!.mm && st.lazy === starts[0]!.lazy);
   const CPU = cpus(p.N, { symmetric: uniform });
-  const PAGE = sort('page', p.P, { symmetric: true });
+  const PAGE = sort('page', p.P, { symmetric: !p.maps && !p.frame });
+  const frameOf = (m: number, va: number): number => {
+    const f = p.frame ? p.frame(m, va) : m * p.P + va;
+    if (!Number.isInteger(f) || f < 0 || f >= users * p.P) throw new Error(`world: mm${m} va${va} starts on pfn${f}, but the frames are pfn0..pfn${users * p.P - 1}`);
+    return f;
+  };
+  // Checked here, so a bad option is an error when the model is built, not at its first state.
+  for (let m = 0; m < users; m++) for (let va = 0; va < p.P; va++) if (!p.emptyMms?.includes(m) && (!p.maps || p.maps(m, va))) frameOf(m, va);
   const asids = p.asids ?? 1;
   const hwShape: HwShape = { CPU, PAGE, roots: mms, tables: users, frames: users * p.P, pcids: asids, versions: p.OPS };
   const k: KernelShape = { CPU, PAGE, mms, asids, maxGen: p.OPS };
@@ -111,7 +125,7 @@ export function world(p: WorldParams) {
       s.pmd[m] = m;
       for (let va = 0; va < p.P; va++) {
         if (p.maps && !p.maps(m, va)) continue;
-        pteInit(s, m, va, m * p.P + va, p.pte?.writable ?? true);
+        pteInit(s, m, va, frameOf(m, va), p.pte?.writable ?? true);
         s.pteDirty[m]![va] = p.pte?.dirty ?? false;
       }
     }

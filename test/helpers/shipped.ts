@@ -14,6 +14,7 @@ import gupPvFreeModel from '../../models/gup-pv-free.ts';
 import lazyCpumaskModel from '../../models/lazy-cpumask.ts';
 import mprotectReclaimModel from '../../models/mprotect-reclaim.ts';
 import mremapTruncateModel from '../../models/mremap-truncate.ts';
+import pfnmapUnmapModel from '../../models/pfnmap-unmap.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -53,4 +54,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['lazy-cpumask', lazyCpumaskModel as ModelDef],
   ['mprotect-reclaim', mprotectReclaimModel as ModelDef],
   ['mremap-truncate', mremapTruncateModel as ModelDef],
+  ['pfnmap-unmap', pfnmapUnmapModel as ModelDef],
 ];
