@@ -5,11 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compileLayout } from '../src/engine/layout.js';
-import { cpus, NONE, sort, type View } from '../src/index.js';
+import { array, check, cpus, defineModel, enumOf, int, machine, NONE, sort, type ModelDef, type View } from '../src/index.js';
 import {
   cpuFields,
   cr3Write,
   defineSbKind,
+  drainAction,
+  loc,
+  modelSbKind,
   lockedCmpxchg,
   lockedXchg,
   pmdLoc,
@@ -60,10 +63,57 @@ const remap = { present: true, writable: true, accessed: true, dirty: false, fra
 describe('store buffer', () => {
   it('a location kind is defined once: redefining one (a block\'s pte, or any other) is refused, the same handler again is not', () => {
     const def = { read: () => 0, write: () => undefined, show: () => 'x' };
-    expect(() => defineSbKind('pte', def)).toThrow(/location kind pte is already defined by the building blocks; a model's own kinds need names of their own/);
+    expect(() => defineSbKind('pte', def)).toThrow(/location kind pte is already defined by the building blocks; a model's own kinds are registered with modelSbKind/);
     defineSbKind('test-own-kind', def);
     defineSbKind('test-own-kind', def);
     expect(() => defineSbKind('test-own-kind', { ...def })).toThrow(/location kind test-own-kind is already defined;/);
+  });
+
+  it("a model's own kinds: the same name in two models gets two kinds, each with its model's handler; the same handler again is the same kind", () => {
+    // The store-buffering litmus (SB), twice: CPU i stores 1 to its flag (buffered) and then reads the other's.
+    // Both models name their kind 'flag' but keep the flags in fields of different names.
+    const litmus = (name: string, fields: readonly ['x' | 'p', 'y' | 'q']) => {
+      const CPU = cpus(2);
+      const sh = { CPU, PAGE: sort('page', 1) };
+      const handler = {
+        read: (s: Record<string, number>, l: { idx: number }) => s[fields[l.idx]!]!,
+        write: (s: Record<string, number>, l: { idx: number }, v: number) => void (s[fields[l.idx]!] = v),
+        show: (l: { idx: number }, v: number) => `${fields[l.idx]}=${v}`,
+      };
+      const kind = modelSbKind('test-flag', handler);
+      expect(modelSbKind('test-flag', handler)).toBe(kind);
+      const state = {
+        [fields[0]]: int(0, 1),
+        [fields[1]]: int(0, 1),
+        seen: array(CPU, int(NONE, 1, { init: NONE })),
+        pc: array(CPU, enumOf(['store', 'load', 'done'])),
+        ...storeBufferFields(sh, { depth: 1, kinds: [kind], idxMax: 1, valLo: 0, valHi: 1 }),
+      };
+      type S = typeof state;
+      const m = defineModel({
+        name,
+        description: 'the SB litmus test',
+        params: {},
+        build: () =>
+          machine(state, {
+            actions: {
+              store: { over: [CPU], guard: (s, c) => s.pc[c] === 'store', effect: (s, c) => (storeTo(s, c, loc(kind, { idx: c }), 1), void (s.pc[c] = 'load')) },
+              load: { over: [CPU], guard: (s, c) => s.pc[c] === 'load', effect: (s, c) => ((s.seen[c] = loadFrom(s, c, loc(kind, { idx: 1 - c }))), void (s.pc[c] = 'done')) },
+              sb_drain: drainAction<S>(sh),
+            },
+            invariants: { 'not-both-zero': (s) => !(s.seen[0] === 0 && s.seen[1] === 0) },
+          }),
+      });
+      return { m: m as unknown as ModelDef, kind };
+    };
+    const a = litmus('sb-a', ['x', 'y']);
+    const b = litmus('sb-b', ['p', 'q']);
+    expect(a.kind).toBe('test-flag');
+    expect(b.kind).toBe('test-flag·2');
+    const runs = [a, b, a].map(({ m }) => check(m, {}, { all: true }));
+    expect(runs.map((r) => r.verdict)).toEqual(['violated', 'violated', 'violated']);
+    expect(runs[2]!.states).toBe(runs[0]!.states);
+    expect(runs[1]!.states).toBe(runs[0]!.states);
   });
 
   it('a plain PTE store is seen by its CPU (forwarding) but not by the other CPU until it drains', () => {

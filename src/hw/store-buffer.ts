@@ -28,7 +28,7 @@
  *
  * Locations are (kind, cpu, page, idx): `kind` names a handler registered with
  * `defineSbKind` (the hardware registers 'pte' and 'pmd', the kernel its
- * per-CPU variables); `cpu` is a CPU-valued coordinate (a `ref`, so that CPU
+ * per-CPU variables) or, for a model's own locations, `modelSbKind`; `cpu` is a CPU-valued coordinate (a `ref`, so that CPU
  * symmetry reduction permutes it), `page` a page, `idx` anything else (a
  * page-table page, a root).
  */
@@ -67,8 +67,28 @@ const KINDS = new Map<string, SbKindDef>();
  */
 export function defineSbKind(kind: string, def: SbKindDef): void {
   const had = KINDS.get(kind);
-  if (had && had !== def) throw new Error(`store buffer: location kind ${kind} is already defined${BLOCK_KINDS.has(kind) ? ' by the building blocks' : ''}; a model's own kinds need names of their own`);
+  if (had && had !== def) throw new Error(`store buffer: location kind ${kind} is already defined${BLOCK_KINDS.has(kind) ? ' by the building blocks' : ''}; a model's own kinds are registered with modelSbKind()`);
   KINDS.set(kind, def);
+}
+/**
+ * A model's own kind of buffered location, kept apart from every other
+ * model's: it is registered under `name` if that is free, else under
+ * `name·2`, `name·3`, … So two models that each define a kind `flag` with
+ * their own handler can be checked in one process (tlbcheck ci) and each
+ * keeps its handler. Returns the kind to use in loc() and in
+ * storeBufferFields({ kinds }). The same handler again returns the same
+ * kind (a model module imported twice, or a model that registers in build()).
+ */
+export function modelSbKind(name: string, def: SbKindDef): string {
+  for (let n = 1; ; n++) {
+    const kind = n === 1 ? name : `${name}·${n}`;
+    const had = KINDS.get(kind);
+    if (had === def) return kind;
+    if (!had && !BLOCK_KINDS.has(kind)) {
+      KINDS.set(kind, def);
+      return kind;
+    }
+  }
 }
 /** The kinds src/hw and src/kernel define (for the error above). */
 const BLOCK_KINDS = new Set(['pte', 'pmd', 'loaded_mm', 'is_lazy', 'csd']);
