@@ -19,8 +19,14 @@
  * TLB shootdown code", tlb.c) keeps both from reading the old value; without
  * it (`leaveLazyMb=false`) the CPU keeps its stale TLB (old tlb_gen, no
  * flush) while the initiator still sees it lazy and skips it.
+ *
+ * `preGen` is the kernel before tlb_gen (4.13 and older): flush_tlb_mm_range
+ * flushes locally first, then IPIs every other CPU of mm_cpumask, lazy ones
+ * included; a lazy target leaves the mm (leave_mm: off the mask, onto
+ * init_mm) and reloads CR3 when it switches back. Nothing is skipped, so
+ * freed page tables are safe without a generation compare.
  */
-import { array, bits, defineModel, enumOf, machine, NONE, type View } from '../src/index.js';
+import { array, bits, defineModel, enumOf, machine, NONE, type ActionDef, type View } from '../src/index.js';
 import { defaultHwOptions, describeStoreBuffer, hardwareActions, hwParams, sbLength, tsoParams, type HwOptions } from '../src/hw/index.js';
 import {
   csdLockable,
@@ -43,6 +49,9 @@ import {
   sendFlushIpisFirst,
   syncFlushIpi,
   localFlushThenWait,
+  localFlushFirst,
+  preGenFlushTargets,
+  csdQueue,
 } from '../src/kernel/index.js';
 import { coreProperties, flushReturns } from '../properties/index.js';
 
@@ -57,6 +66,10 @@ export default defineModel({
     freeTables: { default: true, doc: 'munmap frees the emptied page-table page after the flush (freed_tables)' },
     waitIrqsOff: { default: false, doc: 'BUG: the initiator waits for the CSDs with IRQs disabled' },
     ipiLazyOnFreedTables: { default: true, doc: 'native_flush_tlb_multi: with freed_tables IPI lazy CPUs too (mainline); false = skip them' },
+    preGen: {
+      default: false,
+      doc: '4.13 and older: no tlb_gen; a local flush, then IPIs to every other CPU of mm_cpumask; a lazy target leaves the mm (leave_mm)',
+    },
     leaveLazyMb: {
       default: true,
       doc: 'switch_mm_irqs_off leaving lazy mode: smp_mb() between is_lazy=false and the tlb_gen read (mainline; matters only with tso)',
@@ -74,38 +87,56 @@ export default defineModel({
       ...w.fields,
       ...unmapOpFields(sh, OPS),
       /** Where each CPU's task is in munmap → flush_tlb_mm_range → tlb_finish_mmu. */
-      pc: array(CPU, enumOf(['user', 'kthread', 'zapped', 'ipis-sent', 'waiting', 'returned'])),
+      pc: array(CPU, enumOf(['user', 'kthread', 'zapped', 'ipis-sent', 'local-flushed', 'waiting', 'returned'])),
     };
     type S = typeof state;
     const userMode = (s: View<S>, c: number) => s.pc[c] === 'user' && ownLoadedMm(s, c) === MM0;
-    const sw = { leaveLazyMb: p.leaveLazyMb };
+    const sw = { leaveLazyMb: p.leaveLazyMb, preGen: p.preGen };
     const idle = (s: View<S>) => {
       for (let c = 0; c < p.N; c++) if ((s.pc[c] !== 'user' && s.pc[c] !== 'kthread') || s.csd[c].includes('queued')) return false;
       return true;
     };
     const lazyOpt = { ipiLazyOnFreedTables: p.ipiLazyOnFreedTables };
+    // The mainline order: IPIs first, then the local flush and the wait.
+    const mainlineFlush: Record<string, ActionDef<S>> = {
+      flush_tlb_mm_range: {
+        over: [CPU],
+        guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
+        effect: (s, c) => {
+          sendFlushIpisFirst(s, c, { ...lazyOpt, tables: w.tablesOf(MM0) });
+        },
+        describe: (s, c) =>
+          phraseOf(s, (x) => {
+            const f = munmapFlushInfo(x, MM0, c);
+            incMmTlbGen(x, MM0);
+            const t = flushTargets(x, c, f, lazyOpt);
+            const skipped = [...Array(p.N).keys()].filter((o) => o !== c && x.isLazy[o] && !bits.has(t, o)).map((o) => `CPU${o}`);
+            const why = skipped.length ? ` (is_lazy=1 read for ${skipped.join(',')}: skipped)` : '';
+            return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why}`;
+          }),
+      },
+      ...localFlushThenWait<S>(CPU, k, { waitIrqsOff: p.waitIrqsOff }),
+    };
+    // Before tlb_gen: the local flush, then IPIs to the rest of mm_cpumask and the wait.
+    const preGenFlush: Record<string, ActionDef<S>> = {
+      ...localFlushFirst<S>(CPU, k, w.tablesOf(MM0), { preGen: true }),
+      flush_tlb_others: {
+        over: [CPU],
+        guard: (s, c) => s.pc[c] === 'local-flushed' && csdLockable(s, c, bits.all(p.N)),
+        effect: (s, c) => {
+          csdQueue(s, c, preGenFlushTargets(s, c, MM0));
+          if (p.waitIrqsOff) s.irqOff[c] = true;
+          s.pc[c] = 'waiting';
+        },
+        describe: (s, c) => `flush_tlb_others: lock CSD, send flush IPI → ${maskNames(preGenFlushTargets(s, c, MM0), p.N)}; wait for CSDs${p.waitIrqsOff ? ' (IRQs OFF)' : ''}`,
+      },
+    };
     return machine(state, {
       init: w.init,
       actions: {
         // ---------------------------------------------------------- initiator
         ...munmapSteps<S>({ CPU, PAGE, freeTables: p.freeTables, userMode, tablesOf: w.tablesOf, irqsOnAtReturn: p.waitIrqsOff }),
-        flush_tlb_mm_range: {
-          over: [CPU],
-          guard: (s, c) => s.pc[c] === 'zapped' && csdLockable(s, c, bits.all(p.N)),
-          effect: (s, c) => {
-            sendFlushIpisFirst(s, c, { ...lazyOpt, tables: w.tablesOf(MM0) });
-          },
-          describe: (s, c) =>
-            phraseOf(s, (x) => {
-              const f = munmapFlushInfo(x, MM0, c);
-              incMmTlbGen(x, MM0);
-              const t = flushTargets(x, c, f, lazyOpt);
-              const skipped = [...Array(p.N).keys()].filter((o) => o !== c && x.isLazy[o] && !bits.has(t, o)).map((o) => `CPU${o}`);
-              const why = skipped.length ? ` (is_lazy=1 read for ${skipped.join(',')}: skipped)` : '';
-              return `flush_tlb_mm_range(${describeFlushInfo(f)}): lock CSD, send flush IPI → ${maskNames(t, p.N)}${why}`;
-            }),
-        },
-        ...localFlushThenWait<S>(CPU, k, { waitIrqsOff: p.waitIrqsOff }),
+        ...(p.preGen ? preGenFlush : mainlineFlush),
         // ------------------------------------------------------------ scheduler
         schedule_kthread: {
           over: [CPU],
@@ -130,7 +161,7 @@ export default defineModel({
             }),
         },
         // ------------------------------------------------------------ targets
-        ...syncFlushIpi<S>(CPU, k),
+        ...syncFlushIpi<S>(CPU, k, { preGen: p.preGen }),
         // --------------------------------------------------- hardware, users
         ...hardwareActions<S>(sh, o, {
           userMode: (s, c) => userMode(s, c),
@@ -139,9 +170,9 @@ export default defineModel({
       },
       invariants: coreProperties<S>(),
       endState: idle,
-      liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'waiting') },
+      liveness: { 'flush-returns': flushReturns<S>(CPU, (s, c) => s.pc[c] === 'ipis-sent' || s.pc[c] === 'local-flushed' || s.pc[c] === 'waiting') },
       // The kernel's steps weakly fair, IPI delivery strongly fair; the scheduler's choices are not fair (a CPU may stay lazy forever).
-      fairness: { ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', local_flush: 'weak' },
+      fairness: { ...munmapStepsFairness, ...flushIpiFairness, flush_tlb_mm_range: 'weak', ...(p.preGen ? { flush_tlb_others: 'weak' } : { local_flush: 'weak' }) },
     });
   },
   expect: [
@@ -153,6 +184,10 @@ export default defineModel({
     { params: { tso: 1, freeTables: false, leaveLazyMb: false }, verdict: 'violated', invariant: 'no-stale-access', note: 'is_lazy=0 still buffered when the initiator reads it; the CPU read the old tlb_gen and kept its TLB' },
     { params: { freeTables: false, leaveLazyMb: false }, verdict: 'holds', note: 'without store buffers the smp_mb() is not needed' },
     { params: { ipiLazyOnFreedTables: true, N: 3 }, options: { liveness: true }, verdict: 'holds', note: 'every flush returns, lazy CPUs or not' },
+    { params: { preGen: true }, verdict: 'holds', note: 'before tlb_gen: lazy CPUs are IPI\'d and leave the mm' },
+    { params: { preGen: true, N: 3 }, verdict: 'holds' },
+    { params: { preGen: true, N: 3 }, options: { liveness: true }, verdict: 'holds' },
+    { params: { preGen: true, waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'deadlock', note: 'the same IRQs-off wait, before tlb_gen' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'two initiators wait for each other with IRQs off' },
   ],
 });

@@ -2,13 +2,34 @@
  * The generic one-step flushes of src/kernel/flush.ts: flush_tlb_mm_range()
  * from any context with a range, a stride and the ceiling, should_flush_tlb()
  * and freed_tables, the pre-tlb_gen variant, flush_tlb_page() and
- * flush_tlb_kernel_range().
+ * flush_tlb_kernel_range(); and the multi-step flush in its pre-tlb_gen form.
  */
 import { describe, expect, it } from 'vitest';
 import { compileLayout } from '../src/engine/layout.js';
-import { bits, type View } from '../src/index.js';
+import { array, bits, enumOf, type ModelDef, type View } from '../src/index.js';
 import { access, defaultHwOptions, pteRead, pteStore, tlbFill, tlbLookup } from '../src/hw/index.js';
-import { flushPages, flushTlbKernelRange, flushTlbMmRange, flushTlbPage, LOADED_MM_SWITCHING, MM0, world, writeFlushInfo, type CpuStart } from '../src/kernel/index.js';
+import {
+  csdAllUnlocked,
+  csdQueue,
+  flushPages,
+  flushTargets,
+  flushTlbKernelRange,
+  flushTlbMmRange,
+  flushTlbPage,
+  LOADED_MM_SWITCHING,
+  localFlushFirst,
+  MM0,
+  preGenFlushTargets,
+  readFlushInfo,
+  syncFlushIpi,
+  unmapOpFields,
+  unmapZap,
+  world,
+  writeFlushInfo,
+  type CpuStart,
+} from '../src/kernel/index.js';
+import lazyModel from '../models/lazy.js';
+import { reaches } from './helpers/model-tables.js';
 
 const make = (start?: (c: number) => CpuStart, P = 4) => {
   const w = world({ N: 3, P, OPS: 1, start });
@@ -89,5 +110,44 @@ describe('flush_tlb_kernel_range', () => {
     expect([0, 1, 2].map((c) => tlbLookup(s, c, 0, 1) !== null)).toEqual([false, true, false]);
     expect(flushTlbKernelRange(s, [0, 1], { ceiling: 1, invpcid: false })).toMatch(/__flush_tlb_all on CPU0, CPU1, CPU2/);
     expect([0, 1, 2].map((c) => tlbLookup(s, c, 0, 0) !== null || tlbLookup(s, c, 0, 1) !== null)).toEqual([false, false, false]);
+  });
+});
+
+describe('the multi-step flush before tlb_gen (localFlushFirst / syncFlushIpi with preGen, models/lazy.ts preGen)', () => {
+  const w = world({ N: 3, P: 1, OPS: 1, start: (c) => ({ mm: MM0, lazy: c === 2 }) });
+  const decl = { ...w.fields, ...unmapOpFields(w.hwShape, 1), pc: array(w.CPU, enumOf(['user', 'zapped', 'local-flushed', 'waiting', 'returned'])) };
+  type D = typeof decl;
+  const fresh = () => {
+    const s = compileLayout(decl).makeView() as View<D>;
+    w.init(s);
+    for (let c = 0; c < 3; c++) access(s, c, 0, 'read', defaultHwOptions);
+    return s;
+  };
+
+  it('the local step flushes without a generation; the IPI targets are the rest of the mask, lazy CPUs too; a lazy target leaves the mm', () => {
+    const s = fresh();
+    unmapZap(s, 0, MM0, 0, false);
+    s.pc[0] = 'zapped';
+    const local = localFlushFirst<D>(w.CPU, w.k, [0], { preGen: true }).flush_tlb_mm_range;
+    expect(local.describe!(s, 0)).toBe('flush_tlb_mm_range(mm0 va0): local flush_tlb_func: INVLPG va0');
+    local.effect(s, 0);
+    expect([s.pc[0], s.tlbGen[MM0], tlbLookup(s, 0, 0, 0)]).toEqual(['local-flushed', 0, null]);
+    const targets = preGenFlushTargets(s, 0, MM0);
+    expect(targets).toBe(0b110);
+    expect(flushTargets(s, 0, readFlushInfo(s, 0), { ipiLazyOnFreedTables: true })).toBe(0b010); // mainline skips the lazy CPU
+    csdQueue(s, 0, targets);
+    const ipi = syncFlushIpi<D>(w.CPU, w.k, { preGen: true }).flush_ipi;
+    expect(ipi.describe!(s, 2, 0)).toMatch(/^IPI from CPU0: flush_tlb_func: lazy → leave_mm: clear mm_cpumask bit, switch_mm\(init_mm\)/);
+    ipi.effect(s, 2, 0);
+    ipi.effect(s, 1, 0);
+    expect([s.loadedMm[2], bits.has(s.mmCpumask[MM0], 2), tlbLookup(s, 1, 0, 0), s.ctxTlbGen[1]![0]]).toEqual([w.INIT_MM, false, null, 0]);
+    expect(csdAllUnlocked(s, 0)).toBe(true);
+  });
+
+  it('lazy model: before tlb_gen a lazy CPU leaves the mm through a flush even when no table is freed; tlb_gen never moves', () => {
+    const m = lazyModel as unknown as ModelDef;
+    const leftMm = (s: any) => s.pc.some((x: string, c: number) => x === 'kthread' && s.loadedMm[c] === 1);
+    expect(reaches(m, { preGen: true, freeTables: false }, leftMm)).toBe(true);
+    expect(reaches(m, { preGen: true }, (s) => s.tlbGen[0] > 0)).toBe(false);
   });
 });

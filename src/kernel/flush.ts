@@ -75,7 +75,8 @@ const rangeName = (f: Pick<FlushInfo, 'va' | 'vaEnd' | 'stride'>) => {
   const pages = flushPages(f);
   return pages.length > 1 ? `va${pages[0]}..va${pages.at(-1)}${(f.stride ?? 1) > 1 ? ` stride ${f.stride}` : ''}` : vaName(f.va);
 };
-export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${rangeName(f)} new_tlb_gen=${f.newGen}${f.freedTables ? ' freed_tables' : ''}`;
+/** The flush_tlb_info as a trace phrase; a flush before tlb_gen (newGen 0: a generation never published) shows none. */
+export const describeFlushInfo = (f: FlushInfo) => `mm${f.mm} ${rangeName(f)}${f.newGen ? ` new_tlb_gen=${f.newGen}` : ''}${f.freedTables ? ' freed_tables' : ''}`;
 
 /**
  * flush_tlb_func(info) on CPU c (IRQs off). Returns a trace phrase.
@@ -280,6 +281,15 @@ export function flushTlbFuncPreGen(s: KView, c: number, f: FlushInfo, k: Pick<Ke
   }
   for (const va of flushPages(f)) invlpg(s, c, va);
   return `flush_tlb_func: INVLPG ${rangeName(f)}`;
+}
+
+/**
+ * The IPI targets of flush_tlb_mm_range() before tlb_gen (4.13 and older,
+ * flush_tlb_others()): every other CPU of mm_cpumask, lazy ones included
+ * (their flush_tlb_func() leaves the mm).
+ */
+export function preGenFlushTargets(s: KView, self: number, mm: number): number {
+  return bits.del(s.mmCpumask[mm]!, self);
 }
 
 /** How a one-step flush_tlb_mm_range() picks its targets and flushes; every option defaults to mainline. */

@@ -18,7 +18,18 @@
 import type { ActionDef, Fairness } from '../engine/model.js';
 import type { Sort, StateDecl, View } from '../engine/types.js';
 import { hw } from '../hw/walk.js';
-import { describeFlushInfo, type FlushTargetOptions, flushReturned, flushStarted, flushTargets, flushTlbFunc, readFlushInfo, writeFlushInfo } from './flush.js';
+import {
+  describeFlushInfo,
+  type FlushInfo,
+  type FlushTargetOptions,
+  flushReturned,
+  flushStarted,
+  flushTargets,
+  flushTlbFunc,
+  flushTlbFuncPreGen,
+  readFlushInfo,
+  writeFlushInfo,
+} from './flush.js';
 import { incMmTlbGen } from './mm.js';
 import type { KernelShape } from './shape.js';
 import { csdAllUnlocked, csdQueue, csdUnlock, ipiDeliverable } from './smp.js';
@@ -100,9 +111,18 @@ export function munmapSteps<D extends StateDecl>(o: MunmapStepOptions<D>): Recor
  * records what it covers in `tables`), publish the flush_tlb_info and run
  * flush_tlb_func() locally with IRQs off. Leaves pc[c] = 'local-flushed' for
  * the model's remote step (IPIs, or a paravirtual flush).
+ * `preGen`: the same step before tlb_gen (4.13 and older): no generation,
+ * the old flush_tlb_func() (flushTlbFuncPreGen); the remote step then IPIs
+ * every other CPU of mm_cpumask (preGenFlushTargets).
  */
-export function localFlushFirst<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>, tables: readonly number[]): Record<'flush_tlb_mm_range', ActionDef<D>> {
+export function localFlushFirst<D extends StateDecl>(
+  CPU: Sort,
+  k: Pick<KernelShape, 'mms'>,
+  tables: readonly number[],
+  o: { preGen?: boolean } = {},
+): Record<'flush_tlb_mm_range', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
+  const local = (x: StepView, c: number, f: FlushInfo) => (o.preGen ? flushTlbFuncPreGen(x, c, f, k) : flushTlbFunc(x, c, f, k));
   return {
     flush_tlb_mm_range: {
       over: [CPU],
@@ -110,17 +130,19 @@ export function localFlushFirst<D extends StateDecl>(CPU: Sort, k: Pick<KernelSh
       effect: (s, c) => {
         const x = v(s);
         const f = munmapFlushInfo(x, MM0, c!);
-        incMmTlbGen(x, MM0, c!);
+        if (o.preGen) f.newGen = 0;
+        else incMmTlbGen(x, MM0, c!);
         flushStarted(x, c!, f, tables);
         writeFlushInfo(x, c!, f);
-        flushTlbFunc(x, c!, f, k);
+        local(x, c!, f);
         x.pc[c!] = 'local-flushed';
       },
       describe: (s, c) =>
         phraseOf(v(s), (x) => {
           const f = munmapFlushInfo(x, MM0, c!);
-          incMmTlbGen(x, MM0);
-          return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${flushTlbFunc(x, c!, f, k)}`;
+          if (o.preGen) f.newGen = 0;
+          else incMmTlbGen(x, MM0);
+          return `flush_tlb_mm_range(${describeFlushInfo(f)}): local ${local(x, c!, f)}`;
         }),
     },
   };
@@ -165,18 +187,23 @@ export function localFlushThenWait<D extends StateDecl>(CPU: Sort, k: Pick<Kerne
   };
 }
 
-/** The target of a flush IPI from `from`: flush_tlb_func() first, then csd_unlock() (the initiator may return). */
-export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>): Record<'flush_ipi', ActionDef<D>> {
+/**
+ * The target of a flush IPI from `from`: flush_tlb_func() first, then
+ * csd_unlock() (the initiator may return). `preGen`: the old
+ * flush_tlb_func() (a lazy target leaves the mm, flushTlbFuncPreGen).
+ */
+export function syncFlushIpi<D extends StateDecl>(CPU: Sort, k: Pick<KernelShape, 'mms'>, o: { preGen?: boolean } = {}): Record<'flush_ipi', ActionDef<D>> {
   const v = (s: View<D>) => s as unknown as StepView;
+  const handler = (x: StepView, t: number, f: FlushInfo) => (o.preGen ? flushTlbFuncPreGen(x, t, f, k) : flushTlbFunc(x, t, f, k));
   return {
     flush_ipi: {
       over: [CPU, CPU],
       guard: (s, t, from) => ipiDeliverable(v(s), from!, t!),
       effect: (s, t, from) => {
-        flushTlbFunc(v(s), t!, readFlushInfo(v(s), from!), k);
+        handler(v(s), t!, readFlushInfo(v(s), from!));
         csdUnlock(v(s), from!, t!);
       },
-      describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${flushTlbFunc(x, t!, readFlushInfo(x, from!), k)}; csd_unlock`),
+      describe: (s, t, from) => phraseOf(v(s), (x) => `IPI from CPU${from}: ${handler(x, t!, readFlushInfo(x, from!))}; csd_unlock`),
     },
   };
 }
