@@ -88,9 +88,9 @@ export default defineModel({
         gup_fast_begin: { over: [CPU], guard: userMode, effect: (s, c) => void gupFastBegin(s, c), describe: (s, c) => phraseOf(s, (x) => gupFastBegin(x, c)) },
         gup_fast_pmd: {
           over: [CPU],
-          guard: (s, c) => s.gupStage[c] === 'irqs-off' && !(p.gupSpins && s.pmd[MM0] < 0),
-          effect: (s, c) => void gupFastReadPmd(s, c, MM0),
-          describe: (s, c) => phraseOf(s, (x) => gupFastReadPmd(x, c, MM0)),
+          guard: (s, c) => s.gupStage[c] === 'irqs-off' && !(p.gupSpins && s.pmd[MM0][0] < 0),
+          effect: (s, c) => void gupFastReadPmd(s, c, MM0, 0),
+          describe: (s, c) => phraseOf(s, (x) => gupFastReadPmd(x, c, MM0, 0)),
         },
         gup_fast_pte: {
           over: [CPU, PAGE],

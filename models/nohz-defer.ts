@@ -33,6 +33,7 @@ import {
   invlpg,
   invpcid,
   pageTableFields,
+  pmdInit,
   pteInit,
   pteStore,
   speculativeWalkAction,
@@ -86,7 +87,7 @@ export default defineModel({
     };
     return machine(state, {
       init: (s) => {
-        s.pmd[0] = 0;
+        pmdInit(s, 0, 0);
         pteInit(s, 0, 0, 0);
         for (let c = 1; c < p.N; c++) s.mode[c] = 'user';
         s.mode[0] = 'kernel';

@@ -43,6 +43,7 @@ import {
   defaultHwOptions,
   ghostFields,
   pageTableFields,
+  pmdInit,
   pteInit,
   pteRead,
   pteStore,
@@ -150,7 +151,7 @@ export default defineModel({
     return machine(state, {
       init: (s) => {
         for (let m = 0; m < MMS; m++) {
-          s.pmd[m] = m;
+          pmdInit(s, m, m);
           pteInit(s, m, 0, m);
         }
         s.mmCpumask[0] = bits.all(p.N);

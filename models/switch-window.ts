@@ -48,6 +48,7 @@ import {
   latch,
   pageTableFields,
   pscEvictAction,
+  pmdInit,
   pteInit,
   sbLength,
   speculativeWalkAction,
@@ -158,8 +159,8 @@ export default defineModel({
     };
     return machine(state, {
       init: (s) => {
-        s.pmd[MM0] = 0;
-        s.pmd[MM1] = 1;
+        pmdInit(s, MM0, 0);
+        pmdInit(s, MM1, 1);
         pteInit(s, 0, 0, 0);
         pteInit(s, 1, 0, 1);
         s.mmCpumask[MM0] = 0b11;

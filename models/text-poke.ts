@@ -96,6 +96,7 @@ import {
   ghostFields,
   pageTableFields,
   pteGlobalFields,
+  pmdInit,
   pteInit,
   speculativeWalkAction,
   tlbFields,
@@ -286,11 +287,11 @@ export default defineModel({
 
     return machine(state, {
       init: (s) => {
-        s.pmd[MM0] = PT_MM0;
+        pmdInit(s, MM0, PT_MM0);
         pteInit(s, PT_MM0, VA, PFN_USER);
         s.pteAccessed[PT_MM0][VA] = true;
         s.pteDirty[PT_MM0][VA] = true;
-        s.pmd[POKING_MM] = PT_POKE; // poking_init(): the PT page is preallocated, the PTE empty
+        pmdInit(s, POKING_MM, PT_POKE); // poking_init(): the PT page is preallocated, the PTE empty
         s.mmCpumask[MM0] = bits.all(p.N);
         for (let c = 0; c < p.N; c++) {
           s.cr3Root[c] = MM0;

@@ -50,7 +50,7 @@ function fresh(pages = 1): V {
     ...storeBufferFields(sh, { depth: 1, kinds: KERNEL_SB_KINDS, idxMax: 0, valLo: -1, valHi: pteValueMax(sh) }),
   };
   const s = compileLayout(decl).makeView() as unknown as V & View<typeof decl>;
-  s.pmd[0] = 0;
+  s.pmd[0]![0] = 0;
   for (let va = 0; va < pages; va++) pteInit(s, 0, va, 0);
   return s;
 }

@@ -18,8 +18,8 @@ const entry = (global = false) => ({ ver: 0, table: 0, frame: 0, writable: true,
 function loaded(): HwView {
   const s = fresh();
   for (const p of [0, 1]) for (const va of [0, 1]) tlbFill(s, 0, p, va, entry(p === 1 && va === 1));
-  s.psc[0]![0] = 0;
-  s.psc[0]![1] = 0;
+  s.psc[0]![0]![0] = 0;
+  s.psc[0]![1]![0] = 0;
   return s;
 }
 const has = (s: HwView, p: number, va: number) => s.tlbVer[0]![p]![va] !== NONE;
@@ -33,8 +33,8 @@ describe('INVLPG', () => {
     expect(has(s, 1, 1)).toBe(false); // global, other PCID
     expect(has(s, 0, 0)).toBe(true); // other address
     expect(has(s, 1, 0)).toBe(true); // other PCID, non-global
-    expect(s.psc[0]![0]).toBe(NONE); // PSC of current PCID, whatever address
-    expect(s.psc[0]![1]).toBe(0); // PSC of other PCIDs stays
+    expect(s.psc[0]![0]![0]).toBe(NONE); // PSC of current PCID, whatever address
+    expect(s.psc[0]![1]![0]).toBe(0); // PSC of other PCIDs stays
   });
 });
 
@@ -45,7 +45,7 @@ describe('MOV CR3', () => {
     expect([has(s, 0, 0), has(s, 0, 1), has(s, 1, 0), has(s, 1, 1)]).toEqual([true, true, true, true]);
     expect(s.cr3Root[0]).toBe(1);
     expect(s.cr3Pcid[0]).toBe(1);
-    expect(s.psc[0]).toEqual([0, 0]);
+    expect(s.psc[0]).toEqual([[0], [0]]);
   });
   it('flushing drops the new PCID\'s non-global entries and PSC, keeps globals and other PCIDs', () => {
     const s = loaded();
@@ -53,7 +53,7 @@ describe('MOV CR3', () => {
     expect(has(s, 1, 0)).toBe(false);
     expect(has(s, 1, 1)).toBe(true); // global
     expect(has(s, 0, 0) && has(s, 0, 1)).toBe(true);
-    expect(s.psc[0]).toEqual([0, NONE]);
+    expect(s.psc[0]).toEqual([[0], [NONE]]);
   });
 });
 
@@ -70,26 +70,26 @@ describe('INVPCID', () => {
     const s = loaded();
     invpcid(s, 0, 1, 1);
     expect([has(s, 1, 0), has(s, 1, 1), has(s, 0, 0), has(s, 0, 1)]).toEqual([false, true, true, true]);
-    expect(s.psc[0]).toEqual([0, NONE]);
+    expect(s.psc[0]).toEqual([[0], [NONE]]);
   });
   it('type 2: everything including globals', () => {
     const s = loaded();
     invpcid(s, 0, 2);
     expect([has(s, 0, 0), has(s, 0, 1), has(s, 1, 0), has(s, 1, 1)]).toEqual([false, false, false, false]);
-    expect(s.psc[0]).toEqual([NONE, NONE]);
+    expect(s.psc[0]).toEqual([[NONE], [NONE]]);
   });
   it('type 3: everything except globals', () => {
     const s = loaded();
     invpcid(s, 0, 3);
     expect([has(s, 0, 0), has(s, 0, 1), has(s, 1, 0), has(s, 1, 1)]).toEqual([false, false, false, true]);
-    expect(s.psc[0]).toEqual([NONE, NONE]);
+    expect(s.psc[0]).toEqual([[NONE], [NONE]]);
   });
 });
 
 describe('walks and accesses', () => {
   function mapped(): HwView {
     const s = fresh();
-    s.pmd[0] = 0;
+    s.pmd[0]![0] = 0;
     pteInit(s, 0, 0, 1);
     return s;
   }
@@ -97,7 +97,7 @@ describe('walks and accesses', () => {
     const s = mapped();
     walk(s, 0, 0);
     expect(s.pteAccessed[0]![0]).toBe(true);
-    expect(s.psc[0]![0]).toBe(0);
+    expect(s.psc[0]![0]![0]).toBe(0);
     expect(tlbLookup(s, 0, 0, 0)?.frame).toBe(1);
     tlbFill(s, 0, 1, 1, { ...entry(true), frame: 0 });
     expect(tlbLookup(s, 0, 0, 1)?.global).toBe(true);
@@ -105,7 +105,7 @@ describe('walks and accesses', () => {
   it('a walk starts from the cached PMD even after the PMD was cleared in memory', () => {
     const s = mapped();
     walk(s, 0, 0);
-    s.pmd[0] = NONE;
+    s.pmd[0]![0] = NONE;
     expect(walkPlan(s, 0, 0)).toMatchObject({ viaPsc: true, table: 0, present: true });
     s.tableFreed[0] = true;
     walk(s, 0, 0);
@@ -145,8 +145,8 @@ describe('CR4.PGE and CR4.PCIDE (cr4.ts; SDM §4.10.4.1, §4.10.2.4, §4.10.1)',
   const withCr4 = () => {
     const s = compileLayout(declCr4).makeView() as unknown as HwView & View<typeof declCr4>;
     for (const p of [0, 1]) for (const va of [0, 1]) tlbFill(s, 0, p, va, entry(p === 1 && va === 1));
-    s.psc[0]![0] = 0;
-    s.psc[0]![1] = 0;
+    s.psc[0]![0]![0] = 0;
+    s.psc[0]![1]![0] = 0;
     return s;
   };
   const all = (s: HwView) => [has(s, 0, 0), has(s, 0, 1), has(s, 1, 0), has(s, 1, 1)];
@@ -161,7 +161,7 @@ describe('CR4.PGE and CR4.PCIDE (cr4.ts; SDM §4.10.4.1, §4.10.2.4, §4.10.1)',
     expect(all(s)).toEqual([true, true, true, true]);
     expect(cr4Write(s, 0, { pge: false })).toBe("MOV to CR4 (PGE 1→0): all TLB entries, globals included, and all PSC entries dropped");
     expect(all(s)).toEqual([false, false, false, false]);
-    expect(s.psc[0]).toEqual([NONE, NONE]);
+    expect(s.psc[0]).toEqual([[NONE], [NONE]]);
   });
 
   it('PCIDE 1→0 drops everything; 0→1 drops nothing and needs CR3 PCID 0', () => {
@@ -192,7 +192,7 @@ describe('CR4.PGE and CR4.PCIDE (cr4.ts; SDM §4.10.4.1, §4.10.2.4, §4.10.1)',
 
   it('with PGE=0 a walk of a G=1 leaf fills a non-global entry, which a flushing MOV to CR3 drops', () => {
     const s = compileLayout(declCr4).makeView() as unknown as HwView & View<typeof declCr4>;
-    s.pmd[0] = 0;
+    s.pmd[0]![0] = 0;
     pteInit(s, 0, 0, 1);
     s.pteGlobal[0]![0] = true;
     walk(s, 0, 0);

@@ -54,7 +54,7 @@ const decl = {
 /** Two CPUs on root 0; PT page 0 maps va0 → pfn0 (version 0). */
 function fresh(): HwView {
   const s = compileLayout(decl).makeView() as unknown as HwView & View<typeof decl>;
-  s.pmd[0] = 0;
+  s.pmd[0]![0] = 0;
   pteInit(s, 0, 0, 0);
   return s;
 }
@@ -134,27 +134,27 @@ describe('store buffer', () => {
     pteStoreBy(s, 0, 0, 0, { ...remap, frame: 0 }, 'plain'); // v2 pfn0
     expect(loadFrom(s, 0, pteLoc(0, 0)) >> 8).toBe(2);
     expect(loadFrom(s, 1, pteLoc(0, 0)) >> 8).toBe(0);
-    pmdStoreBy(s, 0, 0, NONE); // buffer full: v1 reaches memory first
+    pmdStoreBy(s, 0, 0, 0, NONE); // buffer full: v1 reaches memory first
     expect(s.pteVer[0]![0]).toBe(1);
-    expect(pmdSeen(s, 0, 0)).toBe(NONE);
-    expect(pmdSeen(s, 1, 0)).toBe(0);
+    expect(pmdSeen(s, 0, 0, 0)).toBe(NONE);
+    expect(pmdSeen(s, 1, 0, 0)).toBe(0);
     drainOne(s, 0);
     expect(s.pteVer[0]![0]).toBe(2);
     fence(s, 0);
-    expect(s.pmd[0]).toBe(NONE);
+    expect(s.pmd[0]![0]).toBe(NONE);
     expect(sbLength(s, 0)).toBe(0);
   });
 
   it('a locked store (xchg) and the serializing INVLPG / MOV CR3 drain the buffer first', () => {
     const s = fresh();
-    pmdStoreBy(s, 0, 0, 0);
+    pmdStoreBy(s, 0, 0, 0, 0);
     pteStoreBy(s, 0, 0, 0, remap, 'locked');
     expect(sbLength(s, 0)).toBe(0);
     expect(s.pteFrame[0]![0]).toBe(1);
-    pmdStoreBy(s, 0, 0, 0);
+    pmdStoreBy(s, 0, 0, 0, 0);
     invlpg(s, 0, 0);
     expect(sbLength(s, 0)).toBe(0);
-    pmdStoreBy(s, 0, 0, 0);
+    pmdStoreBy(s, 0, 0, 0, 0);
     cr3Write(s, 0, 0, 0, true);
     expect(sbLength(s, 0)).toBe(0);
   });
@@ -165,12 +165,12 @@ describe('store buffer', () => {
     storeTo(s, 0, pmd, NONE); // a buffered pmd_clear, not yet visible
     expect(loadFrom(s, 1, pmd)).toBe(0);
     expect(lockedXchg(s, 0, pmd, 0)).toBe(NONE); // sees its own drained store
-    expect([sbLength(s, 0), s.pmd[0]]).toEqual([0, 0]);
+    expect([sbLength(s, 0), s.pmd[0]![0]]).toEqual([0, 0]);
     storeTo(s, 0, pmd, NONE);
     expect(lockedCmpxchg(s, 0, pmd, 0, 0)).toBe(NONE); // drained first: memory holds NONE, no swap
-    expect([sbLength(s, 0), s.pmd[0]]).toEqual([0, NONE]);
+    expect([sbLength(s, 0), s.pmd[0]![0]]).toEqual([0, NONE]);
     expect(lockedCmpxchg(s, 1, pmd, NONE, 0)).toBe(NONE);
-    expect(s.pmd[0]).toBe(0);
+    expect(s.pmd[0]![0]).toBe(0);
   });
 
   it("the page walker reads its own buffered PTE; another CPU's walker reads memory", () => {
@@ -186,7 +186,7 @@ describe('store buffer', () => {
 
   it("the walker's A update is a locked RMW: it drains the walking CPU's buffer", () => {
     const s = fresh();
-    pmdStoreBy(s, 0, 0, 0);
+    pmdStoreBy(s, 0, 0, 0, 0);
     expect(walkPlan(s, 0, 0)!.present).toBe(true);
     walk(s, 0, 0);
     expect(s.pteAccessed[0]![0]).toBe(true);

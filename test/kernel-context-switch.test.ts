@@ -48,7 +48,7 @@ describe('world() options', () => {
     expect(w.tablesOf(1)).toEqual([1]);
     expect(w.tablesOf(w.INIT_MM)).toEqual([]);
     // mm1 maps va_i → pfn (P + i) through PT page 1.
-    expect([s.pmd[0], s.pmd[1], s.pmd[2]]).toEqual([0, 1, -1]);
+    expect([s.pmd[0]![0], s.pmd[1]![0], s.pmd[2]![0]]).toEqual([0, 1, -1]);
     expect([...s.pteFrame[1]!]).toEqual([2, 3]);
     expect([...s.pteWritable[1]!, ...s.pteDirty[1]!]).toEqual([false, false, true, true]);
     expect([...s.loadedMm]).toEqual([1, 0, 2]);
@@ -62,7 +62,7 @@ describe('world() options', () => {
 
   it('emptyMms map nothing; a start on a missing mm is an error naming it', () => {
     const s = make(world({ N: 2, P: 1, OPS: 1, userMms: 2, emptyMms: [1] }));
-    expect([s.pmd[0], s.pmd[1]]).toEqual([0, -1]);
+    expect([s.pmd[0]![0], s.pmd[1]![0]]).toEqual([0, -1]);
     expect(() => world({ N: 2, P: 1, OPS: 1, start: () => ({ mm: 1 }) })).toThrow(/CPU0 starts on mm1, but the user mms are mm0\.\.mm0/);
     expect(() => world({ N: 2, P: 1, OPS: 1, userMms: 0 })).toThrow(/userMms must be an integer >= 1/);
   });

@@ -77,14 +77,14 @@ describe('gup_fast', () => {
     const s = fresh();
     gupFastBegin(s, 1);
     expect(s.irqOff[1]).toBe(true);
-    expect(gupFastReadPmd(s, 1, MM0)).toBe('gup_fast: READ_ONCE(pmd) → PT page 0');
+    expect(gupFastReadPmd(s, 1, MM0, 0)).toBe('gup_fast: READ_ONCE(pmd) → PT page 0');
     expect(gupFastReadPte(s, 1, 0)).toBe('gup_fast: READ_ONCE(pte va0) → pfn0, get_page');
     expect(s.freedTableWalk).toBe(NONE);
     gupFastEnd(s, 1, 'direct');
     expect([s.irqOff[1], s.gupStage[1]]).toEqual([false, 'idle']);
 
     gupFastBegin(s, 1);
-    gupFastReadPmd(s, 1, MM0);
+    gupFastReadPmd(s, 1, MM0, 0);
     pmdClear(s, MM0);
     s.tableFreed[0] = true;
     expect(gupFastReadPte(s, 1, 0)).toMatch(/reads FREED page-table page/);
@@ -93,7 +93,7 @@ describe('gup_fast', () => {
     const t = fresh();
     pmdClear(t, MM0);
     gupFastBegin(t, 2);
-    expect(gupFastReadPmd(t, 2, MM0)).toMatch(/pmd_none, fall back/);
+    expect(gupFastReadPmd(t, 2, MM0, 0)).toMatch(/pmd_none, fall back/);
     expect(t.gupStage[2]).toBe('done');
   });
 });

@@ -12,3 +12,4 @@ export * from './invalidate.js';
 export * from './walk.js';
 export * from './access.js';
 export * from './nmi.js';
+export * from './efer.js';

@@ -9,9 +9,10 @@
 import { NONE } from '../engine/types.js';
 import type { CpuView } from './cpu.js';
 import { pageCount, pcidCount, pscDrop, tlbDrop, type TlbView } from './tlb.js';
-import type { HwOptions } from './options.js';
 import { fence } from './store-buffer.js';
 import { cr4Of, cr4PcideOf, cr4PgeOf, type Cr4, type Cr4View } from './cr4.js';
+import { eferTceOf } from './efer.js';
+import { pmdSlotOf, type PageTableView } from './pagetable.js';
 
 type V = TlbView & CpuView;
 
@@ -24,16 +25,26 @@ function dropWhere(s: TlbView, c: number, keep: (pcid: number, va: number, globa
 }
 
 /**
+ * The PSC entries an invalidation of va in `pcid` must drop: all of the
+ * PCID's (Intel, and AMD with EFER.TCE=0), or with EFER.TCE=1 only the one
+ * of va's PMD slot (efer.ts).
+ */
+function pscDropFor(s: TlbView, c: number, pcid: number, va: number): void {
+  if (eferTceOf(s, c)) pscDrop(s, c, pcid, pmdSlotOf(s as unknown as PageTableView, va));
+  else pscDrop(s, c, pcid);
+}
+
+/**
  * INVLPG va: the entries for va in the current PCID, global entries for va in
  * any PCID, and ALL paging-structure-cache entries of the current PCID,
- * whatever address they map (Intel). With AMD EFER.TCE only the PSC entries
- * covering va (here: the single upper entry, so the same).
+ * whatever address they map (Intel; AMD with EFER.TCE=1: only those of va's
+ * PMD).
  */
-export function invlpg(s: V, c: number, va: number, _opts?: Pick<HwOptions, 'amdTce'>): void {
+export function invlpg(s: V, c: number, va: number): void {
   fence(s, c);
   const cur = s.cr3Pcid[c]!;
   dropWhere(s, c, (p, v, g) => !(v === va && (p === cur || g)));
-  pscDrop(s, c, cur);
+  pscDropFor(s, c, cur, va);
 }
 
 export type InvpcidType = 0 | 1 | 2 | 3;
@@ -52,7 +63,7 @@ export function invpcid(s: TlbView, c: number, type: InvpcidType, pcid = 0, va =
   switch (type) {
     case 0:
       dropWhere(s, c, (p, v, g) => !(p === pcid && v === va && !g));
-      pscDrop(s, c, pcid);
+      pscDropFor(s, c, pcid, va);
       return;
     case 1:
       dropWhere(s, c, (p, _v, g) => !(p === pcid && !g));
@@ -125,11 +136,12 @@ export function nativeFlushTlbGlobal(s: TlbView & CpuView & Partial<Cr4View>, c:
 }
 
 /**
- * A #PF on va invalidates va's TLB entries and the PSC entries used for it,
- * in the current PCID (SDM §4.10.4.1, last paragraph).
+ * A #PF on va invalidates va's TLB entries and the PSC entries that would be
+ * used for it, in the current PCID (SDM §4.10.4.1, last paragraph): those of
+ * va's PMD slot.
  */
 export function pageFaultInvalidate(s: V, c: number, va: number): void {
   const cur = s.cr3Pcid[c]!;
   tlbDrop(s, c, cur, va);
-  pscDrop(s, c, cur);
+  pscDrop(s, c, cur, pmdSlotOf(s as unknown as PageTableView, va));
 }

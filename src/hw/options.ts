@@ -19,13 +19,6 @@ export interface HwOptions {
    */
   readonly dirtySetOnFaultingWrite: boolean;
   /**
-   * AMD EFER.TCE: INVLPG/INVPCID drop only the paging-structure-cache entries
-   * that cover the address, not every PSC entry of the current PCID. In this
-   * abstraction every page lives under the one upper entry, so the two agree
-   * for user pages; the option is kept so models state what they assume.
-   */
-  readonly amdTce: boolean;
-  /**
    * x86-TSO store buffers of this depth per CPU (store-buffer.ts); 0 = off,
    * every store is globally visible at once (sequential consistency). The
    * model must also declare the buffers (kernel world({ tso })).
@@ -36,7 +29,6 @@ export interface HwOptions {
 export const defaultHwOptions: HwOptions = {
   dirtySetRechecksPte: true,
   dirtySetOnFaultingWrite: false,
-  amdTce: false,
   storeBufferDepth: 0,
 };
 

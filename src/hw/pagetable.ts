@@ -1,22 +1,28 @@
 /**
- * Page tables in memory, two levels: per root one upper entry (the PMD that
- * covers all modelled user pages) pointing to a page-table page, and in each
- * page-table page one leaf PTE per virtual page with present, writable,
- * accessed, dirty and frame. Page-table pages can be unhooked (pmd cleared),
- * freed (`tableFreed`, the allocator's view) and hooked again.
+ * Page tables in memory, two levels: per root `pmds` upper entries (PMDs),
+ * each covering a run of consecutive user pages (pmdSlotOf) and pointing to
+ * a page-table page, and in each page-table page one leaf PTE per virtual
+ * page with present, writable, accessed, dirty and frame (a page-table page
+ * under slot k only uses the entries of slot k's pages). Page-table pages can
+ * be unhooked (pmd cleared), freed (`tableFreed`, the allocator's view: from
+ * then on the page is someone else's memory, and any walk through it is a
+ * violation) and hooked again.
  *
  * `pteVer` is ghost: which kernel PTE store produced the current contents.
  */
 import { array, bool, int, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
-import type { HwShape } from './shape.js';
+import { pmdsOf, type HwShape } from './shape.js';
 import { defineSbKind, forwarded, loc, lockedStore, storeTo, type SbLoc } from './store-buffer.js';
 
 export function pageTableFields(sh: HwShape) {
   const { PAGE, roots, tables, frames, versions } = sh;
+  const pmds = pmdsOf(sh);
+  if (!Number.isInteger(pmds) || pmds < 1 || pmds > PAGE.size) throw new Error(`page tables: pmds must be an integer from 1 to the number of pages (${PAGE.size}); got ${pmds}`);
+  if (pmds > 1 && PAGE.symmetric) throw new Error('page tables: with more than one PMD per root pages are not interchangeable: declare the page sort with symmetric: false');
   return {
-    /** Upper entry of each root: the page-table page it points to, NONE = not present. */
-    pmd: array(roots, int(NONE, tables - 1, { init: NONE })),
+    /** The upper entries (PMDs) of each root: the page-table page each points to, NONE = not present. */
+    pmd: array(roots, array(pmds, int(NONE, tables - 1, { init: NONE }))),
     ptePresent: array(tables, array(PAGE, bool())),
     pteWritable: array(tables, array(PAGE, bool())),
     pteAccessed: array(tables, array(PAGE, bool())),
@@ -50,6 +56,19 @@ export function pteRead(s: PageTableView, t: number, va: number): Pte {
   };
 }
 
+/** The PMD slot of va: which of a root's upper entries covers it (consecutive pages share one). */
+export function pmdSlotOf(s: PageTableView, va: number): number {
+  const n = s.pmd[0]!.length;
+  return n === 1 ? 0 : Math.floor((va * n) / s.ptePresent[0]!.length);
+}
+/** The pages PMD slot `slot` covers. */
+export function pmdSlotPages(s: PageTableView, slot: number): number[] {
+  const P = s.ptePresent[0]!.length;
+  return Array.from({ length: P }, (_, va) => va).filter((va) => pmdSlotOf(s, va) === slot);
+}
+/** The page-table page that maps va in `root` now (memory), NONE if its PMD is not present. */
+export const tableOf = (s: PageTableView, root: number, va: number): number => s.pmd[root]![pmdSlotOf(s, va)]!;
+
 /** A kernel store of a whole PTE (set_pte_at / pte_clear): bumps the ghost version. */
 export function pteStore(s: PageTableView, t: number, va: number, v: Omit<Pte, 'ver'>): void {
   s.ptePresent[t]![va] = v.present;
@@ -58,6 +77,11 @@ export function pteStore(s: PageTableView, t: number, va: number, v: Omit<Pte, '
   s.pteDirty[t]![va] = v.dirty;
   s.pteFrame[t]![va] = v.present ? v.frame : 0;
   s.pteVer[t]![va] = s.pteVer[t]![va]! + 1;
+}
+
+/** Initial PMD: `root`'s upper entry at `slot` points to page-table page t (for a model's init). */
+export function pmdInit(s: PageTableView, root: number, t: number, slot = 0): void {
+  s.pmd[root]![slot] = t;
 }
 
 /** Initial (version 0) mapping va → frame in page-table page t (for a model's init). */
@@ -80,7 +104,9 @@ export function decodePte(v: number): Pte {
 export const pteValueMax = (sh: Pick<HwShape, 'versions'>): number => (sh.versions + 1) * 256 - 1;
 
 export const pteLoc = (t: number, va: number): SbLoc => loc('pte', { idx: t, page: va });
-export const pmdLoc = (root: number): SbLoc => loc('pmd', { idx: root });
+/** The PMD of `root` at `slot` as a store-buffer location (the slot in the page coordinate; slot 0 has none). */
+export const pmdLoc = (root: number, slot = 0): SbLoc => loc('pmd', slot === 0 ? { idx: root } : { idx: root, page: slot });
+const slotOfLoc = (l: SbLoc): number => (l.page === NONE ? 0 : l.page);
 
 function pteWrite(s: PageTableView, t: number, va: number, p: Pte): void {
   s.ptePresent[t]![va] = p.present;
@@ -99,9 +125,9 @@ defineSbKind('pte', {
   },
 });
 defineSbKind('pmd', {
-  read: (s: PageTableView, l) => s.pmd[l.idx]!,
-  write: (s: PageTableView, l, v) => void (s.pmd[l.idx] = v),
-  show: (l, v) => `PMD(root ${l.idx})=${v === NONE ? 'none' : `PT page ${v}`}`,
+  read: (s: PageTableView, l) => s.pmd[l.idx]![slotOfLoc(l)]!,
+  write: (s: PageTableView, l, v) => void (s.pmd[l.idx]![slotOfLoc(l)] = v),
+  show: (l, v) => `PMD(root ${l.idx}${l.page === NONE ? '' : `, slot ${l.page}`})=${v === NONE ? 'none' : `PT page ${v}`}`,
 });
 
 /** The PTE as CPU c sees it: its own newest buffered store, else memory (also the page walker's view). */
@@ -109,9 +135,9 @@ export function pteSeen(s: PageTableView, c: number, t: number, va: number): Pte
   const v = forwarded(s, c, pteLoc(t, va));
   return v === undefined ? pteRead(s, t, va) : decodePte(v);
 }
-/** The upper entry of `root` as CPU c sees it. */
-export function pmdSeen(s: PageTableView, c: number, root: number): number {
-  return forwarded(s, c, pmdLoc(root)) ?? s.pmd[root]!;
+/** The upper entry of `root` at `slot` as CPU c sees it. */
+export function pmdSeen(s: PageTableView, c: number, root: number, slot: number): number {
+  return forwarded(s, c, pmdLoc(root, slot)) ?? s.pmd[root]![slot]!;
 }
 
 /**
@@ -125,7 +151,7 @@ export function pteStoreBy(s: PageTableView, c: number, t: number, va: number, v
   if (how === 'locked') lockedStore(s, c, pteLoc(t, va), encodePte(p));
   else storeTo(s, c, pteLoc(t, va), encodePte(p));
 }
-/** pmd_clear()/pmd_populate() by CPU c: a plain store. */
-export function pmdStoreBy(s: PageTableView, c: number, root: number, table: number): void {
-  storeTo(s, c, pmdLoc(root), table);
+/** pmd_clear()/pmd_populate() of `root` at `slot` by CPU c: a plain store. */
+export function pmdStoreBy(s: PageTableView, c: number, root: number, slot: number, table: number): void {
+  storeTo(s, c, pmdLoc(root, slot), table);
 }

@@ -4,8 +4,9 @@
  * so the blocks agree on index ranges.
  *
  * Abstraction (deliberately small, state explosion is the enemy):
- * - `PAGE` are user virtual pages va0..vaP-1, all under ONE upper-level entry
- *   (one PMD) per root, so a root has exactly one page-table page at a time.
+ * - `PAGE` are user virtual pages va0..vaP-1 under `pmds` upper-level entries
+ *   (PMDs) per root, default one: consecutive pages share a PMD (pmdSlotOf in
+ *   pagetable.ts), and each PMD points to one page-table page at a time.
  * - Physical page-table pages are a pool of `tables` ids; data frames a pool of
  *   `frames` ids ("pfn"). Values are ids, not addresses.
  * - PTE contents are tagged with a ghost version (which kernel PTE store wrote
@@ -26,4 +27,9 @@ export interface HwShape {
   readonly pcids: number;
   /** Highest ghost PTE version. */
   readonly versions: number;
+  /** PMD entries per root (page-table pages one mm can have at once); default 1. Pages under different PMDs are not interchangeable. */
+  readonly pmds?: number;
 }
+
+/** The PMD entries per root of a shape. */
+export const pmdsOf = (sh: Pick<HwShape, 'pmds'>): number => sh.pmds ?? 1;

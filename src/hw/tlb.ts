@@ -6,13 +6,13 @@
  * `tlbVer = NONE` means "no entry". SDM §4.10.2.2: an entry caches the AND of
  * R/W over the levels and the leaf's D bit; any entry may be dropped at any time.
  *
- * PSC entry (cpu, pcid): the cached upper entry (which page-table page the PMD
- * pointed to). PCID-tagged, never global (G exists only in leaf entries,
- * SDM §4.10.3.1).
+ * PSC entry (cpu, pcid, PMD slot): the cached upper entry (which page-table
+ * page that PMD pointed to). PCID-tagged, never global (G exists only in leaf
+ * entries, SDM §4.10.3.1).
  */
 import { array, bool, int, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
-import type { HwShape } from './shape.js';
+import { pmdsOf, type HwShape } from './shape.js';
 
 export function tlbFields(sh: HwShape) {
   const { CPU, PAGE, pcids, tables, frames, versions } = sh;
@@ -26,8 +26,8 @@ export function tlbFields(sh: HwShape) {
     tlbWritable: perEntry(bool()),
     tlbDirty: perEntry(bool()),
     tlbGlobal: perEntry(bool()),
-    /** Paging-structure cache: cached PMD → page-table page, per PCID; NONE = empty. */
-    psc: array(CPU, array(pcids, int(NONE, tables - 1, { init: NONE }))),
+    /** Paging-structure cache: cached PMD → page-table page, per PCID and PMD slot; NONE = empty. */
+    psc: array(CPU, array(pcids, array(pmdsOf(sh), int(NONE, tables - 1, { init: NONE })))),
   };
 }
 export type TlbView = View<ReturnType<typeof tlbFields>>;
@@ -90,8 +90,11 @@ export function tlbDrop(s: TlbView, c: number, pcid: number, va: number): void {
   s.tlbGlobal[c]![pcid]![va] = false;
 }
 
-export function pscDrop(s: TlbView, c: number, pcid: number): void {
-  s.psc[c]![pcid] = NONE;
+/** Drop CPU c's PSC entries of `pcid`: all of them, or only the one of PMD `slot`. */
+export function pscDrop(s: TlbView, c: number, pcid: number, slot?: number): void {
+  const e = s.psc[c]![pcid]!;
+  if (slot !== undefined) e[slot] = NONE;
+  else for (let k = 0; k < e.length; k++) e[k] = NONE;
 }
 
 export function pcidCount(s: TlbView): number {

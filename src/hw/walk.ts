@@ -1,8 +1,8 @@
 /**
  * The page walker (SDM §4.10.2.3, §4.10.3.1). A walk may happen at any time
  * while a root is loaded, for prefetch or never-retired speculation too:
- * - it starts from the cached upper entry (PSC) of the current PCID if there
- *   is one, else reads the root's PMD from memory and may cache it;
+ * - it starts from the cached upper entry (PSC) of the current PCID for va's
+ *   PMD if there is one, else reads that PMD from memory and may cache it;
  * - it then reads the leaf PTE from the page-table page IN MEMORY — through a
  *   stale PSC entry that page may already be unhooked or freed;
  * - a present leaf gets A=1 in memory first, then is cached in the TLB,
@@ -15,11 +15,11 @@ import { NONE, type StateDecl, type View } from '../engine/types.js';
 import type { ActionDef } from '../engine/model.js';
 import type { CpuView } from './cpu.js';
 import { latch, type GhostView } from './ghost.js';
-import { pmdSeen, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
+import { pmdSeen, pmdSlotOf, pteLoc, pteSeen, type PageTableView } from './pagetable.js';
 import { pteGlobalOf } from './pte-global.js';
 import { cr4PgeOf } from './cr4.js';
 import { fence, forwarded, inFlight, sbLength } from './store-buffer.js';
-import type { HwShape } from './shape.js';
+import { pmdsOf, type HwShape } from './shape.js';
 import { pscDrop, tlbDrop, tlbEntry, tlbFill, type TlbView } from './tlb.js';
 
 export type HwView = PageTableView & TlbView & CpuView & GhostView;
@@ -39,9 +39,10 @@ export interface WalkPlan {
 /** Where a walk of va on CPU c would go now; null = upper entry not present. */
 export function walkPlan(s: HwView, c: number, va: number): WalkPlan | null {
   const pcid = s.cr3Pcid[c]!;
-  let table = s.psc[c]![pcid]!;
+  const slot = pmdSlotOf(s, va);
+  let table = s.psc[c]![pcid]![slot]!;
   const viaPsc = table !== NONE;
-  if (!viaPsc) table = pmdSeen(s, c, s.cr3Root[c]!);
+  if (!viaPsc) table = pmdSeen(s, c, s.cr3Root[c]!, slot);
   if (table === NONE) return null;
   const freed = s.tableFreed[table]!;
   return { table, viaPsc, freed, present: !freed && pteSeen(s, c, table, va).present };
@@ -70,7 +71,7 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
   const w = walkPlan(s, c, va);
   if (!w) return null;
   const pcid = s.cr3Pcid[c]!;
-  if (!w.viaPsc) s.psc[c]![pcid] = w.table;
+  if (!w.viaPsc) s.psc[c]![pcid]![pmdSlotOf(s, va)] = w.table;
   if (w.freed) {
     s.freedTableWalk = latch(s.freedTableWalk, c);
     return w;
@@ -128,12 +129,14 @@ export function tlbEvictAction<D extends StateDecl>(sh: HwShape): ActionDef<D> {
   };
 }
 
-/** ... and any paging-structure-cache entry. */
+/** ... and any paging-structure-cache entry (one per PCID and PMD slot). */
 export function pscEvictAction<D extends StateDecl>(sh: HwShape): ActionDef<D> {
+  // With one PMD per root the slot argument is left out (traces name the PCID only).
+  const slots = pmdsOf(sh);
   return {
-    over: [sh.CPU, sh.pcids],
-    guard: (s, c, p) => hw(s).psc[c!]![p!] !== NONE,
-    effect: (s, c, p) => pscDrop(hw(s), c!, p!),
-    describe: (s, c, p) => `PSC drops cached PMD (pcid${p})`,
+    over: slots === 1 ? [sh.CPU, sh.pcids] : [sh.CPU, sh.pcids, slots],
+    guard: (s, c, p, k = 0) => hw(s).psc[c!]![p!]![k] !== NONE,
+    effect: (s, c, p, k = 0) => pscDrop(hw(s), c!, p!, k),
+    describe: (s, c, p, k = 0) => `PSC drops cached PMD (pcid${p}${slots === 1 ? '' : `, slot ${k}`})`,
   };
 }

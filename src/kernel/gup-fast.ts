@@ -14,7 +14,7 @@
 import { array, enumOf, int, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import { latch } from '../hw/ghost.js';
-import { pmdSeen, pteSeen } from '../hw/pagetable.js';
+import { pmdSeen, pmdSlotOf, pteSeen } from '../hw/pagetable.js';
 import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
 import { rcuQuiescent, type TableFree, type TableFreeView } from './table-free.js';
@@ -35,8 +35,9 @@ export function gupFastBegin(s: V, c: number): string {
   return 'gup_fast: local_irq_save';
 }
 
-export function gupFastReadPmd(s: V, c: number, mm: number): string {
-  const t = pmdSeen(s, c, mm);
+/** gup_fast_pmd_range(): READ_ONCE of the PMD that maps va (the range gup_fast walks stays under it). */
+export function gupFastReadPmd(s: V, c: number, mm: number, va: number): string {
+  const t = pmdSeen(s, c, mm, pmdSlotOf(s, va));
   s.gupTable[c] = t;
   s.gupStage[c] = t === NONE ? 'done' : 'pmd-read';
   return t === NONE ? 'gup_fast: pmd_none, fall back to the slow path' : `gup_fast: READ_ONCE(pmd) → PT page ${t}`;

@@ -41,6 +41,7 @@ import type { HwView } from '../hw/walk.js';
 import { flushReturned, flushStarted, TLB_FLUSH_ALL, type FlushGhostView, type FlushInfo } from './flush.js';
 import { freeFrame } from './free.js';
 import { ptepGetAndClear, type FolioView } from './pgtable.js';
+import { tableOf } from '../hw/pagetable.js';
 
 /** gatherVa: the whole mm (fullmm); NONE: the range is empty. */
 export const GATHER_ALL = -2;
@@ -85,7 +86,7 @@ export function mmTlbFlushNested(s: MmuGatherView, mm: number): boolean {
  */
 export function tlbZapPte(s: V, c: number, va: number, o: { pfnmap?: boolean } = {}): string {
   const mm = s.gatherMm[c]!;
-  const t = s.pmd[mm]!;
+  const t = tableOf(s, mm, va);
   const info: FlushInfo = { mm, va, newGen: 0, freedTables: false };
   s.zapVa[c] = va;
   if (t === NONE || !s.ptePresent[t]![va]) {

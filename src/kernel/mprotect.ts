@@ -16,11 +16,11 @@ import type { AccessGhostView } from '../hw/ghost.js';
 import { pteSeen, pteStoreBy } from '../hw/pagetable.js';
 import type { HwView } from '../hw/walk.js';
 import { NONE } from '../engine/types.js';
-import { pmdSeen } from '../hw/pagetable.js';
+import { pmdSeen, pmdSlotOf } from '../hw/pagetable.js';
 
 /** change_pte_range() on mm's va by CPU c, write-protecting: whether a PTE changed. */
 export function changePteRange(s: HwView, c: number, mm: number, va: number): boolean {
-  const t = pmdSeen(s, c, mm);
+  const t = pmdSeen(s, c, mm, pmdSlotOf(s, va));
   if (t === NONE) return false;
   const pte = pteSeen(s, c, t, va);
   if (!pte.present || !pte.writable) return false;

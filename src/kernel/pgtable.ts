@@ -9,7 +9,7 @@
 import { array, bool, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
-import { pmdSeen, pmdStoreBy, pteSeen, pteStore, pteStoreBy, type PageTableView } from '../hw/pagetable.js';
+import { pmdSeen, pmdSlotOf, pmdStoreBy, pteSeen, pteStore, pteStoreBy, tableOf, type PageTableView } from '../hw/pagetable.js';
 
 export function folioFields(sh: HwShape) {
   return {
@@ -25,7 +25,7 @@ export type FolioView = View<ReturnType<typeof folioFields>>;
  * store buffer first.
  */
 export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: number, c?: number): number {
-  const t = c === undefined ? s.pmd[mm]! : pmdSeen(s, c, mm);
+  const t = c === undefined ? tableOf(s, mm, va) : pmdSeen(s, c, mm, pmdSlotOf(s, va));
   if (t === NONE) return NONE;
   const old = c === undefined ? null : pteSeen(s, c, t, va);
   if (!(old ? old.present : s.ptePresent[t]![va])) return NONE;
@@ -38,14 +38,14 @@ export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: nu
 }
 
 /**
- * free_pgtables → pmd_clear: unhook mm's page-table page; returns it (to be
- * freed after the flush). A plain store (native_pmd_clear): buffered under
- * TSO when the CPU `c` is given.
+ * free_pgtables → pmd_clear: unhook mm's page-table page under PMD `slot`
+ * (default the first); returns it (to be freed after the flush). A plain
+ * store (native_pmd_clear): buffered under TSO when the CPU `c` is given.
  */
-export function pmdClear(s: PageTableView, mm: number, c?: number): number {
-  const t = c === undefined ? s.pmd[mm]! : pmdSeen(s, c, mm);
-  if (c === undefined) s.pmd[mm] = NONE;
-  else pmdStoreBy(s, c, mm, NONE);
+export function pmdClear(s: PageTableView, mm: number, c?: number, slot = 0): number {
+  const t = c === undefined ? s.pmd[mm]![slot]! : pmdSeen(s, c, mm, slot);
+  if (c === undefined) s.pmd[mm]![slot] = NONE;
+  else pmdStoreBy(s, c, mm, slot, NONE);
   return t;
 }
 

@@ -11,6 +11,7 @@ import { array, int, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
+import { pmdSlotOf, tableOf } from '../hw/pagetable.js';
 import type { FlushInfo } from './flush.js';
 import { freeFrame, freeTable } from './free.js';
 import type { MmView } from './mm.js';
@@ -33,7 +34,7 @@ type V = HwView & FolioView & UnmapOpView;
 
 /** va is mapped in mm (the munmap has something to do). */
 export function mapped(s: HwView, mm: number, va: number): boolean {
-  const t = s.pmd[mm]!;
+  const t = tableOf(s, mm, va);
   return t !== NONE && s.ptePresent[t]![va]!;
 }
 
@@ -42,9 +43,9 @@ export function unmapZap(s: V, c: number, mm: number, va: number, freeTables: bo
   s.opsLeft = s.opsLeft - 1;
   s.opVa[c] = va;
   s.opFrame[c] = ptepGetAndClear(s, mm, va, c);
-  const t = s.pmd[mm]!;
+  const t = tableOf(s, mm, va);
   if (freeTables && t !== NONE && tableEmpty(s, t)) {
-    s.opTable[c] = pmdClear(s, mm, c);
+    s.opTable[c] = pmdClear(s, mm, c, pmdSlotOf(s, va));
     return true;
   }
   return false;
@@ -60,7 +61,7 @@ export function munmapFlushInfo(s: UnmapOpView & MmView, mm: number, c: number):
 }
 
 export function describeZap(s: V, mm: number, va: number, freeTables: boolean): string {
-  const t = s.pmd[mm]!;
+  const t = tableOf(s, mm, va);
   const frame = s.pteFrame[t]![va]!;
   const d = s.pteDirty[t]![va]! ? 'D=1 → folio dirty' : 'D=0';
   const others = s.ptePresent[t]!.filter((x, i) => x && i !== va).length;

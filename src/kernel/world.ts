@@ -4,7 +4,7 @@
  * in mm_cpumask(mm0), mm0's one page-table page (PT page 0) mapping va_i →
  * pfn_i writable and clean. Options make it another world:
  *   userMms  user processes mm0..mm(u-1); init_mm is mm u. mm m has root m
- *            and PT page m, mapping va_i → pfn (m·P + i).
+ *            and PT page m (see pmds), mapping va_i → pfn (m·P + i).
  *   start    where each CPU starts: running a task of mm m, lazy on mm m (a
  *            kernel thread that kept m's CR3: is_lazy, still in the mask), or
  *            on init_mm (a kernel thread that never borrowed an mm).
@@ -16,15 +16,20 @@
  *   frame    the frame each mapped page starts on; default pfn (m·P + i).
  *            Two pages on one frame: one page mapped twice (two VMAs of a
  *            file, a shared device page).
- * Pages stay interchangeable (a symmetric sort) unless `maps` or `frame`
- * tells them apart.
+ *   pmds     PMD entries per root (hw/shape.ts): mm m's page-table page for
+ *            PMD slot k is PT page m·pmds + k, each mapping its slot's pages.
+ *   tce      AMD EFER.TCE on every CPU (hw/efer.ts): INVLPG keeps the PSC
+ *            entries of the other PMD slots.
+ * Pages stay interchangeable (a symmetric sort) unless `maps`, `frame` or
+ * several PMDs tell them apart.
  * Returns the hardware and kernel shapes and the state fields of every
  * building block, for a model to extend with its own program counters.
  */
 import { bits, cpus, NONE, sort } from '../engine/types.js';
 import { cpuFields } from '../hw/cpu.js';
 import { ghostFields } from '../hw/ghost.js';
-import { pageTableFields, pteInit, pteValueMax } from '../hw/pagetable.js';
+import { pageTableFields, pteInit, pteValueMax, tableOf } from '../hw/pagetable.js';
+import { eferFields } from '../hw/efer.js';
 import { storeBufferFields } from '../hw/store-buffer.js';
 import type { HwShape } from '../hw/shape.js';
 import { tlbFields } from '../hw/tlb.js';
@@ -60,6 +65,10 @@ export interface WorldParams {
   maps?: (mm: number, va: number) => boolean;
   /** The frame (pfn) mapped page va of mm starts on, in 0..userMms·P-1; default mm·P + va. */
   frame?: (mm: number, va: number) => number;
+  /** PMD entries per root: page-table pages per mm (default 1). */
+  pmds?: number;
+  /** EFER.TCE on every CPU (the eferTce fields are added whenever this is given). */
+  tce?: boolean;
 }
 
 /** A CPU's starting point: `mm` a user mm (running its task, or lazy on it) or 'init_mm'. */
@@ -94,7 +103,8 @@ export function world(p: WorldParams) {
   // CPUs that start in different places are not interchangeable (no CPU symmetry).
   const uniform = starts.every((st) => st.mm === starts[0]!.mm && st.lazy === starts[0]!.lazy);
   const CPU = cpus(p.N, { symmetric: uniform });
-  const PAGE = sort('page', p.P, { symmetric: !p.maps && !p.frame });
+  const pmds = p.pmds ?? 1;
+  const PAGE = sort('page', p.P, { symmetric: !p.maps && !p.frame && pmds === 1 });
   const frameOf = (m: number, va: number): number => {
     const f = p.frame ? p.frame(m, va) : m * p.P + va;
     if (!Number.isInteger(f) || f < 0 || f >= users * p.P) throw new Error(`world: mm${m} va${va} starts on pfn${f}, but the frames are pfn0..pfn${users * p.P - 1}`);
@@ -103,7 +113,7 @@ export function world(p: WorldParams) {
   // Checked here, so a bad option is an error when the model is built, not at its first state.
   for (let m = 0; m < users; m++) for (let va = 0; va < p.P; va++) if (!p.emptyMms?.includes(m) && (!p.maps || p.maps(m, va))) frameOf(m, va);
   const asids = p.asids ?? 1;
-  const hwShape: HwShape = { CPU, PAGE, roots: mms, tables: users, frames: users * p.P, pcids: asids, versions: p.OPS };
+  const hwShape: HwShape = { CPU, PAGE, roots: mms, tables: users * pmds, frames: users * p.P, pcids: asids, versions: p.OPS, ...(pmds > 1 ? { pmds } : {}) };
   const k: KernelShape = { CPU, PAGE, mms, asids, maxGen: p.OPS };
   const fields = {
     ...pageTableFields(hwShape),
@@ -117,16 +127,19 @@ export function world(p: WorldParams) {
     ...flushGhostFields(hwShape),
     ...csdFields(k),
     ...kernelStoreBufferFields(hwShape, mms, p.tso),
+    ...(p.tce === undefined ? {} : eferFields(hwShape, { tce: p.tce })),
   };
+  const tablesOf = (mm: number): number[] => (mm < users ? Array.from({ length: pmds }, (_, k) => mm * pmds + k) : []);
   const init = (v: unknown): void => {
     const s = v as KView;
     for (let m = 0; m < users; m++) {
       if (p.emptyMms?.includes(m)) continue;
-      s.pmd[m] = m;
+      for (let k = 0; k < pmds; k++) s.pmd[m]![k] = m * pmds + k;
       for (let va = 0; va < p.P; va++) {
         if (p.maps && !p.maps(m, va)) continue;
-        pteInit(s, m, va, frameOf(m, va), p.pte?.writable ?? true);
-        s.pteDirty[m]![va] = p.pte?.dirty ?? false;
+        const t = tableOf(s, m, va);
+        pteInit(s, t, va, frameOf(m, va), p.pte?.writable ?? true);
+        s.pteDirty[t]![va] = p.pte?.dirty ?? false;
       }
     }
     starts.forEach((st, c) => {
@@ -141,7 +154,7 @@ export function world(p: WorldParams) {
       if (cur) cur[c] = st.lazy || st.mm === INIT_MM ? NONE : st.mm;
     });
   };
-  return { CPU, PAGE, hwShape, k, fields, init, INIT_MM, tablesOf: (mm: number) => (mm < users ? [mm] : []) };
+  return { CPU, PAGE, hwShape, k, fields, init, INIT_MM, tablesOf };
 }
 
 /** Run `f` on a deep copy of the view and return its phrase (describe() must not mutate). */
