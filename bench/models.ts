@@ -71,6 +71,8 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'mremap-truncate', params: { N: 4, flushUnderPtl: false }, verdict: 'violated', what: 'flush after the PTL is dropped' },
   { model: 'pfnmap-unmap', params: { N: 3, VMAS: 2 }, verdict: 'holds', what: 'fix on' },
   { model: 'pfnmap-unmap', params: { N: 3, VMAS: 2, pfnFlush: false }, verdict: 'violated', what: 'no tlb_end_vma flush for VM_PFNMAP' },
+  { model: 'tce-free-pgtables', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'tce-free-pgtables', params: { N: 3, rangeCoversTable: false }, verdict: 'violated', what: 'range misses the freed table under TCE' },
 ];
 
 export interface ModelResult {

@@ -15,7 +15,7 @@ import { initMm, type KernelShape } from './shape.js';
 import { switchMmIrqsOff, type KView } from './switch.js';
 import { LOADED_MM_SWITCHING, ownIsLazy, ownLoadedMm } from './tlbstate.js';
 import { incMmTlbGen, mmCpumaskClear } from './mm.js';
-import { pteSeen } from '../hw/pagetable.js';
+import { pmdSlotOf, pteSeen } from '../hw/pagetable.js';
 
 export const TLB_FLUSH_ALL = -1;
 
@@ -199,16 +199,22 @@ export function flushGhostFields(sh: Pick<HwShape, 'CPU' | 'versions'>) {
 }
 export type FlushGhostView = View<ReturnType<typeof flushGhostFields>>;
 
-/** The one PTE (page-table page, va) a split flush covers, or null when it covers none. */
+/**
+ * The one PTE (page-table page, va) a split flush covers, or null when it
+ * covers none. `tables` are the mm's page-table pages, one per PMD slot in
+ * slot order (world().tablesOf): the PTE is va's in its slot's page.
+ */
 function coveredPte(s: HwView, f: FlushInfo, tables: readonly number[]): { t: number; va: number } | null {
   onePage(f, 'flush ghost');
   if (tables.length === 0) return null;
   const P = s.flushedUpTo[0]!.length;
-  if (tables.length > 1 || (f.va === TLB_FLUSH_ALL && P > 1))
+  const slots = s.pmd[0]!.length;
+  if ((tables.length > 1 && tables.length !== slots) || (f.va === TLB_FLUSH_ALL && P > 1))
     throw new Error(
-      `flush ghost: a flush in flight is recorded for one PTE only (got ${tables.length} page-table pages, ${vaName(f.va)} of ${P} pages); use flushStartedAndReturned for a one-step flush`,
+      `flush ghost: a flush in flight is recorded for one PTE only (got ${tables.length} page-table pages for ${slots} PMD slot${slots > 1 ? 's' : ''}, ${vaName(f.va)} of ${P} pages); use flushStartedAndReturned for a one-step flush`,
     );
-  return { t: tables[0]!, va: f.va === TLB_FLUSH_ALL ? 0 : f.va };
+  const va = f.va === TLB_FLUSH_ALL ? 0 : f.va;
+  return { t: tables.length === 1 ? tables[0]! : tables[pmdSlotOf(s, va)]!, va };
 }
 
 const stamp = (s: HwView, t: number, va: number, ver: number): void => {

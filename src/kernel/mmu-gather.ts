@@ -17,13 +17,18 @@
  *                       for a VM_PFNMAP/VM_MIXEDMAP VMA (tlb->vma_pfn), since
  *                       b67fbebd4cf9 ("mmu_gather: Force tlb-flush VM_PFNMAP
  *                       vmas", 2022); before it, never;
+ *   pteFreeTlb()        free_pgtables() → free_pte_range(): pmd_clear, and
+ *                       pte_free_tlb(): the gathered range grows over the
+ *                       table's address (tlb_flush_pmd_range), freed_tables,
+ *                       and the table is batched to be freed after the flush;
  *   tlb_finish_mmu()    when mm_tlb_flush_nested(mm) (another zap of the mm
  *                       is in flight: tlb_flush_pending > 1), flush the whole
  *                       mm (fullmm, __tlb_reset_range, freed_tables: the fix
  *                       of 99baac21e458, "mm: fix MADV_[FREE|DONTNEED] TLB
  *                       flush miss problem"); then tlb_flush_mmu(): the
  *                       flush if the range is not empty, then the batched
- *                       frames back to the allocator; dec_tlb_flush_pending.
+ *                       frames and page-table pages back to the allocator;
+ *                       dec_tlb_flush_pending.
  *
  * The flush itself is the model's (`flush`): how flush_tlb_mm_range reaches
  * the other CPUs is what the models differ in.
@@ -39,39 +44,61 @@ import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
 import type { HwView } from '../hw/walk.js';
 import { flushReturned, flushStarted, TLB_FLUSH_ALL, type FlushGhostView, type FlushInfo } from './flush.js';
-import { freeFrame } from './free.js';
-import { ptepGetAndClear, type FolioView } from './pgtable.js';
-import { tableOf } from '../hw/pagetable.js';
+import { freeFrame, freeTable } from './free.js';
+import { pmdClear, ptepGetAndClear, type FolioView } from './pgtable.js';
+import { pmdSlotPages, tableOf } from '../hw/pagetable.js';
 
 /** gatherVa: the whole mm (fullmm); NONE: the range is empty. */
 export const GATHER_ALL = -2;
 
-export function mmuGatherFields(sh: Pick<HwShape, 'CPU' | 'PAGE' | 'frames' | 'roots'>) {
-  const { CPU, PAGE, frames, roots } = sh;
+export function mmuGatherFields(sh: Pick<HwShape, 'CPU' | 'PAGE' | 'frames' | 'roots' | 'tables'>) {
+  const { CPU, PAGE, frames, roots, tables } = sh;
   return {
     /** mm->tlb_flush_pending: zaps of each mm in flight. */
     tlbFlushPending: array(roots, int(0, CPU.size)),
     /** tlb->mm of each CPU's gather; NONE = no gather open. */
     gatherMm: array(CPU, int(NONE, roots - 1, { init: NONE })),
-    /** The gathered range (one page here), GATHER_ALL (fullmm), or NONE (empty: nothing to flush). */
+    /** The gathered range's start, GATHER_ALL (fullmm), or NONE (empty: nothing to flush). */
     gatherVa: array(CPU, int(GATHER_ALL, PAGE.size - 1, { init: NONE })),
+    /** Its end (exclusive); 0 when the range is empty or the whole mm. */
+    gatherVaEnd: array(CPU, int(0, PAGE.size)),
     /** The page the zap looked at (its promise: see above). */
     zapVa: array(CPU, int(0, PAGE.size - 1)),
     /** The batched frame (__tlb_remove_page), freed after the flush; NONE = none. */
     gatherFrame: array(CPU, int(NONE, frames - 1, { init: NONE })),
     /** tlb->freed_tables. */
     gatherFreedTables: array(CPU, bool()),
+    /** The page-table pages pte_free_tlb() batched, freed after the flush. */
+    gatherTables: array(CPU, array(tables, bool())),
   };
 }
 export type MmuGatherView = View<ReturnType<typeof mmuGatherFields>>;
 type V = MmuGatherView & HwView & FolioView & FlushGhostView;
 
+/** __tlb_adjust_range(): the gathered range grows to cover page va. */
+function adjustRange(s: MmuGatherView, c: number, va: number): void {
+  const start = s.gatherVa[c]!;
+  if (start === GATHER_ALL) return;
+  s.gatherVa[c] = start === NONE ? va : Math.min(start, va);
+  s.gatherVaEnd[c] = Math.max(s.gatherVaEnd[c]!, va + 1);
+}
+/** __tlb_reset_range(): nothing gathered, no table freed. */
+function resetRange(s: MmuGatherView, c: number): void {
+  s.gatherVa[c] = NONE;
+  s.gatherVaEnd[c] = 0;
+  s.gatherFreedTables[c] = false;
+}
+/** The gathered range as the flush's range. */
+function gatheredRange(s: MmuGatherView, c: number): Pick<FlushInfo, 'va' | 'vaEnd'> {
+  const va = s.gatherVa[c]!;
+  return va === GATHER_ALL ? { va: TLB_FLUSH_ALL } : s.gatherVaEnd[c]! > va + 1 ? { va, vaEnd: s.gatherVaEnd[c]! } : { va };
+}
+
 /** tlb_gather_mmu(): open CPU c's gather on mm (inc_tlb_flush_pending). */
 export function tlbGatherMmu(s: MmuGatherView, c: number, mm: number): void {
   s.gatherMm[c] = mm;
-  s.gatherVa[c] = NONE;
+  resetRange(s, c);
   s.gatherFrame[c] = NONE;
-  s.gatherFreedTables[c] = false;
   s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! + 1;
 }
 
@@ -96,7 +123,7 @@ export function tlbZapPte(s: V, c: number, va: number, o: { pfnmap?: boolean } =
   const ver = s.pteVer[t]![va]!;
   const frame = ptepGetAndClear(s, mm, va, c);
   flushStarted(s, c, info, [t]);
-  s.gatherVa[c] = va;
+  adjustRange(s, c, va);
   if (o.pfnmap) return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry (VM_PFNMAP: no page to batch)`;
   s.gatherFrame[c] = frame;
   return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry, __tlb_remove_page`;
@@ -119,13 +146,32 @@ export interface EndVmaOptions {
  */
 export function tlbEndVma(s: V, c: number, o: EndVmaOptions): string {
   if (!(o.pfnmap && o.forcePfnFlush)) return `tlb_end_vma: ${o.pfnmap ? 'no-op (before b67fbebd4cf9)' : 'no-op (MMU_GATHER_MERGE_VMAS)'}`;
-  const va = s.gatherVa[c]!;
-  if (va === NONE) return 'tlb_end_vma: VM_PFNMAP, range empty: no flush';
-  const mm = s.gatherMm[c]!;
-  const f = o.flush(c, { mm, va: va === GATHER_ALL ? TLB_FLUSH_ALL : va, newGen: 0, freedTables: s.gatherFreedTables[c]! });
-  s.gatherVa[c] = NONE;
-  s.gatherFreedTables[c] = false;
+  if (s.gatherVa[c] === NONE) return 'tlb_end_vma: VM_PFNMAP, range empty: no flush';
+  const f = o.flush(c, { mm: s.gatherMm[c]!, ...gatheredRange(s, c), newGen: 0, freedTables: s.gatherFreedTables[c]! });
+  resetRange(s, c);
   return `tlb_end_vma: VM_PFNMAP, tlb_flush_mmu_tlbonly: ${f}`;
+}
+
+/**
+ * free_pgtables() → free_pte_range() on PMD `slot` of CPU c's gathered mm,
+ * one step: pmd_clear (a plain store), then pte_free_tlb(). Mainline's
+ * pte_free_tlb() (include/asm-generic/tlb.h) first adds the table's address
+ * — the first page under that PMD — to the range (tlb_flush_pmd_range), so
+ * the flush reaches the PSC entry leading to the table also where INVLPG
+ * drops only the entries for its address (EFER.TCE, hw/efer.ts);
+ * `rangeCoversTable: false` leaves the range as the zap made it. Either way
+ * freed_tables is set and the table waits in the batch for
+ * tlb_finish_mmu(). Returns the phrase.
+ */
+export function pteFreeTlb(s: V, c: number, slot: number, o: { rangeCoversTable: boolean }): string {
+  const mm = s.gatherMm[c]!;
+  const t = pmdClear(s, mm, c, slot);
+  if (t === NONE) throw new Error(`CPU${c} frees the page table of PMD slot ${slot} of mm${mm}, which has none`);
+  const addr = pmdSlotPages(s, slot)[0]!;
+  if (o.rangeCoversTable) adjustRange(s, c, addr);
+  s.gatherFreedTables[c] = true;
+  s.gatherTables[c]![t] = true;
+  return `free_pte_range: pmd_clear (PT page ${t}), pte_free_tlb${o.rangeCoversTable ? ` (range += va${addr})` : ' (range unchanged)'}`;
 }
 
 export interface FinishOptions {
@@ -143,24 +189,30 @@ export function tlbFinishMmu(s: V, c: number, o: FinishOptions): string {
   const out: string[] = [];
   if (o.nestedFlush && mmTlbFlushNested(s, mm)) {
     s.gatherVa[c] = GATHER_ALL;
+    s.gatherVaEnd[c] = 0;
     s.gatherFreedTables[c] = true;
     out.push(`mm_tlb_flush_nested (tlb_flush_pending=${s.tlbFlushPending[mm]}): flush all`);
   }
-  const va = s.gatherVa[c]!;
-  if (va === NONE) out.push('range empty: no flush');
-  else out.push(o.flush(c, { mm, va: va === GATHER_ALL ? TLB_FLUSH_ALL : va, newGen: 0, freedTables: s.gatherFreedTables[c]! }));
+  if (s.gatherVa[c] === NONE) out.push('range empty: no flush');
+  else out.push(o.flush(c, { mm, ...gatheredRange(s, c), newGen: 0, freedTables: s.gatherFreedTables[c]! }));
   const frame = s.gatherFrame[c]!;
   if (frame !== NONE) {
     freeFrame(s, frame);
     out.push(`free pfn${frame}`);
   }
+  const batched = s.gatherTables[c]!;
+  for (let t = 0; t < batched.length; t++) {
+    if (!batched[t]) continue;
+    freeTable(s, t);
+    batched[t] = false;
+    out.push(`free PT page ${t}`);
+  }
   // The zap returns: its promise holds from here on.
   flushReturned(s, c, { mm, va: s.zapVa[c]!, newGen: 0, freedTables: false }, o.tables);
   s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! - 1;
   s.gatherMm[c] = NONE;
-  s.gatherVa[c] = NONE;
+  resetRange(s, c);
   s.gatherFrame[c] = NONE;
-  s.gatherFreedTables[c] = false;
   s.zapVa[c] = 0;
   return `tlb_finish_mmu: ${out.join('; ')}; dec_tlb_flush_pending`;
 }

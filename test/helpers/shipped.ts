@@ -15,6 +15,7 @@ import lazyCpumaskModel from '../../models/lazy-cpumask.ts';
 import mprotectReclaimModel from '../../models/mprotect-reclaim.ts';
 import mremapTruncateModel from '../../models/mremap-truncate.ts';
 import pfnmapUnmapModel from '../../models/pfnmap-unmap.ts';
+import tceFreePgtablesModel from '../../models/tce-free-pgtables.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -55,4 +56,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['mprotect-reclaim', mprotectReclaimModel as ModelDef],
   ['mremap-truncate', mremapTruncateModel as ModelDef],
   ['pfnmap-unmap', pfnmapUnmapModel as ModelDef],
+  ['tce-free-pgtables', tceFreePgtablesModel as ModelDef],
 ];
