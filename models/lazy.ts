@@ -187,7 +187,7 @@ export default defineModel({
     { params: { preGen: true }, verdict: 'holds', note: 'before tlb_gen: lazy CPUs are IPI\'d and leave the mm' },
     { params: { preGen: true, N: 3 }, verdict: 'holds' },
     { params: { preGen: true, N: 3 }, options: { liveness: true }, verdict: 'holds' },
-    { params: { preGen: true, waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'deadlock', note: 'the same IRQs-off wait, before tlb_gen' },
+    { params: { preGen: true, waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'the same IRQs-off wait, before tlb_gen' },
     { params: { waitIrqsOff: true, P: 2, OPS: 2 }, options: { liveness: true }, verdict: 'violated', invariant: 'flush-returns(0)', note: 'two initiators wait for each other with IRQs off' },
   ],
 });
