@@ -73,6 +73,8 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'pfnmap-unmap', params: { N: 3, VMAS: 2, pfnFlush: false }, verdict: 'violated', what: 'no tlb_end_vma flush for VM_PFNMAP' },
   { model: 'tce-free-pgtables', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
   { model: 'tce-free-pgtables', params: { N: 3, rangeCoversTable: false }, verdict: 'violated', what: 'range misses the freed table under TCE' },
+  { model: 'invlpgb-collapse', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'invlpgb-collapse', params: { N: 3, freedTables: false }, verdict: 'violated', what: 'FINAL_ONLY broadcast keeps the cached PMD' },
 ];
 
 export interface ModelResult {

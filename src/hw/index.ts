@@ -13,3 +13,4 @@ export * from './walk.js';
 export * from './access.js';
 export * from './nmi.js';
 export * from './efer.js';
+export * from './invlpgb.js';

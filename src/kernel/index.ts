@@ -22,3 +22,4 @@ export * from './locks.js';
 export * from './folio-ref.js';
 export * from './mremap.js';
 export * from './rmap.js';
+export * from './broadcast.js';

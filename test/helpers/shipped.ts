@@ -16,6 +16,7 @@ import mprotectReclaimModel from '../../models/mprotect-reclaim.ts';
 import mremapTruncateModel from '../../models/mremap-truncate.ts';
 import pfnmapUnmapModel from '../../models/pfnmap-unmap.ts';
 import tceFreePgtablesModel from '../../models/tce-free-pgtables.ts';
+import invlpgbCollapseModel from '../../models/invlpgb-collapse.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -57,4 +58,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['mremap-truncate', mremapTruncateModel as ModelDef],
   ['pfnmap-unmap', pfnmapUnmapModel as ModelDef],
   ['tce-free-pgtables', tceFreePgtablesModel as ModelDef],
+  ['invlpgb-collapse', invlpgbCollapseModel as ModelDef],
 ];
