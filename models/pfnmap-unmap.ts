@@ -20,7 +20,9 @@
  *   tlb_finish_mmu: flush va0
  *
  * With the fix, tlb_end_vma() flushes a VM_PFNMAP VMA's range before
- * free_pgtables() unlinks it. A driver that still finds the VMA is safe
+ * free_pgtables() unlinks it. (The stable backports, and reportedly a 2025
+ * mainline rework, flush in free_pgtables() just before unlink_file_vma()
+ * instead: the same order, so the same verdicts.) A driver that still finds the VMA is safe
  * either way: its own gather sees munmap's in flight (mm_tlb_flush_nested)
  * and flushes the whole mm.
  *
@@ -42,7 +44,7 @@ export default defineModel({
   name: 'pfnmap-unmap',
   description: 'munmap of a VM_PFNMAP VMA must flush before it unlinks the VMA from i_mmap: unmap_mapping_range then skips it and the driver frees the frame (CVE-2022-39188, b67fbebd4cf9).',
   params: {
-    N: { default: 2, min: 2, max: 3, doc: 'CPUs (threads of one process; one calls munmap, one the driver ioctl)' },
+    N: { default: 2, min: 2, max: 3, doc: 'CPUs: threads of the process (one calls munmap, one the driver ioctl); with VMAS=2 the third runs the second process' },
     VMAS: { default: 1, min: 1, max: 2, doc: 'VMAs mapping the device page: mm0 va0 (munmapped), then mm1 va0 (another process, run by the last CPU when N = 3)' },
     pfnFlush: { default: true, doc: 'tlb_end_vma() flushes a VM_PFNMAP range (the fix); false = before b67fbebd4cf9' },
   },
@@ -73,7 +75,7 @@ export default defineModel({
           s.munmap = 'done';
           K.tlbGatherMmu(s, c, K.MM0);
           return 'munmap(va0): unmap_region: tlb_gather_mmu';
-        }, (s) => s.munmap === 'todo'),
+        }, (s, c) => s.munmap === 'todo' && K.ownLoadedMm(s, c) === K.MM0),
         munmap_zap: step('munmap', 'munmap-zapped', (s, c) => `unmap_vmas: ${K.tlbZapPte(s, c, 0, { pfnmap: true })}`),
         munmap_end_vma: step('munmap-zapped', 'munmap-ended', endVma),
         munmap_unlink: step('munmap-ended', 'munmap-unlinked', (s, c) => `free_pgtables: ${K.unlinkFileVma(s, c, 0)}`, K.iMmapWriteLockable),

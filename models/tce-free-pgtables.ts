@@ -26,6 +26,11 @@
  *     entries); free PT pages 0 and 1
  *   (speculative walk va1 via the cached PMD: reads the FREED PT page 1)
  *
+ * Each PMD covers one page here. In the kernel free_pgd_range() starts the
+ * freed range at the PMD's base, so with 2 MB PMDs the fixed range is often
+ * over tlb_single_page_flush_ceiling and becomes a full flush; either way
+ * the flush reaches the freed table's cached PMD, which is what is checked.
+ *
  * The flush is flush_tlb_mm_range as one step (freed_tables: every CPU of the
  * mask flushes). The tables are freed right after it (x86 batches them for
  * RCU, which does not stop a hardware walker either).

@@ -77,6 +77,13 @@ describe('PMD slots', () => {
     expect(s.psc[0]![0]).toEqual([0, NONE]);
   });
 
+  it('with several PMDs a block must be told the slot, and a slot is only asked of a page', () => {
+    const s = fresh();
+    expect(() => pmdClear(s, 0)).toThrow(/pmd_clear: root 0 has 2 PMDs; say which slot/);
+    expect(() => pmdInit(s, 0, 0)).toThrow(/pmdInit: root 0 has 2 PMDs/);
+    expect(() => pmdSlotOf(s, -1)).toThrow(/pmdSlotOf: va-1 is not a page \(va0\.\.va3\)/);
+  });
+
   it('more PMDs than pages, or interchangeable pages under several PMDs, are refused', () => {
     expect(() => pageTableFields({ ...sh, pmds: 5 })).toThrow(/pmds must be an integer from 1 to the number of pages \(4\); got 5/);
     expect(() => pageTableFields({ ...sh, PAGE: sort('page', 4, { symmetric: true }) })).toThrow(/declare the page sort with symmetric: false/);

@@ -163,6 +163,12 @@ describe('pfnmap-unmap: CVE-2022-39188, closed by b67fbebd4cf9', () => {
     expect(t.slice(0, read!).some((st) => /flush_tlb_mm_range/.test(st.description))).toBe(false);
   });
 
+  it('munmap is called by a thread of the process that maps va0, not by the second process', () => {
+    const m = pfnmapUnmap as unknown as ModelDef;
+    expect(reaches(m, { VMAS: 2, N: 3 }, (s) => s.pc[2] === 'munmap')).toBe(false);
+    expect(reaches(m, { VMAS: 2, N: 3 }, (s) => s.pc[2] === 'rmap')).toBe(true); // the driver ioctl may come from either
+  });
+
   it('with the fix the race is still there to be stopped: the walk can find the VMA gone, and can find it linked mid-munmap', () => {
     const m = pfnmapUnmap as unknown as ModelDef;
     expect(reaches(m, {}, (s) => s.pc.includes('rmap') && !s.vmaLinked[0] && s.tlbVer.some((c: number[][]) => c[0]![0] !== NONE))).toBe(false);

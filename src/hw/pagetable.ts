@@ -59,7 +59,16 @@ export function pteRead(s: PageTableView, t: number, va: number): Pte {
 /** The PMD slot of va: which of a root's upper entries covers it (consecutive pages share one). */
 export function pmdSlotOf(s: PageTableView, va: number): number {
   const n = s.pmd[0]!.length;
-  return n === 1 ? 0 : Math.floor((va * n) / s.ptePresent[0]!.length);
+  if (n === 1) return 0;
+  const P = s.ptePresent[0]!.length;
+  if (!(Number.isInteger(va) && va >= 0 && va < P)) throw new Error(`pmdSlotOf: va${va} is not a page (va0..va${P - 1})`);
+  return Math.floor((va * n) / P);
+}
+/** The PMD slot a block was given, or the only one: with several PMDs per root the caller must say which. */
+export function slotOrOnly(s: PageTableView, root: number, slot: number | undefined, what: string): number {
+  if (slot !== undefined) return slot;
+  if (s.pmd[root]!.length > 1) throw new Error(`${what}: root ${root} has ${s.pmd[root]!.length} PMDs; say which slot`);
+  return 0;
 }
 /** The pages PMD slot `slot` covers. */
 export function pmdSlotPages(s: PageTableView, slot: number): number[] {
@@ -80,8 +89,8 @@ export function pteStore(s: PageTableView, t: number, va: number, v: Omit<Pte, '
 }
 
 /** Initial PMD: `root`'s upper entry at `slot` points to page-table page t (for a model's init). */
-export function pmdInit(s: PageTableView, root: number, t: number, slot = 0): void {
-  s.pmd[root]![slot] = t;
+export function pmdInit(s: PageTableView, root: number, t: number, slot?: number): void {
+  s.pmd[root]![slotOrOnly(s, root, slot, 'pmdInit')] = t;
 }
 
 /** Initial (version 0) mapping va → frame in page-table page t (for a model's init). */

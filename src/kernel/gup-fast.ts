@@ -44,6 +44,8 @@ export function gupFastReadPmd(s: V, c: number, mm: number, va: number): string 
 }
 
 export function gupFastReadPte(s: V, c: number, va: number): string {
+  // The block keeps the table it read, not which PMD: one PMD per root only.
+  if (s.pmd[0]!.length > 1) throw new Error('gup_fast block: models with several PMDs per root are not supported (the PMD read is not kept)');
   const t = s.gupTable[c]!;
   s.gupStage[c] = 'done';
   if (s.tableFreed[t]) {

@@ -12,11 +12,18 @@
  *                       VM_PFNMAP VMA there is no page to batch
  *                       (vm_normal_page() is NULL): the frame is its
  *                       driver's, freed whenever the driver decides;
- *   tlbEndVma()         tlb_end_vma(): x86 selects MMU_GATHER_MERGE_VMAS, so
- *                       the gathered range is flushed at a VMA boundary only
- *                       for a VM_PFNMAP/VM_MIXEDMAP VMA (tlb->vma_pfn), since
+ *   tlbEndVma()         tlb_end_vma(): on x86 an empty macro until
  *                       b67fbebd4cf9 ("mmu_gather: Force tlb-flush VM_PFNMAP
- *                       vmas", 2022); before it, never;
+ *                       vmas", 2022, the series that added
+ *                       MMU_GATHER_MERGE_VMAS, which x86 selects); since it,
+ *                       the gathered range is flushed at a VMA boundary only
+ *                       for a VM_PFNMAP/VM_MIXEDMAP VMA (tlb->vma_pfn). The
+ *                       stable backports instead flush in free_pgtables()
+ *                       before unlink_file_vma() (Jann Horn, "mm: Force TLB
+ *                       flush for PFNMAP mappings before unlink_file_vma()"),
+ *                       and a 2025 mainline rework reportedly moved it there
+ *                       too; either way munmap flushes before the VMA leaves
+ *                       i_mmap, which is the order a model checks;
  *   pteFreeTlb()        free_pgtables() → free_pte_range(): pmd_clear, and
  *                       pte_free_tlb(): the gathered range grows over the
  *                       table's address (tlb_flush_pmd_range), freed_tables,
@@ -132,7 +139,7 @@ export function tlbZapPte(s: V, c: number, va: number, o: { pfnmap?: boolean } =
 export interface EndVmaOptions {
   /** The VMA just zapped is VM_PFNMAP/VM_MIXEDMAP (tlb->vma_pfn). */
   pfnmap: boolean;
-  /** tlb_end_vma() flushes a VM_PFNMAP VMA's range (b67fbebd4cf9); false = the kernels before it (a no-op on x86). */
+  /** tlb_end_vma() flushes a VM_PFNMAP VMA's range (b67fbebd4cf9); false = the kernels before it (an empty macro on x86). */
   forcePfnFlush: boolean;
   /** The model's flush_tlb_mm_range, as for tlbFinishMmu. */
   flush: (c: number, f: FlushInfo) => string;

@@ -9,7 +9,7 @@
 import { array, bool, NONE } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import type { HwShape } from '../hw/shape.js';
-import { pmdSeen, pmdSlotOf, pmdStoreBy, pteSeen, pteStore, pteStoreBy, tableOf, type PageTableView } from '../hw/pagetable.js';
+import { pmdSeen, pmdSlotOf, pmdStoreBy, pteSeen, pteStore, pteStoreBy, slotOrOnly, tableOf, type PageTableView } from '../hw/pagetable.js';
 
 export function folioFields(sh: HwShape) {
   return {
@@ -39,13 +39,14 @@ export function ptepGetAndClear(s: PageTableView & FolioView, mm: number, va: nu
 
 /**
  * free_pgtables → pmd_clear: unhook mm's page-table page under PMD `slot`
- * (default the first); returns it (to be freed after the flush). A plain
+ * (which may be left out when the root has one PMD); returns it (to be freed after the flush). A plain
  * store (native_pmd_clear): buffered under TSO when the CPU `c` is given.
  */
-export function pmdClear(s: PageTableView, mm: number, c?: number, slot = 0): number {
-  const t = c === undefined ? s.pmd[mm]![slot]! : pmdSeen(s, c, mm, slot);
-  if (c === undefined) s.pmd[mm]![slot] = NONE;
-  else pmdStoreBy(s, c, mm, slot, NONE);
+export function pmdClear(s: PageTableView, mm: number, c?: number, slot?: number): number {
+  const k = slotOrOnly(s, mm, slot, 'pmd_clear');
+  const t = c === undefined ? s.pmd[mm]![k]! : pmdSeen(s, c, mm, k);
+  if (c === undefined) s.pmd[mm]![k] = NONE;
+  else pmdStoreBy(s, c, mm, k, NONE);
   return t;
 }
 
