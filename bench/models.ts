@@ -75,6 +75,8 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'tce-free-pgtables', params: { N: 3, rangeCoversTable: false }, verdict: 'violated', what: 'range misses the freed table under TCE' },
   { model: 'invlpgb-collapse', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
   { model: 'invlpgb-collapse', params: { N: 3, freedTables: false }, verdict: 'violated', what: 'FINAL_ONLY broadcast keeps the cached PMD' },
+  { model: 'kvm-pv-flush', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'kvm-pv-flush', params: { N: 3, recordStealTime: 'copy' }, verdict: 'violated', what: 'the host write-back loses FLUSH_TLB' },
 ];
 
 export interface ModelResult {

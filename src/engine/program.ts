@@ -36,3 +36,27 @@ export function pcStep<D extends StateDecl>(
     describe: (s, c: number) => run(structuredClone(s), c),
   };
 }
+
+/** The CPU that performs a step with these arguments: its `cpu`, else its first argument over a CPU sort; null if it has none. */
+export function performer<D extends StateDecl>(a: ActionDef<D>): ((args: number[]) => number) | null {
+  const cpu = a.cpu;
+  if (cpu) return (args) => cpu(...args);
+  const i = (a.over ?? []).findIndex((r) => typeof r !== 'number' && (r as Sort).role === 'cpu');
+  return i < 0 ? null : (args) => args[i]!;
+}
+
+/**
+ * The same steps, each enabled only while `may(s, cpu)` holds for the CPU
+ * that performs it (a CPU in an NMI handler, a vCPU that is not running, do
+ * not run their code). A step with no CPU is returned as it is.
+ */
+export function whileCpu<D extends StateDecl, K extends string>(actions: Record<K, ActionDef<D>>, may: (s: View<D>, cpu: number) => boolean): Record<K, ActionDef<D>> {
+  const out = {} as Record<K, ActionDef<D>>;
+  for (const name of Object.keys(actions) as K[]) {
+    const a = actions[name];
+    const who = performer(a);
+    const guard = a.guard;
+    out[name] = who ? { ...a, guard: (s, ...args) => may(s, who(args)) && (guard ? guard(s, ...args) : true) } : a;
+  }
+  return out;
+}

@@ -22,8 +22,9 @@
  * smaller model.
  */
 import type { ActionDef, Fairness } from '../engine/model.js';
-import { array, bool, NONE, type Sort, type StateDecl, type View } from '../engine/types.js';
+import { array, bool, NONE, type StateDecl, type View } from '../engine/types.js';
 import { latch } from './ghost.js';
+import { whileCpu } from '../engine/program.js';
 import { tlbLookup } from './tlb.js';
 import { hw, walkPlan } from './walk.js';
 import { accessAction } from './access.js';
@@ -107,24 +108,11 @@ export function nmiSteps<D extends StateDecl>(
   };
 }
 
-/** The CPU that performs a step with these arguments: its `cpu`, else its first argument over a CPU sort. */
-function performer<D extends StateDecl>(a: ActionDef<D>): ((args: number[]) => number) | null {
-  if (a.cpu) return (args) => a.cpu!(...args);
-  const i = (a.over ?? []).findIndex((r) => typeof r !== 'number' && (r as Sort).role === 'cpu');
-  return i < 0 ? null : (args) => args[i]!;
-}
-
 /**
  * The steps of the code NMIs interrupt (kernel and user steps): each waits
  * while its CPU is in an NMI handler (the model must have nmiFields). A step
  * with no CPU is returned as it is.
  */
 export function nmiInterruptible<D extends StateDecl, K extends string>(actions: Record<K, ActionDef<D>>): Record<K, ActionDef<D>> {
-  const out = {} as Record<K, ActionDef<D>>;
-  for (const name of Object.keys(actions) as K[]) {
-    const a = actions[name];
-    const who = performer(a);
-    out[name] = who ? { ...a, guard: (s, ...args) => !inNmi(s, who(args)) && (a.guard ? a.guard(s, ...args) : true) } : a;
-  }
-  return out;
+  return whileCpu(actions, (s, c) => !inNmi(s, c));
 }

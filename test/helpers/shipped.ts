@@ -17,6 +17,7 @@ import mremapTruncateModel from '../../models/mremap-truncate.ts';
 import pfnmapUnmapModel from '../../models/pfnmap-unmap.ts';
 import tceFreePgtablesModel from '../../models/tce-free-pgtables.ts';
 import invlpgbCollapseModel from '../../models/invlpgb-collapse.ts';
+import kvmPvFlushModel from '../../models/kvm-pv-flush.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -59,4 +60,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['pfnmap-unmap', pfnmapUnmapModel as ModelDef],
   ['tce-free-pgtables', tceFreePgtablesModel as ModelDef],
   ['invlpgb-collapse', invlpgbCollapseModel as ModelDef],
+  ['kvm-pv-flush', kvmPvFlushModel as ModelDef],
 ];
