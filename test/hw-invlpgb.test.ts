@@ -137,7 +137,7 @@ describe('invlpgb-collapse: pmdp_collapse_flush without freed_tables under INVLP
   });
 
   it('with the fix the window is there: the PMD cleared, a CPU still caching it, the broadcast in flight', () => {
-    expect(reaches(m, {}, (s) => s.pmd[0][0] === NONE && s.psc[1][0][0] === 0 && s.ibPending[0] !== 0)).toBe(true);
+    expect(reaches(m, {}, (s) => s.pmd[0][0] === NONE && s.psc[1][0][0] === 0 && s.bcPending[0] !== 0)).toBe(true);
     // ... but the table is never freed while a cached PMD still points at it.
     expect(reaches(m, {}, (s) => s.tableFreed[0] && s.psc.some((c: number[][]) => c[0]![0] === 0))).toBe(false);
   });

@@ -31,10 +31,11 @@ const QUICK_ROWS = 3;
 
 describe('lazy trees equal the reference path', () => {
   for (const [name, def] of SHIPPED_MODELS)
-    it(`${name}: the first ${QUICK_ROWS} expect rows give the same run through the lazy trees and through the views`, () => {
+    it(`${name}: the first ${QUICK_ROWS} expect rows with fewer than 3 CPUs give the same run through the lazy trees and through the views`, () => {
       const rows = def.expect ?? [{ params: {}, verdict: 'holds' as const }];
       // The safety rows, each parameter set once (liveness rows, with their options, are in the slow sweep).
-      const sets = [...new Set(rows.filter((row) => !row.options?.liveness).map((row) => JSON.stringify(row.params ?? {})))];
+      // Rows with three or more CPUs (the costly ones) are in the slow sweep only.
+      const sets = [...new Set(rows.filter((row) => !row.options?.liveness && Number(row.params?.N ?? 0) < 3).map((row) => JSON.stringify(row.params ?? {})))];
       for (const p of sets.slice(0, QUICK_ROWS)) expectLazyEqualsViews(name, def, JSON.parse(p) as Record<string, never>);
     });
 

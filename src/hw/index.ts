@@ -14,3 +14,4 @@ export * from './access.js';
 export * from './nmi.js';
 export * from './efer.js';
 export * from './invlpgb.js';
+export * from './broadcast-inval.js';
