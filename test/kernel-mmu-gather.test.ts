@@ -47,9 +47,9 @@ describe('mmu_gather', () => {
     tlbGatherMmu(s, 0, MM0);
     tlbGatherMmu(s, 1, MM0);
     expect(tlbZapPte(s, 0, 0)).toMatch(/ptep_get_and_clear \(pfn0, pte v0→v1\)/);
-    expect([s.ptePresent[0]![0], s.gatherVa[0], s.gatherFrame[0]]).toEqual([false, 0, 0]);
+    expect([s.ptePresent[0]![0], s.gatherVa[0], s.gatherFrames[0]![0]]).toEqual([false, 0, true]);
     expect(tlbZapPte(s, 1, 0)).toMatch(/pte_none, nothing gathered/);
-    expect([s.gatherVa[1], s.gatherFrame[1]]).toEqual([NONE, NONE]);
+    expect([s.gatherVa[1], s.gatherFrames[1]!.includes(true)]).toEqual([NONE, false]);
   });
 
   it('tlb_finish_mmu: flush the gathered page, then free the batched frame, then dec_tlb_flush_pending', () => {

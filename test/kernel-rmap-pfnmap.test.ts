@@ -100,10 +100,10 @@ describe('VM_PFNMAP zaps and tlb_end_vma()', () => {
     const s = fresh();
     tlbGatherMmu(s, 0, MM0);
     expect(tlbZapPte(s, 0, 0, { pfnmap: true })).toMatch(/VM_PFNMAP: no page to batch/);
-    expect([s.gatherVa[0], s.gatherFrame[0], s.ptePresent[0]![0]]).toEqual([0, NONE, false]);
+    expect([s.gatherVa[0], s.gatherFrames[0]!.includes(true), s.ptePresent[0]![0]]).toEqual([0, false, false]);
     tlbGatherMmu(s, 1, MM0);
     tlbZapPte(s, 1, 1);
-    expect([s.gatherVa[1], s.gatherFrame[1]]).toEqual([1, 0]);
+    expect([s.gatherVa[1], s.gatherFrames[1]![0]]).toEqual([1, true]);
   });
 
   it('with the fix, tlb_end_vma flushes a VM_PFNMAP range and resets it; before it, and for other VMAs, it does nothing', () => {

@@ -71,8 +71,8 @@ export function mmuGatherFields(sh: Pick<HwShape, 'CPU' | 'PAGE' | 'frames' | 'r
     gatherVaEnd: array(CPU, int(0, PAGE.size)),
     /** The page the zap looked at (its promise: see above). */
     zapVa: array(CPU, int(0, PAGE.size - 1)),
-    /** The batched frame (__tlb_remove_page), freed after the flush; NONE = none. */
-    gatherFrame: array(CPU, int(NONE, frames - 1, { init: NONE })),
+    /** The batched frames (__tlb_remove_page), freed after the flush. */
+    gatherFrames: array(CPU, array(frames, bool())),
     /** tlb->freed_tables. */
     gatherFreedTables: array(CPU, bool()),
     /** The page-table pages pte_free_tlb() batched, freed after the flush. */
@@ -96,7 +96,7 @@ function resetRange(s: MmuGatherView, c: number): void {
   s.gatherFreedTables[c] = false;
 }
 /** The gathered range as the flush's range. */
-function gatheredRange(s: MmuGatherView, c: number): Pick<FlushInfo, 'va' | 'vaEnd'> {
+export function gatheredRange(s: MmuGatherView, c: number): Pick<FlushInfo, 'va' | 'vaEnd'> {
   const va = s.gatherVa[c]!;
   return va === GATHER_ALL ? { va: TLB_FLUSH_ALL } : s.gatherVaEnd[c]! > va + 1 ? { va, vaEnd: s.gatherVaEnd[c]! } : { va };
 }
@@ -105,7 +105,7 @@ function gatheredRange(s: MmuGatherView, c: number): Pick<FlushInfo, 'va' | 'vaE
 export function tlbGatherMmu(s: MmuGatherView, c: number, mm: number): void {
   s.gatherMm[c] = mm;
   resetRange(s, c);
-  s.gatherFrame[c] = NONE;
+  s.gatherFrames[c]!.fill(false);
   s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! + 1;
 }
 
@@ -132,7 +132,7 @@ export function tlbZapPte(s: V, c: number, va: number, o: { pfnmap?: boolean } =
   flushStarted(s, c, info, [t]);
   adjustRange(s, c, va);
   if (o.pfnmap) return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry (VM_PFNMAP: no page to batch)`;
-  s.gatherFrame[c] = frame;
+  s.gatherFrames[c]![frame] = true;
   return `zap_pte_range va${va}: ptep_get_and_clear (pfn${frame}, pte v${ver}→v${ver + 1}), tlb_remove_tlb_entry, __tlb_remove_page`;
 }
 
@@ -202,10 +202,12 @@ export function tlbFinishMmu(s: V, c: number, o: FinishOptions): string {
   }
   if (s.gatherVa[c] === NONE) out.push('range empty: no flush');
   else out.push(o.flush(c, { mm, ...gatheredRange(s, c), newGen: 0, freedTables: s.gatherFreedTables[c]! }));
-  const frame = s.gatherFrame[c]!;
-  if (frame !== NONE) {
-    freeFrame(s, frame);
-    out.push(`free pfn${frame}`);
+  const frames = s.gatherFrames[c]!;
+  for (let f = 0; f < frames.length; f++) {
+    if (!frames[f]) continue;
+    freeFrame(s, f);
+    frames[f] = false;
+    out.push(`free pfn${f}`);
   }
   const batched = s.gatherTables[c]!;
   for (let t = 0; t < batched.length; t++) {
@@ -219,7 +221,7 @@ export function tlbFinishMmu(s: V, c: number, o: FinishOptions): string {
   s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! - 1;
   s.gatherMm[c] = NONE;
   resetRange(s, c);
-  s.gatherFrame[c] = NONE;
+  s.gatherFrames[c]!.fill(false);
   s.zapVa[c] = 0;
   return `tlb_finish_mmu: ${out.join('; ')}; dec_tlb_flush_pending`;
 }
