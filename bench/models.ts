@@ -77,6 +77,8 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'invlpgb-collapse', params: { N: 3, freedTables: false }, verdict: 'violated', what: 'FINAL_ONLY broadcast keeps the cached PMD' },
   { model: 'kvm-pv-flush', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
   { model: 'kvm-pv-flush', params: { N: 3, recordStealTime: 'copy' }, verdict: 'violated', what: 'the host write-back loses FLUSH_TLB' },
+  { model: 'arm64-free-pgtables', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
+  { model: 'arm64-free-pgtables', params: { N: 3, leafOnlyAlways: true }, verdict: 'violated', what: 'last-level TLBIs keep the walk cache' },
 ];
 
 export interface ModelResult {

@@ -15,3 +15,4 @@ export * from './nmi.js';
 export * from './efer.js';
 export * from './invlpgb.js';
 export * from './broadcast-inval.js';
+export * from './arm64/tlbi.js';

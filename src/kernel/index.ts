@@ -23,3 +23,4 @@ export * from './folio-ref.js';
 export * from './mremap.js';
 export * from './rmap.js';
 export * from './broadcast.js';
+export * from './arm64/flush.js';

@@ -18,6 +18,7 @@ import pfnmapUnmapModel from '../../models/pfnmap-unmap.ts';
 import tceFreePgtablesModel from '../../models/tce-free-pgtables.ts';
 import invlpgbCollapseModel from '../../models/invlpgb-collapse.ts';
 import kvmPvFlushModel from '../../models/kvm-pv-flush.ts';
+import arm64FreePgtablesModel from '../../models/arm64-free-pgtables.ts';
 import type { ModelDef } from '../../src/index.ts';
 
 /** ../shared/bench/shootdown-spec.md reference rows: N, P, K, VARIANT, states, transitions, depth. */
@@ -61,4 +62,5 @@ export const SHIPPED_MODELS: readonly [string, ModelDef][] = [
   ['tce-free-pgtables', tceFreePgtablesModel as ModelDef],
   ['invlpgb-collapse', invlpgbCollapseModel as ModelDef],
   ['kvm-pv-flush', kvmPvFlushModel as ModelDef],
+  ['arm64-free-pgtables', arm64FreePgtablesModel as ModelDef],
 ];
