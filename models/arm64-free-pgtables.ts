@@ -28,7 +28,7 @@
  *                                        speculative walk va1 via the cached
  *                                        table: reads the FREED page
  */
-import { array, defineModel, enumOf, machine, pcStep, type PcOf, type View } from '../src/index.js';
+import { array, defineModel, enumOf, machine, pcSteps, type View } from '../src/index.js';
 import { defaultHwOptions, dsbIshDone, hardwareActions, tlbiArriveAction, tlbiFields } from '../src/hw/index.js';
 import * as K from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -54,8 +54,7 @@ export default defineModel({
       munmap: enumOf(['todo', 'done']),
     };
     type S = typeof state;
-    const step = (from: PcOf<S>, to: PcOf<S>, run: (s: View<S>, c: number) => string, when?: (s: View<S>, c: number) => boolean) =>
-      pcStep<S>(CPU, from, to, run, { when });
+    const step = pcSteps<S>(CPU);
     const range = (s: View<S>, c: number) => ({ mm: K.MM0, ...K.gatheredRange(s, c), freedTables: s.gatherFreedTables[c] });
     const finish = (s: View<S>, c: number) => {
       const f = range(s, c);

@@ -33,7 +33,7 @@
  * No one else takes mmap_lock here (unmap_mapping_range does not), so it is
  * left out.
  */
-import { array, defineModel, enumOf, machine, NONE, pcStep, type PcOf, type View } from '../src/index.js';
+import { array, defineModel, enumOf, machine, NONE, pcSteps, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
 import * as K from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -65,8 +65,7 @@ export default defineModel({
     const flush = (s: View<S>) => (c: number, f: K.FlushInfo) => K.flushTlbMmRange(s, c, f, k, w.tablesOf(f.mm));
     const endVma = (s: View<S>, c: number) => K.tlbEndVma(s, c, { pfnmap: true, forcePfnFlush: p.pfnFlush, flush: flush(s) });
     const finish = (s: View<S>, c: number) => K.tlbFinishMmu(s, c, { nestedFlush: true, tables: w.tablesOf(s.gatherMm[c]), flush: flush(s) });
-    const step = (from: PcOf<S>, to: PcOf<S>, run: (s: View<S>, c: number) => string, when?: (s: View<S>, c: number) => boolean) =>
-      pcStep<S>(CPU, from, to, run, { when });
+    const step = pcSteps<S>(CPU);
     const driverVma = (s: View<S>, c: number) => K.rmapVma(s, c, vmas);
     return machine(state, {
       init: w.init,

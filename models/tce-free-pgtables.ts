@@ -35,7 +35,7 @@
  * mask flushes). The tables are freed right after it (x86 batches them for
  * RCU, which does not stop a hardware walker either).
  */
-import { array, defineModel, enumOf, machine, pcStep, type PcOf, type View } from '../src/index.js';
+import { array, defineModel, enumOf, machine, pcSteps, type View } from '../src/index.js';
 import { defaultHwOptions, hardwareActions } from '../src/hw/index.js';
 import * as K from '../src/kernel/index.js';
 import { coreProperties } from '../properties/index.js';
@@ -59,8 +59,7 @@ export default defineModel({
       munmap: enumOf(['todo', 'done']),
     };
     type S = typeof state;
-    const step = (from: PcOf<S>, to: PcOf<S>, run: (s: View<S>, c: number) => string, when?: (s: View<S>) => boolean) =>
-      pcStep<S>(CPU, from, to, run, { when });
+    const step = pcSteps<S>(CPU);
     const freeTable = (slot: number) => (s: View<S>, c: number) => `free_pgtables: ${K.pteFreeTlb(s, c, slot, { rangeCoversTable: p.rangeCoversTable })}`;
     const finish = (s: View<S>, c: number) =>
       `${K.tlbFinishMmu(s, c, { nestedFlush: true, tables, flush: (cc, f) => K.flushTlbMmRange(s, cc, f, k, tables) })}; munmap returns`;

@@ -37,6 +37,12 @@ export function pcStep<D extends StateDecl>(
   };
 }
 
+/** pcStep for one CPU sort, with `when` as a fourth argument: `const step = pcSteps<S>(CPU)`. */
+export function pcSteps<D extends StateDecl>(CPU: Sort) {
+  return (from: PcOf<D>, to: PcOf<D> | ((s: View<D>, c: number) => PcOf<D>), run: (s: View<D>, c: number) => string, when?: (s: View<D>, c: number) => boolean): ActionDef<D> =>
+    pcStep<D>(CPU, from, to, run, { when });
+}
+
 /** The CPU that performs a step with these arguments: its `cpu`, else its first argument over a CPU sort; null if it has none. */
 export function performer<D extends StateDecl>(a: ActionDef<D>): ((args: number[]) => number) | null {
   const cpu = a.cpu;
