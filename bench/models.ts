@@ -74,7 +74,7 @@ export const MODEL_ROWS: readonly ModelRow[] = [
   { model: 'tce-free-pgtables', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
   { model: 'tce-free-pgtables', params: { N: 3, rangeCoversTable: false }, verdict: 'violated', what: 'range misses the freed table under TCE' },
   { model: 'invlpgb-collapse', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
-  { model: 'invlpgb-collapse', params: { N: 3, freedTables: false }, verdict: 'violated', what: 'FINAL_ONLY broadcast keeps the cached PMD' },
+  { model: 'invlpgb-collapse', params: { N: 3, freedTables: false, finalOnly: 'unlessFreedTables' }, verdict: 'violated', what: 'FINAL_ONLY broadcast keeps the cached PMD' },
   { model: 'kvm-pv-flush', params: { N: 3 }, verdict: 'holds', what: 'fix on' },
   { model: 'kvm-pv-flush', params: { N: 3, recordStealTime: 'copy' }, verdict: 'violated', what: 'the host write-back loses FLUSH_TLB' },
   { model: 'arm64-free-pgtables', params: { N: 3 }, verdict: 'holds', what: 'fix on' },

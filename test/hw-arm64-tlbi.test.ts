@@ -53,6 +53,18 @@ describe('TLBI ...IS and DSB ISH', () => {
     expect([leaf(s, 1, 0), leaf(s, 1, 3), s.psc[1]![0]]).toEqual([false, false, [NONE, NONE]]);
   });
 
+  it('a TLBI cannot join a batch some PE has already done; a TLBI by VA drops a global entry too', () => {
+    const s = fresh();
+    tlbiIs(s, 0, 0, [{ kind: 'page', va: 0 }], false);
+    bcArrive(s, 0, 1, 'TLBI');
+    expect(() => tlbiIs(s, 0, 0, [{ kind: 'page', va: 1 }], false)).toThrow(/CPU0 adds TLBI to a batch some CPU has already done/);
+    const g = fresh();
+    g.tlbGlobal[1]![0]![2] = true;
+    tlbiIs(g, 0, 0, [{ kind: 'page', va: 2 }], true);
+    bcArrive(g, 0, 1, 'TLBI');
+    expect(leaf(g, 1, 2)).toBe(false);
+  });
+
   it('__flush_tlb_range_op: an odd page alone, the rest in range ops of (NUM+1)·2^(5·SCALE+1) pages; one page at a time without FEAT_TLBIRANGE', () => {
     expect(tlbiRangePages(0, 0)).toBe(2);
     expect(tlbiRangePages(31, 1)).toBe(2048);

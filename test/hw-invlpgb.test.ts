@@ -101,9 +101,9 @@ describe('INVLPGB and TLBSYNC', () => {
 });
 
 describe('broadcast_tlb_flush', () => {
-  it('bumps tlb_gen and broadcasts FINAL_ONLY unless freed_tables; TLBSYNC passes once every CPU has done it', () => {
+  it('bumps tlb_gen and broadcasts (FINAL_ONLY only under the unmerged proposal, and not with freed_tables); TLBSYNC passes once every CPU has done it', () => {
     const s = fresh();
-    expect(broadcastTlbFlushIssue(s, 0, { mm: MM0, va: 0, vaEnd: 2, freedTables: false }, { pcid: 0 })).toBe(
+    expect(broadcastTlbFlushIssue(s, 0, { mm: MM0, va: 0, vaEnd: 2, freedTables: false }, { pcid: 0, finalOnly: 'unlessFreedTables' })).toBe(
       'flush_tlb_mm_range(mm0): tlb_gen 0→1; broadcast_tlb_flush: INVLPGB pcid0 va0,va1 FINAL_ONLY (asynchronous)',
     );
     expect(broadcastTlbSyncDone(s, 0)).toBe(false);
@@ -112,17 +112,17 @@ describe('broadcast_tlb_flush', () => {
     expect(broadcastTlbSync(s, 0)).toMatch(/TLBSYNC returns/);
     const freed = fresh();
     expect(broadcastTlbFlushIssue(freed, 0, { mm: MM0, va: 0, freedTables: true }, { pcid: 0 })).toMatch(/freed_tables\): tlb_gen 0→1; broadcast_tlb_flush: INVLPGB pcid0 va0 \(asynchronous\)$/);
-    expect(broadcastTlbFlushIssue(fresh(), 0, { mm: MM0, va: 0, freedTables: true }, { pcid: 0, finalOnlyAlways: true })).toMatch(/FINAL_ONLY/);
+    expect(broadcastTlbFlushIssue(fresh(), 0, { mm: MM0, va: 0, freedTables: false }, { pcid: 0 })).not.toMatch(/FINAL_ONLY/); // mainline never sets it
   });
 });
 
 verdictTableTests([invlpgbCollapse as unknown as ModelDef]);
 
-describe('invlpgb-collapse: pmdp_collapse_flush without freed_tables under INVLPGB (3ef938c3)', () => {
+describe('invlpgb-collapse: pmdp_collapse_flush without freed_tables (3ef938c3), with IPIs and with FINAL_ONLY INVLPGB', () => {
   const m = invlpgbCollapse as unknown as ModelDef;
 
   it('the FINAL_ONLY broadcast leaves CPU1\'s cached PMD; after TLBSYNC and the free it walks into the freed page table', () => {
-    const t = run(m, { freedTables: false }).violations.find((v) => v.invariant === 'no-freed-table-walk')!.trace;
+    const t = run(m, { freedTables: false, finalOnly: 'unlessFreedTables' }).violations.find((v) => v.invariant === 'no-freed-table-walk')!.trace;
     const [fill, collapse, arrive, sync, free, walk] = stepsInOrder(t, [
       /user read va0 via page walk/,
       /pmdp_collapse_flush: PMD cleared \(PT page 0\); flush_tlb_range: .*INVLPGB pcid0 va0,va1 FINAL_ONLY/,

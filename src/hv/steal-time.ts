@@ -7,7 +7,8 @@
  *
  *   KVM_VCPU_PREEMPTED  set by the host when it deschedules the vCPU
  *                       (kvm_steal_time_set_preempted(), from vcpu_put);
- *   KVM_VCPU_FLUSH_TLB  set by a guest CPU flushing (kvm_flush_tlb_multi():
+ *   KVM_VCPU_FLUSH_TLB  set by a guest CPU flushing (kvm_flush_tlb_multi(),
+ *                       kvm_flush_tlb_others() before 5.11:
  *                       try_cmpxchg of PREEMPTED → PREEMPTED|FLUSH_TLB)
  *                       instead of an IPI the preempted vCPU cannot take;
  *                       the host must flush the vCPU's TLB before it runs
@@ -26,8 +27,9 @@
  *                      bit"); `always`: before it a second vcpu_put while
  *                      preempted stored PREEMPTED again, clearing FLUSH_TLB.
  *
- * The host's flush is kvm_vcpu_flush_tlb_guest(): everything the vCPU's
- * VPID holds (an INVVPID single-context; here INVPCID type 2 on that CPU).
+ * The host's flush of the vCPU's TLB (kvm_vcpu_flush_tlb_guest() today):
+ * everything the vCPU's VPID holds (an INVVPID single-context; here
+ * INVPCID type 2 on that CPU).
  */
 import { array, bits, bool, enumOf, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';

@@ -52,6 +52,8 @@ export function bcIssue(s: BroadcastInvalView, c: number, b: BroadcastInval, o: 
   if (!bcIdle(s, c)) {
     if (!o.join) throw new Error(`CPU${c} issues ${o.what} with one still in flight: the step's guard must wait (one broadcast per CPU is modelled)`);
     if (s.bcPcid[c] !== b.pcid || s.bcLeafOnly[c] !== b.leafOnly || s.bcByVa[c] !== b.byVa) throw new Error(`CPU${c} issues ${o.what} of another kind into its batch in flight`);
+    // A CPU that has done the batch would redo its old pages: the model issues a whole batch before any CPU does it.
+    if (s.bcPending[c] !== bits.all(s.bcPending.length)) throw new Error(`CPU${c} adds ${o.what} to a batch some CPU has already done: issue the whole batch in one step`);
     s.bcPages[c] = s.bcPages[c]! | pages;
     s.bcPending[c] = bits.all(s.bcPending.length);
     return;
@@ -70,7 +72,8 @@ export function bcArrive(s: BroadcastInvalView & HwView, from: number, t: number
   if (!bits.has(s.bcPending[from]!, t)) throw new Error(`CPU${t} has no ${what} of CPU${from} to do`);
   const pcid = s.bcPcid[from]!;
   const pages = bcPagesOf(s.bcPages[from]!, s.tlbVer[t]![pcid]!.length);
-  for (const va of pages) if (s.tlbVer[t]![pcid]![va] !== NONE && !s.tlbGlobal[t]![pcid]![va]) tlbDrop(s, t, pcid, va);
+  // INVLPGB by PCID leaves global entries; an arm64 TLBI by VA and ASID drops them too.
+  for (const va of pages) if (s.tlbVer[t]![pcid]![va] !== NONE && (s.bcByVa[from] || !s.tlbGlobal[t]![pcid]![va])) tlbDrop(s, t, pcid, va);
   if (!s.bcLeafOnly[from]) {
     if (s.bcByVa[from] || eferTceOf(s, t)) for (const va of pages) pscDrop(s, t, pcid, pmdSlotOf(s, va));
     else pscDrop(s, t, pcid);

@@ -4,10 +4,12 @@
  * IPIs, in two steps of the initiator.
  *
  *   broadcastTlbFlushIssue  inc_mm_tlb_gen, then INVLPGB of the range with
- *                           the mm's PCID (invlpgb_flush_user_nr_nosync):
- *                           INVLPGB_FINAL_ONLY unless freed_tables ("x86/mm:
- *                           only invalidate final translations with
- *                           INVLPGB"); need_tlbsync is set;
+ *                           the mm's PCID (invlpgb_flush_user_nr_nosync),
+ *                           upper-level entries included: mainline never sets
+ *                           INVLPGB_FINAL_ONLY here. `finalOnly:
+ *                           'unlessFreedTables'` is the proposal that did
+ *                           ("x86/mm: only invalidate final translations with
+ *                           INVLPGB", v11-v13 of the series, not merged);
  *   broadcastTlbSync        __tlbsync(): TLBSYNC, on the same CPU (the flush
  *                           runs with preemption off), enabled once every CPU
  *                           has done the broadcast (hw/invlpgb.ts).
@@ -24,15 +26,15 @@ import { incMmTlbGen, type MmView } from './mm.js';
 export interface BroadcastOptions {
   /** The global ASID's PCID. */
   pcid: number;
-  /** INVLPGB_FINAL_ONLY even with freed_tables: the kernel before that case kept the upper-level entries. */
-  finalOnlyAlways?: boolean;
+  /** 'never' (mainline), or FINAL_ONLY whenever freed_tables is not set (the unmerged proposal). Default 'never'. */
+  finalOnly?: 'never' | 'unlessFreedTables';
 }
 
 /** The first step: tlb_gen++, INVLPGB of f's pages from CPU c. Returns the phrase. */
 export function broadcastTlbFlushIssue(s: InvlpgbView & MmView, c: number, f: Omit<FlushInfo, 'newGen'>, o: BroadcastOptions): string {
   if (f.va === TLB_FLUSH_ALL) throw new Error('broadcastTlbFlushIssue: a TLB_FLUSH_ALL broadcast (invlpgb_flush_single_pcid_nosync) is not modelled; give the range');
   const gen = incMmTlbGen(s, f.mm, c);
-  const finalOnly = o.finalOnlyAlways === true || !f.freedTables;
+  const finalOnly = o.finalOnly === 'unlessFreedTables' && !f.freedTables;
   const b = invlpgb(s, c, { pcid: o.pcid, pages: flushPages(f), finalOnly });
   return `flush_tlb_mm_range(mm${f.mm}${f.freedTables ? ' freed_tables' : ''}): tlb_gen ${gen - 1}→${gen}; broadcast_tlb_flush: ${b}`;
 }

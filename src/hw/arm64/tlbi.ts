@@ -3,8 +3,9 @@
  * D8 "The AArch64 Virtual Memory System Architecture", TLB maintenance
  * instructions), on the broadcast core (../broadcast-inval.ts):
  *
- *   TLBI VAE1IS   by VA and ASID: the leaf entry and the cached walk
- *                 (intermediate) entries used to translate that VA;
+ *   TLBI VAE1IS   by VA and ASID: the leaf entry (a global one too) and the
+ *                 cached walk (intermediate) entries used to translate
+ *                 that VA;
  *   TLBI VALE1IS  by VA and ASID, last level only: walk-cache entries may
  *                 stay;
  *   TLBI RVAE1IS / RVALE1IS  the same for a range (FEAT_TLBIRANGE): NUM and
