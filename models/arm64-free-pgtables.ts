@@ -55,10 +55,8 @@ export default defineModel({
     };
     type S = typeof state;
     const step = pcSteps<S>(CPU);
-    const range = (s: View<S>, c: number) => ({ mm: K.MM0, ...K.gatheredRange(s, c), freedTables: s.gatherFreedTables[c] });
     const finish = (s: View<S>, c: number) => {
-      const f = range(s, c);
-      K.flushStartedAndReturned(s, c, { ...f, newGen: 0 }, tables); // every PE has done the TLBIs: the range is flushed
+      K.flushStartedAndReturned(s, c, K.gatheredFlush(s, c), tables); // every PE has done the TLBIs: the range is flushed
       const done = K.tlbFinishMmu(s, c, { nestedFlush: false, tables, flush: () => 'TLBIs complete' });
       return `${p.dsb ? 'dsb(ish): every PE has done the TLBIs' : 'no dsb(ish)'}; ${done}; munmap returns`;
     };
@@ -74,7 +72,7 @@ export default defineModel({
         zap1: step('zapped0', 'zapped1', (s, c) => `unmap_vmas: ${K.tlbZapPte(s, c, 1)}`),
         free_pgtables: step('zapped1', 'freed-pt', (s, c) => `free_pgtables: ${K.pteFreeTlb(s, c, 0, { rangeCoversTable: true })}`),
         tlb_flush: step('freed-pt', 'tlbi-sent', (s, c) =>
-          K.arm64TlbFlushIssue(s, c, range(s, c), { asid: 0, rangeSupported: p.rangeSupported, leafOnlyAlways: p.leafOnlyAlways }),
+          K.arm64TlbFlushIssue(s, c, K.gatheredFlush(s, c), { asid: 0, rangeSupported: p.rangeSupported, leafOnlyAlways: p.leafOnlyAlways }),
         ),
         tlb_finish_mmu: step('tlbi-sent', 'user', finish, (s, c) => !p.dsb || dsbIshDone(s, c)),
         tlbi_arrives: tlbiArriveAction<S>(sh),

@@ -31,7 +31,7 @@
  * everything the vCPU's VPID holds (an INVVPID single-context; here
  * INVPCID type 2 on that CPU).
  */
-import { array, bits, bool, enumOf, int } from '../engine/types.js';
+import { array, bits, enumOf, int } from '../engine/types.js';
 import type { View } from '../engine/types.js';
 import { invpcid } from '../hw/invalidate.js';
 import type { HwShape } from '../hw/shape.js';
@@ -50,8 +50,6 @@ export function stealTimeFields(sh: Pick<HwShape, 'CPU'>) {
     vcpuState: array(sh.CPU, enumOf(['running', 'preempted', 'copying', 'entering'])),
     /** struct kvm_steal_time.preempted, in guest memory: KVM_VCPU_PREEMPTED | KVM_VCPU_FLUSH_TLB. */
     stPreempted: array(sh.CPU, int(0, 3)),
-    /** The host's view: vcpu->arch.st.preempted (set_preempted already done). */
-    hostMarked: array(sh.CPU, bool()),
   };
 }
 export type StealTimeView = View<ReturnType<typeof stealTimeFields>>;
@@ -64,12 +62,12 @@ const bitsName = (b: number): string => [b & KVM_VCPU_PREEMPTED ? 'PREEMPTED' : 
 /** vcpu_put → kvm_steal_time_set_preempted(): the host deschedules vCPU v (or puts it again while it is descheduled). */
 export function hostSetPreempted(s: StealTimeView, v: number, how: SetPreempted): string {
   if (s.vcpuState[v] !== 'running' && s.vcpuState[v] !== 'preempted') throw new Error(`host: vcpu_put of vCPU${v} while it is entering the guest`);
+  // The host's vcpu->arch.st.preempted: set by this call, cleared by record_steal_time(), so set exactly while 'preempted'.
   const again = s.vcpuState[v] === 'preempted';
   s.vcpuState[v] = 'preempted';
-  if (how === 'once' && s.hostMarked[v]) return `host: vcpu_put again: already marked preempted, steal_time.preempted stays ${bitsName(s.stPreempted[v]!)}`;
+  if (how === 'once' && again) return `host: vcpu_put again: already marked preempted, steal_time.preempted stays ${bitsName(s.stPreempted[v]!)}`;
   const before = s.stPreempted[v]!;
   s.stPreempted[v] = KVM_VCPU_PREEMPTED; // a byte store: whatever the guest set is overwritten
-  s.hostMarked[v] = true;
   return `host: ${again ? 'vcpu_put again' : 'vCPU preempted'}: steal_time.preempted ${bitsName(before)}→PREEMPTED`;
 }
 
@@ -91,7 +89,6 @@ export function hostRecordStealTime(s: StealTimeView & HwView, v: number, how: R
   const st = s.stPreempted[v]!;
   const flush = (st & KVM_VCPU_FLUSH_TLB) !== 0;
   if (flush) flushGuest(s, v);
-  s.hostMarked[v] = false;
   if (how === 'atomic') {
     s.stPreempted[v] = 0;
     s.vcpuState[v] = 'entering';

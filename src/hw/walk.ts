@@ -29,6 +29,8 @@ export const hw = (s: unknown): HwView => s as HwView;
 export interface WalkPlan {
   /** The page-table page the leaf is read from. */
   table: number;
+  /** va's PMD slot (the PSC entry the walk uses or fills). */
+  slot: number;
   /** The walk started from a cached PSC entry (else from the PMD in memory). */
   viaPsc: boolean;
   /** That page-table page has been freed: the walk reads garbage. */
@@ -45,7 +47,7 @@ export function walkPlan(s: HwView, c: number, va: number): WalkPlan | null {
   if (!viaPsc) table = pmdSeen(s, c, s.cr3Root[c]!, slot);
   if (table === NONE) return null;
   const freed = s.tableFreed[table]!;
-  return { table, viaPsc, freed, present: !freed && pteSeen(s, c, table, va).present };
+  return { table, slot, viaPsc, freed, present: !freed && pteSeen(s, c, table, va).present };
 }
 
 /** Would a walk of va change anything (so a speculative walk is worth a step)? */
@@ -71,7 +73,7 @@ export function walk(s: HwView, c: number, va: number): WalkPlan | null {
   const w = walkPlan(s, c, va);
   if (!w) return null;
   const pcid = s.cr3Pcid[c]!;
-  if (!w.viaPsc) s.psc[c]![pcid]![pmdSlotOf(s, va)] = w.table;
+  if (!w.viaPsc) s.psc[c]![pcid]![w.slot] = w.table;
   if (w.freed) {
     s.freedTableWalk = latch(s.freedTableWalk, c);
     return w;

@@ -95,10 +95,22 @@ function resetRange(s: MmuGatherView, c: number): void {
   s.gatherVaEnd[c] = 0;
   s.gatherFreedTables[c] = false;
 }
-/** The gathered range as the flush's range. */
-export function gatheredRange(s: MmuGatherView, c: number): Pick<FlushInfo, 'va' | 'vaEnd'> {
+/** The flush of CPU c's gathered range: its mm, range (TLB_FLUSH_ALL for the whole mm) and freed_tables. */
+export function gatheredFlush(s: MmuGatherView, c: number): FlushInfo {
   const va = s.gatherVa[c]!;
-  return va === GATHER_ALL ? { va: TLB_FLUSH_ALL } : s.gatherVaEnd[c]! > va + 1 ? { va, vaEnd: s.gatherVaEnd[c]! } : { va };
+  const range = va === GATHER_ALL ? { va: TLB_FLUSH_ALL } : s.gatherVaEnd[c]! > va + 1 ? { va, vaEnd: s.gatherVaEnd[c]! } : { va };
+  return { mm: s.gatherMm[c]!, ...range, newGen: 0, freedTables: s.gatherFreedTables[c]! };
+}
+/** Give back every id a batch holds (free it, clear it); returns the ids. */
+function drainBatch(batch: boolean[], free: (id: number) => void): number[] {
+  const out: number[] = [];
+  for (let id = 0; id < batch.length; id++) {
+    if (!batch[id]) continue;
+    free(id);
+    batch[id] = false;
+    out.push(id);
+  }
+  return out;
 }
 
 /** tlb_gather_mmu(): open CPU c's gather on mm (inc_tlb_flush_pending). */
@@ -154,7 +166,7 @@ export interface EndVmaOptions {
 export function tlbEndVma(s: V, c: number, o: EndVmaOptions): string {
   if (!(o.pfnmap && o.forcePfnFlush)) return `tlb_end_vma: ${o.pfnmap ? 'no-op (before b67fbebd4cf9)' : 'no-op (MMU_GATHER_MERGE_VMAS)'}`;
   if (s.gatherVa[c] === NONE) return 'tlb_end_vma: VM_PFNMAP, range empty: no flush';
-  const f = o.flush(c, { mm: s.gatherMm[c]!, ...gatheredRange(s, c), newGen: 0, freedTables: s.gatherFreedTables[c]! });
+  const f = o.flush(c, gatheredFlush(s, c));
   resetRange(s, c);
   return `tlb_end_vma: VM_PFNMAP, tlb_flush_mmu_tlbonly: ${f}`;
 }
@@ -201,27 +213,14 @@ export function tlbFinishMmu(s: V, c: number, o: FinishOptions): string {
     out.push(`mm_tlb_flush_nested (tlb_flush_pending=${s.tlbFlushPending[mm]}): flush all`);
   }
   if (s.gatherVa[c] === NONE) out.push('range empty: no flush');
-  else out.push(o.flush(c, { mm, ...gatheredRange(s, c), newGen: 0, freedTables: s.gatherFreedTables[c]! }));
-  const frames = s.gatherFrames[c]!;
-  for (let f = 0; f < frames.length; f++) {
-    if (!frames[f]) continue;
-    freeFrame(s, f);
-    frames[f] = false;
-    out.push(`free pfn${f}`);
-  }
-  const batched = s.gatherTables[c]!;
-  for (let t = 0; t < batched.length; t++) {
-    if (!batched[t]) continue;
-    freeTable(s, t);
-    batched[t] = false;
-    out.push(`free PT page ${t}`);
-  }
+  else out.push(o.flush(c, gatheredFlush(s, c)));
+  for (const f of drainBatch(s.gatherFrames[c]!, (f) => freeFrame(s, f))) out.push(`free pfn${f}`);
+  for (const t of drainBatch(s.gatherTables[c]!, (t) => freeTable(s, t))) out.push(`free PT page ${t}`);
   // The zap returns: its promise holds from here on.
   flushReturned(s, c, { mm, va: s.zapVa[c]!, newGen: 0, freedTables: false }, o.tables);
   s.tlbFlushPending[mm] = s.tlbFlushPending[mm]! - 1;
   s.gatherMm[c] = NONE;
   resetRange(s, c);
-  s.gatherFrames[c]!.fill(false);
   s.zapVa[c] = 0;
   return `tlb_finish_mmu: ${out.join('; ')}; dec_tlb_flush_pending`;
 }
